@@ -1,0 +1,61 @@
+//===- TpcDialect.cpp - the tpc dialect -----------------------------------===//
+#include "dialects/tpc/TpcDialect.h"
+#include "dialects/tpc/TpcOps.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace mlir::tpc;
+
+#include "dialects/tpc/TpcDialect.cpp.inc"
+
+void TpcDialect::initialize() {
+  registerAttributes();
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/tpc/TpcOps.cpp.inc"
+      >();
+}
+
+/// Verifies a pinned sharding: `tpc.sharding` holds one #tpc.sharding per
+/// result (bare for a single result), each valid on its mesh and type.
+LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  if (attr.getName() != getShardingAttrName())
+    return op->emitError() << "unknown tpc attribute '"
+                           << attr.getName().getValue() << "', expected '"
+                           << getShardingAttrName() << "'";
+
+  SmallVector<Attribute> entries;
+  if (auto array = dyn_cast<ArrayAttr>(attr.getValue()))
+    llvm::append_range(entries, array.getValue());
+  else
+    entries.push_back(attr.getValue());
+  if (entries.size() != op->getNumResults())
+    return op->emitError() << "'" << getShardingAttrName()
+                           << "' must give one sharding per result ("
+                           << op->getNumResults() << "), got "
+                           << entries.size();
+
+  for (auto [index, entry] : llvm::enumerate(entries)) {
+    auto emitError = [&, index = index] {
+      return op->emitError() << "'" << getShardingAttrName() << "' of result #"
+                             << index << ": ";
+    };
+    auto sharding = dyn_cast<ShardingAttr>(entry);
+    if (!sharding)
+      return emitError() << "must be a #tpc.sharding, got " << entry;
+    auto type = dyn_cast<RankedTensorType>(op->getResult(index).getType());
+    if (!type)
+      return emitError() << "only ranked tensors can be sharded, got "
+                         << op->getResult(index).getType();
+    auto mesh =
+        SymbolTable::lookupNearestSymbolFrom<MeshOp>(op, sharding.getMesh());
+    if (!mesh)
+      return emitError() << "mesh " << sharding.getMesh()
+                         << " must name a tpc.mesh in scope";
+    if (failed(verifySharding(sharding, type, mesh, emitError)))
+      return failure();
+  }
+  return success();
+}

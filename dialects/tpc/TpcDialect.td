@@ -1,0 +1,43 @@
+//===- TpcDialect.td - the tpc dialect ---------------------*- tablegen -*-===//
+#ifndef TPC_DIALECT_TD
+#define TPC_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def Tpc_Dialect : Dialect {
+  let name = "tpc";
+  let cppNamespace = "::mlir::tpc";
+  let summary = "Tensor-level transformer ops, device meshes, shardings and "
+                "collectives for tensor parallelism";
+  let description = [{
+    The `tpc` dialect describes a transformer's forward pass at tensor level
+    (embedding, linear layers in both checkpoint weight layouts, norms,
+    activations, RoPE, causal attention with grouped KV heads, LM head), the
+    device mesh it runs on, how each value is split over that mesh, and the
+    collectives a split program needs.
+
+    Activations are `[batch, seq, features]`; batch and sequence may be
+    dynamic. Weights are `tpc.weight` ops carrying the checkpoint tensor name
+    and keep the checkpoint's own layout.
+
+    A value's sharding can be pinned with the discardable attribute
+    `tpc.sharding` (one `#tpc.sharding` for a single-result op, or an array
+    with one per result). It is verified against the mesh it names and the
+    type it annotates.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    void registerAttributes();
+
+    /// The discardable attribute that pins the sharding of an op's results.
+    static constexpr ::llvm::StringLiteral getShardingAttrName() {
+      return ::llvm::StringLiteral("tpc.sharding");
+    }
+  }];
+}
+
+class Tpc_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Tpc_Dialect, mnemonic, traits>;
+
+#endif // TPC_DIALECT_TD

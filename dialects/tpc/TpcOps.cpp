@@ -1,0 +1,326 @@
+//===- TpcOps.cpp - tpc operations ----------------------------------------===//
+#include "dialects/tpc/TpcOps.h"
+#include "dialects/tpc/ShapeRules.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using namespace mlir::tpc;
+namespace rules = mlir::tpc::shape_rules;
+
+#define GET_OP_CLASSES
+#include "dialects/tpc/TpcOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shared verifier helpers
+//===----------------------------------------------------------------------===//
+
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Reports a failed shape rule, or a result type that disagrees with it.
+static LogicalResult verifyResultShape(Operation *op,
+                                       llvm::Expected<rules::Shape> inferred) {
+  if (!inferred)
+    return op->emitOpError() << llvm::toString(inferred.takeError());
+  ArrayRef<int64_t> actual = shapeOf(op->getResult(0));
+  if (!rules::shapesCompatible(actual, *inferred))
+    return op->emitOpError()
+           << "result shape must be " << rules::format(*inferred) << ", got "
+           << rules::format(actual);
+  return success();
+}
+
+/// Float operands (not token ids) share the result's element type.
+static LogicalResult verifyElementTypes(Operation *op) {
+  if (op->getNumResults() == 0)
+    return success();
+  Type expected = getElementTypeOrSelf(op->getResult(0).getType());
+  for (OpOperand &operand : op->getOpOperands()) {
+    Type element = getElementTypeOrSelf(operand.get().getType());
+    if (isa<FloatType>(element) && element != expected)
+      return op->emitOpError() << "operand #" << operand.getOperandNumber()
+                               << " element type must be the result's "
+                               << expected << ", got " << element;
+  }
+  return success();
+}
+
+static LogicalResult verifyPositive(Operation *op, StringRef name,
+                                    double value) {
+  if (value > 0)
+    return success();
+  return op->emitOpError() << name << " must be positive, got " << value;
+}
+
+//===----------------------------------------------------------------------===//
+// Shardings
+//===----------------------------------------------------------------------===//
+
+std::string mlir::tpc::describeAxes(MeshOp mesh) {
+  std::string out;
+  for (auto [i, axis] : llvm::enumerate(mesh.getAxes()))
+    out += (i ? ", \"" : "\"") + cast<StringAttr>(axis).str() + "\"";
+  return out;
+}
+
+LogicalResult
+mlir::tpc::verifySharding(ShardingAttr sharding, RankedTensorType type,
+                          MeshOp mesh,
+                          function_ref<InFlightDiagnostic()> emitError) {
+  if (sharding.getDims().size() != static_cast<size_t>(type.getRank()))
+    return emitError() << "sharding must give one dimension entry per "
+                          "tensor dimension ("
+                       << type.getRank() << "), got "
+                       << sharding.getDims().size();
+  auto checkAxes = [&](ArrayRef<StringAttr> axes) -> LogicalResult {
+    for (StringAttr axis : axes)
+      if (!mesh.getAxisSize(axis))
+        return emitError() << "axis must be one of mesh @" << mesh.getSymName()
+                           << "'s axes (" << describeAxes(mesh) << "), got "
+                           << axis;
+    return success();
+  };
+  for (auto [d, dim] : llvm::enumerate(sharding.getDims())) {
+    if (failed(checkAxes(dim.getAxes())))
+      return failure();
+    if (!dim.isSplit())
+      continue;
+    if (llvm::Error err = rules::checkSplitGranularity(
+            type.getDimSize(d), dim.getUnit(), dim.getSections()))
+      return emitError() << "dimension " << d << ": "
+                         << llvm::toString(std::move(err));
+  }
+  return checkAxes(sharding.getPartial());
+}
+
+//===----------------------------------------------------------------------===//
+// MeshOp: tpc.mesh @mesh ["tp" = 4]
+//===----------------------------------------------------------------------===//
+
+ParseResult MeshOp::parse(OpAsmParser &parser, OperationState &result) {
+  StringAttr name;
+  if (parser.parseSymbolName(name, getSymNameAttrName(result.name),
+                             result.attributes))
+    return failure();
+  Builder &b = parser.getBuilder();
+  SmallVector<Attribute> axes;
+  SmallVector<int64_t> shape;
+  if (parser.parseCommaSeparatedList(
+          OpAsmParser::Delimiter::Square, [&]() -> ParseResult {
+            std::string axis;
+            int64_t size = 0;
+            if (parser.parseString(&axis) || parser.parseEqual() ||
+                parser.parseInteger(size))
+              return failure();
+            axes.push_back(b.getStringAttr(axis));
+            shape.push_back(size);
+            return success();
+          }))
+    return failure();
+  result.addAttribute(getAxesAttrName(result.name), b.getArrayAttr(axes));
+  result.addAttribute(getShapeAttrName(result.name),
+                      b.getDenseI64ArrayAttr(shape));
+  return parser.parseOptionalAttrDict(result.attributes);
+}
+
+void MeshOp::print(OpAsmPrinter &p) {
+  p << ' ';
+  p.printSymbolName(getSymName());
+  p << " [";
+  llvm::interleaveComma(llvm::zip_equal(getAxes(), getShape()), p,
+                        [&](auto axisAndSize) {
+                          auto [axis, size] = axisAndSize;
+                          p << axis << " = " << size;
+                        });
+  p << ']';
+  p.printOptionalAttrDict(
+      (*this)->getAttrs(),
+      {getSymNameAttrName(), getAxesAttrName(), getShapeAttrName()});
+}
+
+LogicalResult MeshOp::verify() {
+  if (getAxes().empty())
+    return emitOpError() << "a mesh must have at least one axis, got none";
+  if (getAxes().size() != getShape().size())
+    return emitOpError() << "axes and shape must have one length, got "
+                         << getAxes().size() << " and " << getShape().size();
+  llvm::StringSet<> seen;
+  for (auto [axis, size] : llvm::zip_equal(getAxes(), getShape())) {
+    StringRef name = cast<StringAttr>(axis).getValue();
+    if (name.empty())
+      return emitOpError() << "axis names must be non-empty, got \"\"";
+    if (!seen.insert(name).second)
+      return emitOpError() << "axis names must be unique, got \"" << name
+                           << "\" twice";
+    if (size < 1)
+      return emitOpError() << "axis \"" << name << "\" size must be >= 1, got "
+                           << size;
+  }
+  return success();
+}
+
+std::optional<int64_t> MeshOp::getAxisSize(StringRef axis) {
+  for (auto [name, size] : llvm::zip_equal(getAxes(), getShape()))
+    if (cast<StringAttr>(name).getValue() == axis)
+      return size;
+  return std::nullopt;
+}
+
+//===----------------------------------------------------------------------===//
+// Model ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightOp::verify() {
+  if (getName().empty())
+    return emitOpError() << "name must be the checkpoint tensor name, got \"\"";
+  if (!getType().hasStaticShape())
+    return emitOpError() << "weight shape must be static, got "
+                         << rules::format(getType().getShape());
+  return success();
+}
+
+LogicalResult PositionsOp::verify() {
+  return verifyResultShape(*this, rules::positions(shapeOf(getIds())));
+}
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(verifyElementTypes(*this)))
+    return failure();
+  return verifyResultShape(
+      *this, rules::embedding(shapeOf(getTable()), shapeOf(getIds())));
+}
+
+LogicalResult LinearOp::verify() {
+  if (failed(verifyElementTypes(*this)))
+    return failure();
+  std::optional<ArrayRef<int64_t>> bias;
+  if (getBias())
+    bias = shapeOf(getBias());
+  return verifyResultShape(*this, rules::linear(shapeOf(getInput()),
+                                                shapeOf(getWeight()), bias,
+                                                getLayout()));
+}
+
+LogicalResult SplitOp::verify() {
+  if (failed(verifyElementTypes(*this)))
+    return failure();
+  SmallVector<int64_t> sizes;
+  for (Value result : getResults()) {
+    ArrayRef<int64_t> shape = shapeOf(result);
+    if (shape.empty())
+      return emitOpError() << "results must have rank >= 1, got "
+                           << rules::format(shape);
+    sizes.push_back(shape.back());
+  }
+  auto inferred = rules::split(shapeOf(getInput()), sizes);
+  if (!inferred)
+    return emitOpError() << llvm::toString(inferred.takeError());
+  for (auto [index, expected, result] :
+       llvm::enumerate(*inferred, getResults()))
+    if (!rules::shapesCompatible(shapeOf(result), expected))
+      return emitOpError() << "result #" << index << " shape must be "
+                           << rules::format(expected) << ", got "
+                           << rules::format(shapeOf(result));
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  if (failed(verifyElementTypes(*this)) ||
+      failed(verifyPositive(*this, "epsilon", getEpsilon().convertToDouble())))
+    return failure();
+  return verifyResultShape(
+      *this, rules::norm(shapeOf(getInput()),
+                         {shapeOf(getScale()), shapeOf(getShift())}));
+}
+
+LogicalResult RmsNormOp::verify() {
+  if (failed(verifyElementTypes(*this)) ||
+      failed(verifyPositive(*this, "epsilon", getEpsilon().convertToDouble())))
+    return failure();
+  return verifyResultShape(
+      *this, rules::norm(shapeOf(getInput()), {shapeOf(getScale())}));
+}
+
+LogicalResult RopeOp::verify() {
+  if (failed(verifyPositive(*this, "theta", getTheta().convertToDouble())))
+    return failure();
+  return verifyResultShape(*this,
+                           rules::rope(shapeOf(getInput()), getHeadDim()));
+}
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifyElementTypes(*this)))
+    return failure();
+  return verifyResultShape(
+      *this, rules::attention(shapeOf(getQ()), shapeOf(getK()), shapeOf(getV()),
+                              getNumHeads(), getNumKvHeads()));
+}
+
+LogicalResult LmHeadOp::verify() {
+  if (failed(verifyElementTypes(*this)))
+    return failure();
+  return verifyResultShape(
+      *this, rules::lmHead(shapeOf(getInput()), shapeOf(getWeight())));
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+/// The size of the mesh axis a collective runs over, or failure (reported)
+/// when the mesh or the axis does not exist.
+template <typename CollectiveOp>
+static FailureOr<int64_t> verifyMeshAxis(CollectiveOp op,
+                                         SymbolTableCollection &symbols) {
+  MeshOp mesh = op.getMeshOp(symbols);
+  if (!mesh)
+    return op.emitOpError()
+           << "mesh " << op.getMeshAttr() << " must name a tpc.mesh in scope";
+  std::optional<int64_t> size = mesh.getAxisSize(op.getAxis());
+  if (!size)
+    return op.emitOpError()
+           << "axis must be one of mesh " << op.getMeshAttr() << "'s axes ("
+           << describeAxes(mesh) << "), got \"" << op.getAxis() << "\"";
+  return *size;
+}
+
+template <typename CollectiveOp>
+static MeshOp lookupMesh(CollectiveOp op, SymbolTableCollection &symbols) {
+  return symbols.lookupNearestSymbolFrom<MeshOp>(op, op.getMeshAttr());
+}
+
+MeshOp AllReduceOp::getMeshOp(SymbolTableCollection &symbols) {
+  return lookupMesh(*this, symbols);
+}
+MeshOp AllGatherOp::getMeshOp(SymbolTableCollection &symbols) {
+  return lookupMesh(*this, symbols);
+}
+MeshOp ReduceScatterOp::getMeshOp(SymbolTableCollection &symbols) {
+  return lookupMesh(*this, symbols);
+}
+
+LogicalResult AllReduceOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyMeshAxis(*this, symbols);
+}
+
+LogicalResult AllGatherOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  FailureOr<int64_t> size = verifyMeshAxis(*this, symbols);
+  if (failed(size) || failed(verifyElementTypes(*this)))
+    return failure();
+  return verifyResultShape(
+      *this, rules::allGather(shapeOf(getInput()), getDim(), *size));
+}
+
+LogicalResult
+ReduceScatterOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  FailureOr<int64_t> size = verifyMeshAxis(*this, symbols);
+  if (failed(size) || failed(verifyElementTypes(*this)))
+    return failure();
+  return verifyResultShape(
+      *this, rules::reduceScatter(shapeOf(getInput()), getDim(), *size));
+}

@@ -1,0 +1,304 @@
+//===- TpcOps.td - tpc operations --------------------------*- tablegen -*-===//
+#ifndef TPC_OPS_TD
+#define TPC_OPS_TD
+
+include "dialects/tpc/TpcAttrs.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Tpc_FloatTensor : RankedTensorOf<[F32, BF16, F16]>;
+def Tpc_IdTensor : RankedTensorOf<[I32, I64]>;
+
+//===----------------------------------------------------------------------===//
+// Mesh
+//===----------------------------------------------------------------------===//
+
+def Tpc_MeshOp : Tpc_Op<"mesh", [Symbol]> {
+  let summary = "A named mesh of devices with named axes";
+  let description = [{
+    Declares the devices a program runs on as a grid with named axes.
+    Shardings and collectives refer to it by symbol and to its axes by name.
+
+    ```mlir
+    tpc.mesh @mesh ["tp" = 4]
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       StrArrayAttr:$axes,
+                       DenseI64ArrayAttr:$shape);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The size of mesh axis `axis`, or nullopt when the mesh has no such
+    /// axis.
+    std::optional<int64_t> getAxisSize(::llvm::StringRef axis);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Model ops
+//===----------------------------------------------------------------------===//
+
+def Tpc_WeightOp : Tpc_Op<"weight", [Pure]> {
+  let summary = "A model parameter, named as in the checkpoint";
+  let description = [{
+    A parameter tensor with its checkpoint name and its checkpoint layout, so
+    that every plan decision maps back to a tensor in the weights file.
+    Two uses of one name are one parameter (a tied LM head).
+
+    ```mlir
+    %w = tpc.weight "transformer.h.0.attn.c_attn.weight" : tensor<768x2304xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tpc_PositionsOp : Tpc_Op<"positions",
+    [Pure, AllTypesMatch<["ids", "result"]>]> {
+  let summary = "Position index of every token";
+  let description = [{
+    `result[..., s] = s`: the index of each token along the last (sequence)
+    dimension, for learned position embeddings.
+  }];
+  let arguments = (ins Tpc_IdTensor:$ids);
+  let results = (outs Tpc_IdTensor:$result);
+  let assemblyFormat = "$ids attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tpc_EmbeddingOp : Tpc_Op<"embedding", [Pure]> {
+  let summary = "Table lookup: rows of a [vocab, hidden] table";
+  let description = [{
+    `result[..., :] = table[ids[...], :]`. Ids outside the table are an
+    error at run time.
+  }];
+  let arguments = (ins Tpc_FloatTensor:$table, Tpc_IdTensor:$ids);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat =
+      "$table `,` $ids attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Tpc_LinearOp : Tpc_Op<"linear", [Pure]> {
+  let summary = "y = x W (+ b), with W in either checkpoint layout";
+  let description = [{
+    Contracts the last dimension of `input` with the weight's input
+    dimension. `layout` says how the weight is stored: `in_out` is
+    `[in, out]` (GPT-2's Conv1D), `out_in` is `[out, in]`
+    (torch.nn.Linear, Llama). The optional bias is `[out]`.
+
+    ```mlir
+    %y = tpc.linear %x, %w, %b layout = in_out
+        : (tensor<?x?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32>)
+        -> tensor<?x?x3072xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       Tpc_FloatTensor:$weight,
+                       Optional<Tpc_FloatTensor>:$bias,
+                       Tpc_WeightLayoutAttr:$layout);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? `layout` `=` `` $layout attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tpc_SplitOp : Tpc_Op<"split", [Pure]> {
+  let summary = "Split the last dimension into consecutive sections";
+  let description = [{
+    Cuts the last dimension into consecutive pieces whose sizes are the
+    results' last dimensions, e.g. a fused `[q|k|v]` projection into q, k
+    and v. The sharding passes split a fused projection section by section
+    through this op, never as one contiguous block.
+
+    ```mlir
+    %q, %k, %v = tpc.split %qkv : tensor<?x?x2304xf32>
+        -> tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input);
+  let results = (outs Variadic<Tpc_FloatTensor>:$results);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";
+  let hasVerifier = 1;
+}
+
+class Tpc_ElementwiseBinaryOp<string mnemonic, string formula>
+    : Tpc_Op<mnemonic, [Pure, Commutative,
+                        AllTypesMatch<["lhs", "rhs", "result"]>]> {
+  let summary = "Elementwise " # formula;
+  let arguments = (ins Tpc_FloatTensor:$lhs, Tpc_FloatTensor:$rhs);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def Tpc_AddOp : Tpc_ElementwiseBinaryOp<"add", "lhs + rhs (residual adds)">;
+def Tpc_MulOp : Tpc_ElementwiseBinaryOp<"mul", "lhs * rhs (SwiGLU gating)">;
+
+class Tpc_ActivationOp<string mnemonic, string formula>
+    : Tpc_Op<mnemonic, [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = formula;
+  let arguments = (ins Tpc_FloatTensor:$input);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Tpc_GeluOp : Tpc_ActivationOp<"gelu",
+    "GeLU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))">;
+def Tpc_SiluOp : Tpc_ActivationOp<"silu", "SiLU: x * sigmoid(x)">;
+
+def Tpc_LayerNormOp : Tpc_Op<"layer_norm", [Pure]> {
+  let summary = "LayerNorm over the last dimension, with scale and shift";
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       Tpc_FloatTensor:$scale,
+                       Tpc_FloatTensor:$shift,
+                       F64Attr:$epsilon);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $shift `epsilon` `=` $epsilon attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tpc_RmsNormOp : Tpc_Op<"rms_norm", [Pure]> {
+  let summary = "RMSNorm over the last dimension, with scale";
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       Tpc_FloatTensor:$scale,
+                       F64Attr:$epsilon);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `epsilon` `=` $epsilon attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tpc_RopeOp : Tpc_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Rotary position embedding of every head";
+  let description = [{
+    The last dimension holds whole heads of `head_dim` features. Each head
+    is rotated in the rotate-half convention of Hugging Face Llama: feature
+    `i` pairs with `i + head_dim/2`, angle `pos * theta^(-2i/head_dim)`,
+    positions counted along the sequence dimension from 0.
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       I64Attr:$head_dim,
+                       F64Attr:$theta);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `head_dim` `=` $head_dim `theta` `=` $theta attr-dict
+    `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tpc_AttentionOp : Tpc_Op<"attention", [Pure]> {
+  let summary = "Causal scaled dot-product attention with grouped KV heads";
+  let description = [{
+    `q` is `[batch, seq, num_heads * head_dim]`, `k` and `v` are
+    `[batch, seq, num_kv_heads * head_dim]`; query head `h` attends with KV
+    head `h / (num_heads / num_kv_heads)` (GQA; MQA when `num_kv_heads` is
+    1). Scores are scaled by `1/sqrt(head_dim)` and causally masked. The
+    result is `[batch, seq, num_heads * head_dim]`, heads concatenated.
+  }];
+  let arguments = (ins Tpc_FloatTensor:$q,
+                       Tpc_FloatTensor:$k,
+                       Tpc_FloatTensor:$v,
+                       I64Attr:$num_heads,
+                       I64Attr:$num_kv_heads);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `heads` `=` $num_heads `kv_heads` `=` $num_kv_heads
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tpc_LmHeadOp : Tpc_Op<"lm_head", [Pure]> {
+  let summary = "Logits over the vocabulary from a [vocab, hidden] weight";
+  let description = [{
+    `logits = x W^T` with `W` stored `[vocab, hidden]`: the token embedding
+    table itself when the head is tied, or a separate `lm_head.weight`.
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input, Tpc_FloatTensor:$weight);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat =
+      "$input `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+class Tpc_CollectiveOp<string mnemonic, list<Trait> traits = []>
+    : Tpc_Op<mnemonic, !listconcat(traits,
+        [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>])> {
+  let results = (outs Tpc_FloatTensor:$result);
+  let extraClassDeclaration = [{
+    /// The mesh this collective runs over; null when the symbol does not
+    /// name a mesh (the verifier rejects that).
+    MeshOp getMeshOp(::mlir::SymbolTableCollection &symbolTable);
+  }];
+}
+
+def Tpc_AllReduceOp : Tpc_CollectiveOp<"all_reduce",
+    [AllTypesMatch<["input", "result"]>]> {
+  let summary = "Sum a tensor over the ranks of one mesh axis";
+  let description = [{
+    Every rank contributes its full-size partial sum and receives the total.
+
+    ```mlir
+    %s = tpc.all_reduce %p over @mesh["tp"] : tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       FlatSymbolRefAttr:$mesh,
+                       StrAttr:$axis);
+  let assemblyFormat = [{
+    $input `over` $mesh `[` $axis `]` attr-dict `:` type($result)
+  }];
+}
+
+def Tpc_AllGatherOp : Tpc_CollectiveOp<"all_gather"> {
+  let summary = "Concatenate the ranks' shards along one dimension";
+  let description = [{
+    ```mlir
+    %g = tpc.all_gather %x over @mesh["tp"] dim = 1
+        : tensor<2x32x768xf32> -> tensor<2x128x768xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       FlatSymbolRefAttr:$mesh,
+                       StrAttr:$axis,
+                       I64Attr:$dim);
+  let assemblyFormat = [{
+    $input `over` $mesh `[` $axis `]` `dim` `=` $dim attr-dict
+    `:` type($input) `->` type($result)
+  }];
+}
+
+def Tpc_ReduceScatterOp : Tpc_CollectiveOp<"reduce_scatter"> {
+  let summary = "Sum over the ranks of one axis, each keeping one shard";
+  let description = [{
+    ```mlir
+    %r = tpc.reduce_scatter %p over @mesh["tp"] dim = 1
+        : tensor<2x128x768xf32> -> tensor<2x32x768xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       FlatSymbolRefAttr:$mesh,
+                       StrAttr:$axis,
+                       I64Attr:$dim);
+  let assemblyFormat = [{
+    $input `over` $mesh `[` $axis `]` `dim` `=` $dim attr-dict
+    `:` type($input) `->` type($result)
+  }];
+}
+
+#endif // TPC_OPS_TD

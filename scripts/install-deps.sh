@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tpc needs that this machine lacks; does
+# nothing (and needs no network) when all are there. The CUDA toolkit is not
+# a Debian package: it lives at /usr/local/cuda on machines that have it, and
+# the build skips CUDA parts where it is missing.
+set -euo pipefail
+
+PACKAGES=(
+  cmake ninja-build g++ python3             # build tools; lit runs on python3
+  llvm-22-dev llvm-22-tools                 # LLVM 22, lit, FileCheck, not
+  libmlir-22-dev mlir-22-tools              # MLIR 22, mlir-tblgen
+  libgtest-dev                              # unit tests
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+      grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "tpc: installing missing packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+$sudo apt-get update
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}"

@@ -1,0 +1,383 @@
+// Every verifier message of the tpc dialect, one self-contained case each.
+// RUN: tpc-opt %s -split-input-file -verify-diagnostics
+
+// expected-error @+1 {{a mesh must have at least one axis, got none}}
+tpc.mesh @mesh []
+
+// -----
+
+// expected-error @+1 {{axis names must be unique, got "tp" twice}}
+tpc.mesh @mesh ["tp" = 2, "tp" = 2]
+
+// -----
+
+// expected-error @+1 {{axis names must be non-empty, got ""}}
+tpc.mesh @mesh ["" = 2]
+
+// -----
+
+// expected-error @+1 {{axis "tp" size must be >= 1, got 0}}
+tpc.mesh @mesh ["tp" = 0]
+
+// -----
+
+// expected-error @+1 {{axes and shape must have one length, got 1 and 2}}
+"tpc.mesh"() {sym_name = "mesh", axes = ["tp"], shape = array<i64: 2, 4>} : () -> ()
+
+// -----
+
+func.func @weight_without_name() {
+  // expected-error @+1 {{name must be the checkpoint tensor name, got ""}}
+  %w = tpc.weight "" : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @dynamic_weight() {
+  // expected-error @+1 {{weight shape must be static, got [?, 768]}}
+  %w = tpc.weight "w" : tensor<?x768xf32>
+  return
+}
+
+// -----
+
+func.func @positions_of_scalar(%ids: tensor<i32>) {
+  // expected-error @+1 {{ids must have rank >= 1, got []}}
+  %p = tpc.positions %ids : tensor<i32>
+  return
+}
+
+// -----
+
+func.func @embedding_table_rank(%ids: tensor<?x?xi32>) {
+  %t = tpc.weight "wte" : tensor<64xf32>
+  // expected-error @+1 {{table must have rank 2, got [64]}}
+  %e = tpc.embedding %t, %ids : (tensor<64xf32>, tensor<?x?xi32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_result_shape(%ids: tensor<?x?xi32>) {
+  %t = tpc.weight "wte" : tensor<10x64xf32>
+  // expected-error @+1 {{result shape must be [?, ?, 64], got [?, ?, 32]}}
+  %e = tpc.embedding %t, %ids : (tensor<10x64xf32>, tensor<?x?xi32>) -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_element_type(%ids: tensor<?x?xi32>) {
+  %t = tpc.weight "wte" : tensor<10x64xbf16>
+  // expected-error @+1 {{operand #0 element type must be the result's 'f32', got 'bf16'}}
+  %e = tpc.embedding %t, %ids : (tensor<10x64xbf16>, tensor<?x?xi32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @linear_contraction(%x: tensor<?x?x768xf32>) {
+  %w = tpc.weight "w" : tensor<1024x3072xf32>
+  // expected-error @+1 {{weight input dimension (dim 0 of in_out [1024, 3072]) must equal the input's last dimension 768, got 1024}}
+  %y = tpc.linear %x, %w layout = in_out : (tensor<?x?x768xf32>, tensor<1024x3072xf32>) -> tensor<?x?x3072xf32>
+  return
+}
+
+// -----
+
+func.func @linear_wrong_layout(%x: tensor<?x?x768xf32>) {
+  %w = tpc.weight "w" : tensor<768x3072xf32>
+  // expected-error @+1 {{weight input dimension (dim 1 of out_in [768, 3072]) must equal the input's last dimension 768, got 3072}}
+  %y = tpc.linear %x, %w layout = out_in : (tensor<?x?x768xf32>, tensor<768x3072xf32>) -> tensor<?x?x768xf32>
+  return
+}
+
+// -----
+
+func.func @linear_weight_rank(%x: tensor<?x?x768xf32>) {
+  %w = tpc.weight "w" : tensor<768xf32>
+  // expected-error @+1 {{weight must have rank 2, got [768]}}
+  %y = tpc.linear %x, %w layout = in_out : (tensor<?x?x768xf32>, tensor<768xf32>) -> tensor<?x?x768xf32>
+  return
+}
+
+// -----
+
+func.func @linear_bias_size(%x: tensor<?x?x64xf32>) {
+  %w = tpc.weight "w" : tensor<64x96xf32>
+  %b = tpc.weight "b" : tensor<64xf32>
+  // expected-error @+1 {{bias size must equal the output features 96, got 64}}
+  %y = tpc.linear %x, %w, %b layout = in_out : (tensor<?x?x64xf32>, tensor<64x96xf32>, tensor<64xf32>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+func.func @linear_result_shape(%x: tensor<?x?x64xf32>) {
+  %w = tpc.weight "w" : tensor<64x96xf32>
+  // expected-error @+1 {{result shape must be [?, ?, 96], got [?, ?, 64]}}
+  %y = tpc.linear %x, %w layout = in_out : (tensor<?x?x64xf32>, tensor<64x96xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @linear_mixed_dtypes(%x: tensor<?x?x64xf32>) {
+  %w = tpc.weight "w" : tensor<64x96xf16>
+  // expected-error @+1 {{operand #1 element type must be the result's 'f32', got 'f16'}}
+  %y = tpc.linear %x, %w layout = in_out : (tensor<?x?x64xf32>, tensor<64x96xf16>) -> tensor<?x?x96xf32>
+  return
+}
+
+// -----
+
+func.func @split_sizes(%x: tensor<?x?x192xf32>) {
+  // expected-error @+1 {{the sections' sizes must add up to the input's last dimension 192, got 128}}
+  %a, %b = tpc.split %x : tensor<?x?x192xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @split_result_shape(%x: tensor<2x?x192xf32>) {
+  // expected-error @+1 {{result #1 shape must be [2, ?, 128], got [3, ?, 128]}}
+  %a, %b = tpc.split %x : tensor<2x?x192xf32> -> tensor<2x?x64xf32>, tensor<3x?x128xf32>
+  return
+}
+
+// -----
+
+func.func @split_scalar_result(%x: tensor<?x?x192xf32>) {
+  // expected-error @+1 {{results must have rank >= 1, got []}}
+  %a = tpc.split %x : tensor<?x?x192xf32> -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @split_nothing(%x: tensor<?x?x192xf32>) {
+  // expected-error @+1 {{split must have at least one result, got none}}
+  "tpc.split"(%x) : (tensor<?x?x192xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @add_mismatch(%a: tensor<?x?x64xf32>, %b: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{failed to verify that all of {lhs, rhs, result} have same type}}
+  %c = "tpc.add"(%a, %b) : (tensor<?x?x64xf32>, tensor<?x?x32xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @activation_mismatch(%a: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{failed to verify that all of {input, result} have same type}}
+  %c = "tpc.gelu"(%a) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @integer_activation(%a: tensor<?x?x64xi32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float or bfloat16 type or 16-bit float values, but got 'tensor<?x?x64xi32>'}}
+  %c = "tpc.silu"(%a) : (tensor<?x?x64xi32>) -> tensor<?x?x64xi32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_param_size(%x: tensor<?x?x64xf32>) {
+  %g = tpc.weight "g" : tensor<64xf32>
+  %b = tpc.weight "b" : tensor<32xf32>
+  // expected-error @+1 {{norm parameter size must equal the input's last dimension 64, got 32}}
+  %y = tpc.layer_norm %x, %g, %b epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<32xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_epsilon(%x: tensor<?x?x64xf32>) {
+  %g = tpc.weight "g" : tensor<64xf32>
+  // expected-error @+1 {{epsilon must be positive, got 0}}
+  %y = tpc.layer_norm %x, %g, %g epsilon = 0.0 : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_param_rank(%x: tensor<?x?x64xf32>) {
+  %g = tpc.weight "g" : tensor<8x8xf32>
+  // expected-error @+1 {{norm parameter must have rank 1, got [8, 8]}}
+  %y = tpc.rms_norm %x, %g epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<8x8xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_epsilon(%x: tensor<?x?x64xf32>) {
+  %g = tpc.weight "g" : tensor<64xf32>
+  // expected-error @+1 {{epsilon must be positive, got -1}}
+  %y = tpc.rms_norm %x, %g epsilon = -1.0 : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_odd_head_dim(%x: tensor<?x?x63xf32>) {
+  // expected-error @+1 {{head_dim must be positive and even, got 21}}
+  %y = tpc.rope %x head_dim = 21 theta = 10000.0 : tensor<?x?x63xf32>
+  return
+}
+
+// -----
+
+func.func @rope_partial_head(%x: tensor<?x?x200xf32>) {
+  // expected-error @+1 {{features must be a multiple of head_dim 64, got 200}}
+  %y = tpc.rope %x head_dim = 64 theta = 10000.0 : tensor<?x?x200xf32>
+  return
+}
+
+// -----
+
+func.func @rope_theta(%x: tensor<?x?x128xf32>) {
+  // expected-error @+1 {{theta must be positive, got 0}}
+  %y = tpc.rope %x head_dim = 64 theta = 0.0 : tensor<?x?x128xf32>
+  return
+}
+
+// -----
+
+func.func @rope_rank(%x: tensor<?x128xf32>) {
+  // expected-error @+1 {{input must have rank 3, got [?, 128]}}
+  %y = tpc.rope %x head_dim = 64 theta = 10000.0 : tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// A head count that does not divide the hidden size.
+func.func @attention_heads_do_not_divide(%x: tensor<?x?x770xf32>) {
+  // expected-error @+1 {{query features must be divisible by num_heads 12, got 770}}
+  %a = tpc.attention %x, %x, %x heads = 12 kv_heads = 12 : (tensor<?x?x770xf32>, tensor<?x?x770xf32>, tensor<?x?x770xf32>) -> tensor<?x?x770xf32>
+  return
+}
+
+// -----
+
+func.func @attention_kv_heads(%q: tensor<?x?x4096xf32>, %kv: tensor<?x?x1024xf32>) {
+  // expected-error @+1 {{num_kv_heads must be positive and divide num_heads 32, got 5}}
+  %a = tpc.attention %q, %kv, %kv heads = 32 kv_heads = 5 : (tensor<?x?x4096xf32>, tensor<?x?x1024xf32>, tensor<?x?x1024xf32>) -> tensor<?x?x4096xf32>
+  return
+}
+
+// -----
+
+func.func @attention_zero_heads(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{num_heads must be positive, got 0}}
+  %a = tpc.attention %q, %q, %q heads = 0 kv_heads = 1 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_kv_features(%q: tensor<?x?x4096xf32>, %kv: tensor<?x?x512xf32>) {
+  // expected-error @+1 {{key/value features must be num_kv_heads * head_dim = 8 * 128 = 1024, got 512}}
+  %a = tpc.attention %q, %kv, %kv heads = 32 kv_heads = 8 : (tensor<?x?x4096xf32>, tensor<?x?x512xf32>, tensor<?x?x512xf32>) -> tensor<?x?x4096xf32>
+  return
+}
+
+// -----
+
+func.func @attention_batch(%q: tensor<2x?x64xf32>, %kv: tensor<3x?x64xf32>) {
+  // expected-error @+1 {{q, k and v must agree in batch and sequence, got [2, ?, 64], [3, ?, 64], [3, ?, 64]}}
+  %a = tpc.attention %q, %kv, %kv heads = 1 kv_heads = 1 : (tensor<2x?x64xf32>, tensor<3x?x64xf32>, tensor<3x?x64xf32>) -> tensor<2x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_k_v_differ(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>, %v: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{k and v must have one shape, got [?, ?, 64] and [?, ?, 32]}}
+  %a = tpc.attention %q, %k, %v heads = 2 kv_heads = 2 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_rank(%q: tensor<?x64xf32>) {
+  // expected-error @+1 {{q must have rank 3, got [?, 64]}}
+  %a = tpc.attention %q, %q, %q heads = 1 kv_heads = 1 : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_hidden(%x: tensor<?x?x768xf32>) {
+  %w = tpc.weight "wte" : tensor<50257x512xf32>
+  // expected-error @+1 {{weight [vocab, hidden] hidden size must equal the input's last dimension 768, got 512}}
+  %l = tpc.lm_head %x, %w : (tensor<?x?x768xf32>, tensor<50257x512xf32>) -> tensor<?x?x50257xf32>
+  return
+}
+
+// -----
+
+func.func @collective_unknown_mesh(%x: tensor<4xf32>) {
+  // expected-error @+1 {{mesh @nope must name a tpc.mesh in scope}}
+  %y = tpc.all_reduce %x over @nope["tp"] : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @not_a_mesh(%x: tensor<4xf32>) {
+  // expected-error @+1 {{mesh @not_a_mesh must name a tpc.mesh in scope}}
+  %y = tpc.all_reduce %x over @not_a_mesh["tp"] : tensor<4xf32>
+  return
+}
+
+// -----
+
+tpc.mesh @mesh ["tp" = 4]
+func.func @collective_missing_axis(%x: tensor<4xf32>) {
+  // expected-error @+1 {{axis must be one of mesh @mesh's axes ("tp"), got "dp"}}
+  %y = tpc.all_reduce %x over @mesh["dp"] : tensor<4xf32>
+  return
+}
+
+// -----
+
+tpc.mesh @mesh ["tp" = 4]
+func.func @all_gather_result(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{result shape must be [2, 32], got [2, 16]}}
+  %y = tpc.all_gather %x over @mesh["tp"] dim = 1 : tensor<2x8xf32> -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+tpc.mesh @mesh ["tp" = 4]
+func.func @all_gather_dim(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{dim must index a dimension of [2, 8], got 2}}
+  %y = tpc.all_gather %x over @mesh["tp"] dim = 2 : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+tpc.mesh @mesh ["tp" = 4]
+func.func @reduce_scatter_divisible(%x: tensor<2x30xf32>) {
+  // expected-error @+1 {{scattered dimension 1 must be divisible by the axis size 4, got 30}}
+  %y = tpc.reduce_scatter %x over @mesh["tp"] dim = 1 : tensor<2x30xf32> -> tensor<2x7xf32>
+  return
+}
+
+// -----
+
+tpc.mesh @mesh ["tp" = 4]
+func.func @reduce_scatter_dtype(%x: tensor<2x32xf32>) {
+  // expected-error @+1 {{operand #0 element type must be the result's 'bf16', got 'f32'}}
+  %y = tpc.reduce_scatter %x over @mesh["tp"] dim = 1 : tensor<2x32xf32> -> tensor<2x8xbf16>
+  return
+}
