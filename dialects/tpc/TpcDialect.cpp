@@ -21,10 +21,26 @@ void TpcDialect::initialize() {
 /// result (bare for a single result), each valid on its mesh and type.
 LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
                                                    NamedAttribute attr) {
-  if (attr.getName() != getShardingAttrName())
-    return op->emitError() << "unknown tpc attribute '"
-                           << attr.getName().getValue() << "', expected '"
-                           << getShardingAttrName() << "'";
+  StringRef name = attr.getName().getValue();
+  if (name == getModelTypeAttrName()) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitError()
+             << "'" << name << "' must be a string, got " << attr.getValue();
+    return success();
+  }
+  if (name == getMaxPositionsAttrName()) {
+    auto value = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!value || value.getValue().getSExtValue() < 1)
+      return op->emitError()
+             << "'" << name << "' must be a positive integer, got "
+             << attr.getValue();
+    return success();
+  }
+  if (name != getShardingAttrName())
+    return op->emitError() << "unknown tpc attribute '" << name
+                           << "', expected one of '" << getShardingAttrName()
+                           << "', '" << getModelTypeAttrName() << "', '"
+                           << getMaxPositionsAttrName() << "'";
 
   SmallVector<Attribute> entries;
   if (auto array = dyn_cast<ArrayAttr>(attr.getValue()))

@@ -20,6 +20,10 @@ def Tpc_Dialect : Dialect {
     dynamic. Weights are `tpc.weight` ops carrying the checkpoint tensor name
     and keep the checkpoint's own layout.
 
+    A function imported from a model description carries
+    `tpc.model_type` (the config's `model_type`) and `tpc.max_positions`
+    (the longest sequence the model takes).
+
     A value's sharding can be pinned with the discardable attribute
     `tpc.sharding` (one `#tpc.sharding` for a single-result op, or an array
     with one per result). It is verified against the mesh it names and the
@@ -33,6 +37,14 @@ def Tpc_Dialect : Dialect {
     /// The discardable attribute that pins the sharding of an op's results.
     static constexpr ::llvm::StringLiteral getShardingAttrName() {
       return ::llvm::StringLiteral("tpc.sharding");
+    }
+    /// The model family a function was imported from (a string).
+    static constexpr ::llvm::StringLiteral getModelTypeAttrName() {
+      return ::llvm::StringLiteral("tpc.model_type");
+    }
+    /// The longest sequence a function's model takes (a positive integer).
+    static constexpr ::llvm::StringLiteral getMaxPositionsAttrName() {
+      return ::llvm::StringLiteral("tpc.max_positions");
     }
   }];
 }

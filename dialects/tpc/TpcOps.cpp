@@ -256,6 +256,8 @@ LogicalResult RopeOp::verify() {
 LogicalResult AttentionOp::verify() {
   if (failed(verifyElementTypes(*this)))
     return failure();
+  if (getWindow() && *getWindow() < 1)
+    return emitOpError() << "window must be >= 1, got " << *getWindow();
   return verifyResultShape(
       *this, rules::attention(shapeOf(getQ()), shapeOf(getK()), shapeOf(getV()),
                               getNumHeads(), getNumKvHeads()));

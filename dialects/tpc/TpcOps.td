@@ -203,18 +203,22 @@ def Tpc_AttentionOp : Tpc_Op<"attention", [Pure]> {
     `q` is `[batch, seq, num_heads * head_dim]`, `k` and `v` are
     `[batch, seq, num_kv_heads * head_dim]`; query head `h` attends with KV
     head `h / (num_heads / num_kv_heads)` (GQA; MQA when `num_kv_heads` is
-    1). Scores are scaled by `1/sqrt(head_dim)` and causally masked. The
-    result is `[batch, seq, num_heads * head_dim]`, heads concatenated.
+    1). Scores are scaled by `1/sqrt(head_dim)` and causally masked; with
+    `window = W` (Mistral's sliding window) a token also ignores keys more
+    than `W - 1` positions back. The result is
+    `[batch, seq, num_heads * head_dim]`, heads concatenated.
   }];
   let arguments = (ins Tpc_FloatTensor:$q,
                        Tpc_FloatTensor:$k,
                        Tpc_FloatTensor:$v,
                        I64Attr:$num_heads,
-                       I64Attr:$num_kv_heads);
+                       I64Attr:$num_kv_heads,
+                       OptionalAttr<I64Attr>:$window);
   let results = (outs Tpc_FloatTensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v `heads` `=` $num_heads `kv_heads` `=` $num_kv_heads
-    attr-dict `:` functional-type(operands, results)
+    (`window` `=` $window^)? attr-dict
+    `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -76,7 +76,7 @@ func.func @scalar_result() {
 // -----
 
 func.func @unknown_tpc_attribute() {
-  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected 'tpc.sharding'}}
+  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected one of 'tpc.sharding', 'tpc.model_type', 'tpc.max_positions'}}
   %w = tpc.weight "w" {tpc.shard = 1} : tensor<8xf32>
   return
 }
@@ -134,5 +134,19 @@ func.func @axis_split_and_partial() {
 func.func @standalone_dim_verified() attributes {
   // expected-error @+1 {{unit must be >= 1, got -4}}
   test.dim = #tpc.dim<{"tp", unit = -4}>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'tpc.max_positions' must be a positive integer, got 0 : i64}}
+func.func @max_positions_zero() attributes {tpc.max_positions = 0 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'tpc.model_type' must be a string, got 3 : i64}}
+func.func @model_type_not_string() attributes {tpc.model_type = 3} {
   return
 }

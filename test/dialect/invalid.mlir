@@ -306,6 +306,14 @@ func.func @attention_k_v_differ(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>, 
 
 // -----
 
+func.func @attention_window(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{window must be >= 1, got 0}}
+  %a = tpc.attention %q, %q, %q heads = 1 kv_heads = 1 window = 0 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
 func.func @attention_rank(%q: tensor<?x64xf32>) {
   // expected-error @+1 {{q must have rank 3, got [?, 64]}}
   %a = tpc.attention %q, %q, %q heads = 1 kv_heads = 1 : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>

@@ -57,7 +57,9 @@ func.func @gqa_attention(%q: tensor<?x?x64xf16>, %kv: tensor<?x?x32xf16>) -> ten
   %kr = tpc.rope %kv head_dim = 16 theta = 500000.0 : tensor<?x?x32xf16>
   // CHECK: tpc.attention %[[QR]], %[[KR]], %{{.*}} heads = 4 kv_heads = 2 : (tensor<?x?x64xf16>, tensor<?x?x32xf16>, tensor<?x?x32xf16>) -> tensor<?x?x64xf16>
   %a = tpc.attention %qr, %kr, %kv heads = 4 kv_heads = 2 : (tensor<?x?x64xf16>, tensor<?x?x32xf16>, tensor<?x?x32xf16>) -> tensor<?x?x64xf16>
-  return %a : tensor<?x?x64xf16>
+  // CHECK: tpc.attention {{.*}} heads = 4 kv_heads = 2 window = 4096 :
+  %w = tpc.attention %qr, %kr, %kv heads = 4 kv_heads = 2 window = 4096 : (tensor<?x?x64xf16>, tensor<?x?x32xf16>, tensor<?x?x32xf16>) -> tensor<?x?x64xf16>
+  return %w : tensor<?x?x64xf16>
 }
 
 // CHECK-LABEL: func.func @fused_qkv_split
@@ -70,7 +72,8 @@ func.func @fused_qkv_split(%qkv: tensor<?x?x192xf32>) -> tensor<?x?x64xf32> {
 }
 
 // CHECK-LABEL: func.func @lm_head
-func.func @lm_head(%x: tensor<?x?x64xf32>) -> tensor<?x?x101xf32> {
+// CHECK-SAME: attributes {tpc.max_positions = 1024 : i64, tpc.model_type = "gpt2"}
+func.func @lm_head(%x: tensor<?x?x64xf32>) -> tensor<?x?x101xf32> attributes {tpc.model_type = "gpt2", tpc.max_positions = 1024 : i64} {
   %wte = tpc.weight "wte.weight" : tensor<101x64xf32>
   // CHECK: tpc.lm_head %{{.*}}, %{{.*}} : (tensor<?x?x64xf32>, tensor<101x64xf32>) -> tensor<?x?x101xf32>
   %logits = tpc.lm_head %x, %wte : (tensor<?x?x64xf32>, tensor<101x64xf32>) -> tensor<?x?x101xf32>

@@ -1,0 +1,145 @@
+//===- tpc-compile.cpp - model description to tensor-parallel program -----===//
+//
+//   tpc-compile MODEL [--weights PATH] [--num-layers K] [--dtype f32|bf16|f16]
+//               --emit=tpc [-o FILE]
+//
+// MODEL is a Hugging Face config.json, a directory holding one, or a .mlir
+// file in the tpc dialect. Every problem is reported as one line naming the
+// file and what was expected, with exit code 1.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/ModelConfig.h"
+#include "compiler/ModelImporter.h"
+#include "compiler/WeightCheck.h"
+#include "dialects/tpc/TpcDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+using namespace mlir::tpc;
+namespace cl = llvm::cl;
+
+namespace {
+enum class EmitKind { Tpc };
+enum class DTypeOption { F32, BF16, F16 };
+
+cl::OptionCategory category("tpc-compile options");
+cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                               cl::desc("<config.json | model dir | .mlir>"),
+                               cl::cat(category));
+cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(category));
+cl::opt<EmitKind>
+    emit("emit", cl::desc("Stop after this stage and print its result"),
+         cl::values(clEnumValN(EmitKind::Tpc, "tpc",
+                               "the imported graph in the tpc dialect")),
+         cl::init(EmitKind::Tpc), cl::cat(category));
+cl::opt<std::string> weightsPath(
+    "weights",
+    cl::desc("Check the graph against this safetensors file or directory"),
+    cl::value_desc("path"), cl::cat(category));
+cl::opt<int64_t>
+    numLayers("num-layers",
+              cl::desc("Build this many blocks instead of the config's"),
+              cl::value_desc("K"), cl::init(0), cl::cat(category));
+cl::opt<DTypeOption> dtype(
+    "dtype", cl::desc("Element type of weights and activations"),
+    cl::values(clEnumValN(DTypeOption::F32, "f32", "32-bit float (default)"),
+               clEnumValN(DTypeOption::BF16, "bf16", "bfloat16"),
+               clEnumValN(DTypeOption::F16, "f16", "16-bit float")),
+    cl::init(DTypeOption::F32), cl::cat(category));
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "tpc-compile") << message << "\n";
+  return 1;
+}
+
+FloatType elementType(MLIRContext &context) {
+  switch (dtype) {
+  case DTypeOption::F32:
+    return Float32Type::get(&context);
+  case DTypeOption::BF16:
+    return BFloat16Type::get(&context);
+  case DTypeOption::F16:
+    return Float16Type::get(&context);
+  }
+  llvm_unreachable("unknown dtype");
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "tpc-compile: a transformer to a "
+                              "tensor-parallel program\n");
+  if (numLayers.getNumOccurrences() && numLayers < 1)
+    return fail("--num-layers: expected a positive integer, got " +
+                llvm::Twine(numLayers));
+
+  DialectRegistry registry;
+  registry.insert<TpcDialect, func::FuncDialect, arith::ArithDialect,
+                  tensor::TensorDialect>();
+  MLIRContext context(registry);
+
+  // The checkpoint is opened first: GPT-2's weight names depend on it.
+  std::optional<::tpc::weights::WeightStore> store;
+  if (!weightsPath.empty()) {
+    auto opened = ::tpc::weights::WeightStore::open(weightsPath);
+    if (!opened)
+      return fail(llvm::toString(opened.takeError()));
+    store = std::move(*opened);
+  }
+
+  OwningOpRef<ModuleOp> module;
+  if (StringRef(modelPath).ends_with(".mlir")) {
+    llvm::SourceMgr sourceMgr;
+    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+    module =
+        parseSourceFile<ModuleOp>(modelPath, sourceMgr, ParserConfig(&context));
+    if (!module)
+      return 1; // The handler printed the diagnostics.
+  } else {
+    llvm::Expected<ModelConfig> config = readModelConfig(modelPath);
+    if (!config)
+      return fail(llvm::toString(config.takeError()));
+    ImportOptions options;
+    if (numLayers.getNumOccurrences())
+      options.numLayers = numLayers;
+    options.elementType = elementType(context);
+    if (store)
+      options.gpt2Prefix = detectGpt2Prefix(*store);
+    module = importModel(*config, options, context);
+    if (failed(verify(*module)))
+      return fail(modelPath + ": internal error: the imported graph does "
+                              "not verify");
+  }
+
+  if (store) {
+    std::vector<std::string> problems = checkWeights(*module, *store);
+    for (const std::string &problem : problems)
+      fail(problem);
+    if (!problems.empty())
+      return 1;
+  }
+
+  std::string error;
+  auto output = openOutputFile(outputPath, &error);
+  if (!output)
+    return fail(outputPath + ": " + error);
+  module->print(output->os());
+  output->keep();
+  return 0;
+}
