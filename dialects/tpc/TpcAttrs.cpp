@@ -63,7 +63,7 @@ checkAxesUnique(function_ref<InFlightDiagnostic()> emitError,
 FailureOr<DimShardingAttr> DimShardingAttr::parseBody(AsmParser &p) {
   SMLoc loc = p.getCurrentLocation();
   SmallVector<StringAttr> axes;
-  int64_t unit = 1, sections = 1;
+  int64_t unit = 1, sections = 1, groups = 1;
   llvm::StringSet<> keysSeen;
   auto parseEntry = [&]() -> ParseResult {
     std::string axis;
@@ -77,10 +77,11 @@ FailureOr<DimShardingAttr> DimShardingAttr::parseBody(AsmParser &p) {
       return failure();
     int64_t *slot = key == "unit"       ? &unit
                     : key == "sections" ? &sections
+                    : key == "groups"   ? &groups
                                         : nullptr;
     if (!slot)
-      return p.emitError(keyLoc, "expected a quoted mesh axis name, 'unit' "
-                                 "or 'sections', got '")
+      return p.emitError(keyLoc, "expected a quoted mesh axis name, 'unit', "
+                                 "'sections' or 'groups', got '")
              << key << "'";
     if (!keysSeen.insert(key).second)
       return p.emitError(keyLoc, "each key may appear once, got '")
@@ -89,8 +90,9 @@ FailureOr<DimShardingAttr> DimShardingAttr::parseBody(AsmParser &p) {
   };
   if (p.parseCommaSeparatedList(AsmParser::Delimiter::Braces, parseEntry))
     return failure();
-  auto attr = DimShardingAttr::getChecked([&] { return p.emitError(loc); },
-                                          p.getContext(), axes, unit, sections);
+  auto attr =
+      DimShardingAttr::getChecked([&] { return p.emitError(loc); },
+                                  p.getContext(), axes, unit, sections, groups);
   if (!attr)
     return failure();
   return attr;
@@ -108,6 +110,7 @@ void DimShardingAttr::printBody(AsmPrinter &p) const {
   };
   printKey("unit", getUnit());
   printKey("sections", getSections());
+  printKey("groups", getGroups());
   p << '}';
 }
 
@@ -127,11 +130,13 @@ void DimShardingAttr::print(AsmPrinter &p) const {
 LogicalResult
 DimShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         ArrayRef<StringAttr> axes, int64_t unit,
-                        int64_t sections) {
+                        int64_t sections, int64_t groups) {
   if (unit < 1)
     return emitError() << "unit must be >= 1, got " << unit;
   if (sections < 1)
     return emitError() << "sections must be >= 1, got " << sections;
+  if (groups < 1)
+    return emitError() << "groups must be >= 1, got " << groups;
   llvm::StringSet<> seen;
   return checkAxesUnique(emitError, axes, seen);
 }

@@ -46,8 +46,14 @@ def Tpc_DimShardingAttr : Tpc_Attr<"DimSharding", "dim"> {
       sections (GPT-2's fused `[q|k|v]` is 3) and each section is split on
       its own: every rank holds its share of every section.
 
+    - `groups`: each unit serves this many query heads (grouped KV heads).
+      The query heads are dealt out and a rank holds every KV unit its
+      query heads use, so ranks may share a unit (GQA with fewer KV heads
+      than ranks).
+
     Units are dealt to ranks as evenly as possible, the first ranks taking
     one more when the count does not divide (32 heads on 3 ranks: 11/11/10).
+    `runtime/sharding/Split.h` is the one definition of this layout.
 
     ```mlir
     #tpc.dim<{}>                                  // replicated
@@ -58,7 +64,8 @@ def Tpc_DimShardingAttr : Tpc_Attr<"DimSharding", "dim"> {
   let parameters = (ins
     OptionalArrayRefParameter<"::mlir::StringAttr">:$axes,
     DefaultValuedParameter<"int64_t", "1">:$unit,
-    DefaultValuedParameter<"int64_t", "1">:$sections);
+    DefaultValuedParameter<"int64_t", "1">:$sections,
+    DefaultValuedParameter<"int64_t", "1">:$groups);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -9,6 +9,14 @@ using namespace mlir::tpc;
 
 #include "dialects/tpc/TpcDialect.cpp.inc"
 
+bool TpcDialect::isInPartitionedFunction(Operation *op) {
+  for (Operation *parent = op->getParentOp(); parent;
+       parent = parent->getParentOp())
+    if (parent->hasAttr(getPartitionedAttrName()))
+      return true;
+  return false;
+}
+
 void TpcDialect::initialize() {
   registerAttributes();
   addOperations<
@@ -36,11 +44,18 @@ LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
              << attr.getValue();
     return success();
   }
+  if (name == getPartitionedAttrName()) {
+    if (!isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a unit attribute, "
+                             << "got " << attr.getValue();
+    return success();
+  }
   if (name != getShardingAttrName())
     return op->emitError() << "unknown tpc attribute '" << name
                            << "', expected one of '" << getShardingAttrName()
                            << "', '" << getModelTypeAttrName() << "', '"
-                           << getMaxPositionsAttrName() << "'";
+                           << getMaxPositionsAttrName() << "', '"
+                           << getPartitionedAttrName() << "'";
 
   SmallVector<Attribute> entries;
   if (auto array = dyn_cast<ArrayAttr>(attr.getValue()))

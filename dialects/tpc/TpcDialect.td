@@ -24,6 +24,13 @@ def Tpc_Dialect : Dialect {
     `tpc.model_type` (the config's `model_type`) and `tpc.max_positions`
     (the longest sequence the model takes).
 
+    `tpc.partitioned` marks a function rewritten for one rank by
+    `tpc-partition`: its types are local (a dimension whose size differs
+    between ranks is dynamic), every value carries its global layout in
+    `tpc.sharding`, op attributes (head counts, ...) still describe the
+    global op, and every communication is an explicit collective. The
+    global shape rules are not checked inside it.
+
     A value's sharding can be pinned with the discardable attribute
     `tpc.sharding` (one `#tpc.sharding` for a single-result op, or an array
     with one per result). It is verified against the mesh it names and the
@@ -42,6 +49,12 @@ def Tpc_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getModelTypeAttrName() {
       return ::llvm::StringLiteral("tpc.model_type");
     }
+    /// Marks a function partitioned for one rank (a unit attribute).
+    static constexpr ::llvm::StringLiteral getPartitionedAttrName() {
+      return ::llvm::StringLiteral("tpc.partitioned");
+    }
+    /// True when `op` is inside a function marked partitioned.
+    static bool isInPartitionedFunction(::mlir::Operation *op);
     /// The longest sequence a function's model takes (a positive integer).
     static constexpr ::llvm::StringLiteral getMaxPositionsAttrName() {
       return ::llvm::StringLiteral("tpc.max_positions");

@@ -25,6 +25,11 @@ static ArrayRef<int64_t> shapeOf(Value v) {
 /// Reports a failed shape rule, or a result type that disagrees with it.
 static LogicalResult verifyResultShape(Operation *op,
                                        llvm::Expected<rules::Shape> inferred) {
+  // Partitioned functions have local types; the rules are about global ones.
+  if (TpcDialect::isInPartitionedFunction(op)) {
+    llvm::consumeError(inferred.takeError());
+    return success();
+  }
   if (!inferred)
     return op->emitOpError() << llvm::toString(inferred.takeError());
   ArrayRef<int64_t> actual = shapeOf(op->getResult(0));
@@ -178,7 +183,8 @@ std::optional<int64_t> MeshOp::getAxisSize(StringRef axis) {
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError() << "name must be the checkpoint tensor name, got \"\"";
-  if (!getType().hasStaticShape())
+  if (!getType().hasStaticShape() &&
+      !TpcDialect::isInPartitionedFunction(*this))
     return emitOpError() << "weight shape must be static, got "
                          << rules::format(getType().getShape());
   return success();
@@ -217,6 +223,8 @@ LogicalResult SplitOp::verify() {
                            << rules::format(shape);
     sizes.push_back(shape.back());
   }
+  if (TpcDialect::isInPartitionedFunction(*this))
+    return success();
   auto inferred = rules::split(shapeOf(getInput()), sizes);
   if (!inferred)
     return emitOpError() << llvm::toString(inferred.takeError());
@@ -305,6 +313,9 @@ MeshOp AllGatherOp::getMeshOp(SymbolTableCollection &symbols) {
 MeshOp ReduceScatterOp::getMeshOp(SymbolTableCollection &symbols) {
   return lookupMesh(*this, symbols);
 }
+MeshOp AllSliceOp::getMeshOp(SymbolTableCollection &symbols) {
+  return lookupMesh(*this, symbols);
+}
 
 LogicalResult AllReduceOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return verifyMeshAxis(*this, symbols);
@@ -323,6 +334,15 @@ ReduceScatterOp::verifySymbolUses(SymbolTableCollection &symbols) {
   FailureOr<int64_t> size = verifyMeshAxis(*this, symbols);
   if (failed(size) || failed(verifyElementTypes(*this)))
     return failure();
+  return verifyResultShape(
+      *this, rules::reduceScatter(shapeOf(getInput()), getDim(), *size));
+}
+
+LogicalResult AllSliceOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  FailureOr<int64_t> size = verifyMeshAxis(*this, symbols);
+  if (failed(size) || failed(verifyElementTypes(*this)))
+    return failure();
+  // A slice has the shape of one rank's share of a reduce-scatter.
   return verifyResultShape(
       *this, rules::reduceScatter(shapeOf(getInput()), getDim(), *size));
 }

@@ -90,6 +90,10 @@ def Tpc_LinearOp : Tpc_Op<"linear", [Pure]> {
     `[in, out]` (GPT-2's Conv1D), `out_in` is `[out, in]`
     (torch.nn.Linear, Llama). The optional bias is `[out]`.
 
+    When the result is a partial sum (the input dimension is split over a
+    mesh axis), the bias is added on the first rank of that axis only, so
+    that the sum over ranks adds it once.
+
     ```mlir
     %y = tpc.linear %x, %w, %b layout = in_out
         : (tensor<?x?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32>)
@@ -240,6 +244,10 @@ def Tpc_LmHeadOp : Tpc_Op<"lm_head", [Pure]> {
 // Collectives
 //===----------------------------------------------------------------------===//
 
+// Collectives made by the partitioner record `cause` (the op whose layout
+// forced them) and `bytes_per_token` (the bytes each rank sends per token of
+// the batch, by the ring algorithm's count; for a tensor with no dynamic
+// dimension, the bytes per pass).
 class Tpc_CollectiveOp<string mnemonic, list<Trait> traits = []>
     : Tpc_Op<mnemonic, !listconcat(traits,
         [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>])> {
@@ -263,7 +271,9 @@ def Tpc_AllReduceOp : Tpc_CollectiveOp<"all_reduce",
   }];
   let arguments = (ins Tpc_FloatTensor:$input,
                        FlatSymbolRefAttr:$mesh,
-                       StrAttr:$axis);
+                       StrAttr:$axis,
+                       OptionalAttr<StrAttr>:$cause,
+                       OptionalAttr<I64Attr>:$bytes_per_token);
   let assemblyFormat = [{
     $input `over` $mesh `[` $axis `]` attr-dict `:` type($result)
   }];
@@ -280,7 +290,9 @@ def Tpc_AllGatherOp : Tpc_CollectiveOp<"all_gather"> {
   let arguments = (ins Tpc_FloatTensor:$input,
                        FlatSymbolRefAttr:$mesh,
                        StrAttr:$axis,
-                       I64Attr:$dim);
+                       I64Attr:$dim,
+                       OptionalAttr<StrAttr>:$cause,
+                       OptionalAttr<I64Attr>:$bytes_per_token);
   let assemblyFormat = [{
     $input `over` $mesh `[` $axis `]` `dim` `=` $dim attr-dict
     `:` type($input) `->` type($result)
@@ -298,7 +310,32 @@ def Tpc_ReduceScatterOp : Tpc_CollectiveOp<"reduce_scatter"> {
   let arguments = (ins Tpc_FloatTensor:$input,
                        FlatSymbolRefAttr:$mesh,
                        StrAttr:$axis,
-                       I64Attr:$dim);
+                       I64Attr:$dim,
+                       OptionalAttr<StrAttr>:$cause,
+                       OptionalAttr<I64Attr>:$bytes_per_token);
+  let assemblyFormat = [{
+    $input `over` $mesh `[` $axis `]` `dim` `=` $dim attr-dict
+    `:` type($input) `->` type($result)
+  }];
+}
+
+def Tpc_AllSliceOp : Tpc_CollectiveOp<"all_slice"> {
+  let summary = "Keep this rank's slice of a whole tensor (no communication)";
+  let description = [{
+    Every rank holds the whole tensor and keeps its own part of dimension
+    `dim`, laid out as the result's `tpc.sharding` says.
+
+    ```mlir
+    %s = tpc.all_slice %x over @mesh["tp"] dim = 2
+        : tensor<?x?x768xf32> -> tensor<?x?x192xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input,
+                       FlatSymbolRefAttr:$mesh,
+                       StrAttr:$axis,
+                       I64Attr:$dim,
+                       OptionalAttr<StrAttr>:$cause,
+                       OptionalAttr<I64Attr>:$bytes_per_token);
   let assemblyFormat = [{
     $input `over` $mesh `[` $axis `]` `dim` `=` $dim attr-dict
     `:` type($input) `->` type($result)

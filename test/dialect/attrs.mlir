@@ -46,3 +46,21 @@ func.func @per_result(%qkv: tensor<?x?x192xf32>) -> tensor<?x?x64xf32> {
 func.func @standalone() attributes {test.dims = {tpc.dim = #tpc.dim<{"tp", unit = 128}>, tpc.replicated = #tpc.dim<{}>, tpc.layout = #tpc<layout out_in>}} {
   return
 }
+
+// Grouped KV heads: each unit serves 4 query heads.
+// CHECK-LABEL: func.func @gqa_groups
+// CHECK: tpc.weight "k_proj.weight" {tpc.sharding = #tpc.sharding<@mesh, [{"tp", unit = 128, groups = 4}, {}]>} : tensor<1024x4096xf32>
+func.func @gqa_groups() {
+  %w = tpc.weight "k_proj.weight" {tpc.sharding = #tpc.sharding<@mesh, [{"tp", groups = 4, unit = 128}, {}]>} : tensor<1024x4096xf32>
+  return
+}
+
+// A partitioned function: local types, global layouts, annotated collectives.
+// CHECK-LABEL: func.func @partitioned
+// CHECK-SAME: attributes {tpc.partitioned}
+// CHECK: tpc.all_reduce %{{.*}} over @mesh["tp"] {bytes_per_token = 4608 : i64, cause = "transformer.h.0.mlp"} : tensor<?x?x768xf32>
+func.func @partitioned(%x: tensor<?x?x768xf32>) -> tensor<?x?x768xf32> attributes {tpc.partitioned} {
+  %w = tpc.weight "w" {tpc.sharding = #tpc.sharding<@mesh, [{"tp"}, {}]>} : tensor<192x768xf32>
+  %y = tpc.all_reduce %x over @mesh["tp"] {cause = "transformer.h.0.mlp", bytes_per_token = 4608} : tensor<?x?x768xf32>
+  return %y : tensor<?x?x768xf32>
+}

@@ -76,7 +76,7 @@ func.func @scalar_result() {
 // -----
 
 func.func @unknown_tpc_attribute() {
-  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected one of 'tpc.sharding', 'tpc.model_type', 'tpc.max_positions'}}
+  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected one of 'tpc.sharding', 'tpc.model_type', 'tpc.max_positions', 'tpc.partitioned'}}
   %w = tpc.weight "w" {tpc.shard = 1} : tensor<8xf32>
   return
 }
@@ -148,5 +148,20 @@ func.func @max_positions_zero() attributes {tpc.max_positions = 0 : i64} {
 
 // expected-error @+1 {{'tpc.model_type' must be a string, got 3 : i64}}
 func.func @model_type_not_string() attributes {tpc.model_type = 3} {
+  return
+}
+
+// -----
+
+func.func @zero_groups() {
+  // expected-error @+1 {{groups must be >= 1, got 0}}
+  %w = tpc.weight "w" {tpc.sharding = #tpc.sharding<@mesh, [{"tp", groups = 0}]>} : tensor<8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'tpc.partitioned' must be a unit attribute, got 1 : i64}}
+func.func @partitioned_not_unit() attributes {tpc.partitioned = 1} {
   return
 }

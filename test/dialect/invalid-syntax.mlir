@@ -2,7 +2,7 @@
 // RUN: tpc-opt %s -split-input-file -verify-diagnostics
 
 func.func @unknown_dim_key() {
-  // expected-error @+1 {{expected a quoted mesh axis name, 'unit' or 'sections', got 'heads'}}
+  // expected-error @+1 {{expected a quoted mesh axis name, 'unit', 'sections' or 'groups', got 'heads'}}
   %w = tpc.weight "w" {tpc.sharding = #tpc.sharding<@mesh, [{"tp", heads = 4}]>} : tensor<8xf32>
   return
 }

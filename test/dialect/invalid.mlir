@@ -389,3 +389,12 @@ func.func @reduce_scatter_dtype(%x: tensor<2x32xf32>) {
   %y = tpc.reduce_scatter %x over @mesh["tp"] dim = 1 : tensor<2x32xf32> -> tensor<2x8xbf16>
   return
 }
+
+// -----
+
+tpc.mesh @mesh ["tp" = 4]
+func.func @all_slice_result(%x: tensor<2x32xf32>) {
+  // expected-error @+1 {{result shape must be [2, 8], got [2, 16]}}
+  %y = tpc.all_slice %x over @mesh["tp"] dim = 1 : tensor<2x32xf32> -> tensor<2x16xf32>
+  return
+}

@@ -86,8 +86,10 @@ func.func @collectives(%x: tensor<2x8x64xf32>) -> tensor<2x8x64xf32> {
   %ar = tpc.all_reduce %x over @mesh["tp"] : tensor<2x8x64xf32>
   // CHECK: %[[RS:.*]] = tpc.reduce_scatter %[[AR]] over @mesh["tp"] dim = 1 : tensor<2x8x64xf32> -> tensor<2x2x64xf32>
   %rs = tpc.reduce_scatter %ar over @mesh["tp"] dim = 1 : tensor<2x8x64xf32> -> tensor<2x2x64xf32>
-  // CHECK: tpc.all_gather %[[RS]] over @mesh["tp"] dim = 1 : tensor<2x2x64xf32> -> tensor<2x8x64xf32>
+  // CHECK: %[[AG:.*]] = tpc.all_gather %[[RS]] over @mesh["tp"] dim = 1 : tensor<2x2x64xf32> -> tensor<2x8x64xf32>
   %ag = tpc.all_gather %rs over @mesh["tp"] dim = 1 : tensor<2x2x64xf32> -> tensor<2x8x64xf32>
+  // CHECK: tpc.all_slice %[[AG]] over @mesh["tp"] dim = 2 : tensor<2x8x64xf32> -> tensor<2x8x16xf32>
+  %sl = tpc.all_slice %ag over @mesh["tp"] dim = 2 : tensor<2x8x64xf32> -> tensor<2x8x16xf32>
   return %ag : tensor<2x8x64xf32>
 }
 

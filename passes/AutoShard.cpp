@@ -1,0 +1,661 @@
+//===- AutoShard.cpp - choose a tensor-parallel layout for every value ----===//
+//
+// Every op with a sharding rule picks a strategy (replicate, split one
+// factor, or pass partial sums through); every weight picks a layout. The
+// plan minimizes, lexicographically, per-rank weight bytes and then the
+// estimated forward time (compute + the collectives that mismatched layouts
+// force). A greedy pass in program order gives a start; local search then
+// moves one op at a time, together with its weights, while the total falls.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CostModel.h"
+#include "passes/Passes.h"
+#include "passes/Strategy.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::tpc {
+#define GEN_PASS_DEF_AUTOSHARD
+#include "passes/Passes.h.inc"
+} // namespace mlir::tpc
+
+using namespace mlir;
+using namespace mlir::tpc;
+using ::tpc::sharding::DimSplit;
+
+namespace {
+/// Per-rank weight bytes, then seconds, compared lexicographically: a
+/// difference in memory decides when it exceeds `memoryTolerance` bytes, so
+/// that splitting a large weight always wins while a tiny one (a norm's
+/// scale) is not split at the price of a collective per pass.
+struct Cost {
+  double memory = 0, time = 0;
+  Cost &operator+=(const Cost &o) {
+    memory += o.memory;
+    time += o.time;
+    return *this;
+  }
+  bool lessThan(const Cost &o, double memoryTolerance) const {
+    if (memory < o.memory - memoryTolerance)
+      return true;
+    if (memory > o.memory + memoryTolerance)
+      return false;
+    return time < o.time * (1 - 1e-9) - 1e-15;
+  }
+};
+
+/// The share of all weight bytes below which a memory difference does not
+/// decide.
+constexpr double kMemoryToleranceShare = 0.005;
+
+constexpr double kInfinity = 1e30;
+constexpr double kHbmBandwidth = 3.35e12; // bytes/s, for memory-bound ops
+
+class Planner {
+public:
+  Planner(func::FuncOp func, const CostModel &model, bool sequenceParallel)
+      : func(func), model(model), sequenceParallel(sequenceParallel),
+        granularity(func) {}
+
+  LogicalResult plan();
+  void annotate();
+
+private:
+  struct Node {
+    Operation *op;
+    ShardingRule rule;
+    SmallVector<Strategy> candidates;
+    Strategy chosen;
+  };
+
+  bool dimSplittable(Value v, unsigned d, bool isSequence) const;
+  std::string splittableDegrees(Value v, unsigned d) const;
+  SmallVector<Strategy> candidatesOf(const ShardingRule &rule, Operation *op);
+  SmallVector<Layout> weightCandidates(WeightOp weight) const;
+  LogicalResult applyPins();
+
+  Cost nodeCost(const Node &node) const;
+  Cost weightCost(WeightOp weight) const;
+  Cost returnCost(Operation *ret) const;
+  Cost reshard(Value v, Layout to) const;
+  double computeTime(const Node &node) const;
+  double perRankBytes(Value v, Layout layout) const;
+
+  void setStrategy(Node &node, Strategy s);
+  /// Tries every node of `moves` with its strategy, and their weights laid
+  /// out as the strategies ask; keeps the move when the total cost falls.
+  bool tryMove(ArrayRef<std::pair<Node *, Strategy>> moves);
+  bool tryWeightMove(WeightOp weight, Layout layout);
+  /// `node` moved to `s`, with the elementwise ops downstream of it (up to
+  /// a few steps) moved to the strategy that keeps their layout in step, so
+  /// that a residual stream can change layout in one move.
+  SmallVector<std::pair<Node *, Strategy>> withFollowers(Node &node,
+                                                         Strategy s);
+  Cost localCost(ArrayRef<Operation *> ops) const;
+
+  func::FuncOp func;
+  const CostModel &model;
+  bool sequenceParallel;
+  GranularityAnalysis granularity;
+
+  std::vector<Node> nodes;
+  DenseMap<Operation *, size_t> nodeIndex;
+  SmallVector<WeightOp> weights;
+  DenseMap<Value, Layout> layouts;
+  DenseSet<Operation *> pinned;
+  DenseMap<Operation *, Layout> pinnedWeights;
+  double memoryTolerance = 0.5;
+};
+
+int64_t dimSize(Value v, unsigned d) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(d);
+}
+
+RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Candidates
+//===----------------------------------------------------------------------===//
+
+bool Planner::dimSplittable(Value v, unsigned d, bool isSequence) const {
+  int64_t size = dimSize(v, d);
+  if (ShapedType::isDynamic(size))
+    return isSequence; // Only the sequence may be split at run time.
+  Granularity g = granularity.get(v, d);
+  if (!g.consistent || size % (g.unit * g.sections) != 0)
+    return false;
+  return size / (g.unit * g.sections) * g.groups >= model.ranks;
+}
+
+std::string Planner::splittableDegrees(Value v, unsigned d) const {
+  Granularity g = granularity.get(v, d);
+  int64_t size = dimSize(v, d);
+  if (!g.consistent || ShapedType::isDynamic(size) ||
+      size % (g.unit * g.sections) != 0)
+    return "none";
+  int64_t units = size / (g.unit * g.sections) * g.groups;
+  return units == 1 ? "1" : "1 to " + std::to_string(units);
+}
+
+SmallVector<Strategy> Planner::candidatesOf(const ShardingRule &rule,
+                                            Operation *op) {
+  SmallVector<Strategy> out = {{Strategy::Replicate, -1}};
+  if (model.ranks == 1)
+    return out;
+  if (rule.linearInOperands)
+    out.push_back({Strategy::PassPartial, -1});
+  for (auto [f, factor] : llvm::enumerate(rule.factors)) {
+    if (factor.kind == FactorKind::Local ||
+        (factor.isSequence && !sequenceParallel))
+      continue;
+    bool ok = true;
+    auto check = [&](ValueRange values,
+                     ArrayRef<SmallVector<DimFactor>> mapping) {
+      for (auto [value, dims] : llvm::zip(values, mapping))
+        for (auto [d, df] : llvm::enumerate(dims))
+          if (df.factor == static_cast<int>(f))
+            ok &= dimSplittable(value, d, factor.isSequence);
+    };
+    check(op->getOperands(), rule.operands);
+    check(op->getResults(), rule.results);
+    if (ok)
+      out.push_back({Strategy::SplitFactor, static_cast<int>(f)});
+  }
+  return out;
+}
+
+SmallVector<Layout> Planner::weightCandidates(WeightOp weight) const {
+  SmallVector<Layout> out = {{}};
+  if (model.ranks == 1)
+    return out;
+  for (int64_t d = 0; d < weight.getType().getRank(); ++d)
+    if (dimSplittable(weight, d, false))
+      out.push_back({static_cast<int>(d), false});
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Costs
+//===----------------------------------------------------------------------===//
+
+double Planner::perRankBytes(Value v, Layout layout) const {
+  RankedTensorType type = typeOf(v);
+  double bytes = model.bytes(type);
+  if (layout.dim < 0)
+    return bytes;
+  int64_t size = type.getDimSize(layout.dim);
+  if (ShapedType::isDynamic(size))
+    return bytes / model.ranks;
+  Granularity g = granularity.get(v, layout.dim);
+  DimSplit split{size, g.unit, g.sections, g.groups, model.ranks};
+  int64_t largest = 0;
+  for (int64_t r = 0; r < model.ranks; ++r)
+    largest = std::max(largest, ::tpc::sharding::localSize(split, r));
+  return bytes / size * largest;
+}
+
+Cost Planner::reshard(Value v, Layout to) const {
+  Layout from = layouts.lookup(v);
+  if (from == to)
+    return {};
+  double bytes = model.bytes(typeOf(v));
+  if (to.partial)
+    return {0, kInfinity}; // Nothing makes a whole value partial.
+  // Re-laying out a weight at run time means holding it in the new layout
+  // as well, every pass: that memory counts like a weight of its own.
+  double heldBytes =
+      isa_and_nonnull<WeightOp>(v.getDefiningOp()) ? perRankBytes(v, to) : 0.0;
+  if (from.partial)
+    return {heldBytes,
+            model.collectiveTime(to.dim < 0 ? CollectiveKind::AllReduce
+                                            : CollectiveKind::ReduceScatter,
+                                 bytes)};
+  if (from.dim < 0)
+    return {heldBytes, 0}; // A local slice.
+  // Split to whole, or to another split: gather first.
+  return {heldBytes, model.collectiveTime(CollectiveKind::AllGather, bytes)};
+}
+
+double Planner::computeTime(const Node &node) const {
+  Operation *op = node.op;
+  double rows = 1;
+  if (op->getNumResults()) {
+    RankedTensorType type = typeOf(op->getResult(0));
+    rows = model.bytes(type) / (CostModel::elementsPerToken(type) *
+                                elementBytes(type.getElementType()));
+  }
+  double flops = 0;
+  if (auto linear = dyn_cast<LinearOp>(op)) {
+    ArrayRef<int64_t> w = linear.getWeight().getType().getShape();
+    flops = 2 * rows * w[0] * w[1];
+  } else if (auto head = dyn_cast<LmHeadOp>(op)) {
+    ArrayRef<int64_t> w = head.getWeight().getType().getShape();
+    flops = 2 * rows * w[0] * w[1];
+  } else if (auto attention = dyn_cast<AttentionOp>(op)) {
+    // QK^T and PV over a causal half of a `tokens`-long sequence.
+    flops = 2 * rows * double(model.tokens) *
+            typeOf(attention.getQ()).getDimSize(2);
+  }
+  // Elementwise ops, norms and lookups are fused into their neighbours by
+  // the runtime (residual + norm, bias + activation): they cost no time of
+  // their own, and splitting them buys nothing.
+  double time = flops / model.peakFlops;
+  if (node.chosen.kind == Strategy::SplitFactor)
+    time /= model.ranks;
+  return time;
+}
+
+Cost Planner::nodeCost(const Node &node) const {
+  Cost cost{0, computeTime(node)};
+  for (auto [i, operand] : llvm::enumerate(node.op->getOperands()))
+    cost += reshard(operand, requiredOperandLayout(node.rule, node.chosen, i));
+  return cost;
+}
+
+Cost Planner::weightCost(WeightOp weight) const {
+  double bytes = perRankBytes(weight, layouts.lookup(weight));
+  return {bytes, bytes / kHbmBandwidth};
+}
+
+Cost Planner::returnCost(Operation *ret) const {
+  Cost cost;
+  for (Value v : ret->getOperands())
+    cost += reshard(v, {});
+  return cost;
+}
+
+Cost Planner::localCost(ArrayRef<Operation *> ops) const {
+  Cost cost;
+  for (Operation *op : ops) {
+    if (auto weight = dyn_cast<WeightOp>(op))
+      cost += weightCost(weight);
+    else if (auto it = nodeIndex.find(op); it != nodeIndex.end())
+      cost += nodeCost(nodes[it->second]);
+    else if (isa<func::ReturnOp>(op))
+      cost += returnCost(op);
+  }
+  return cost;
+}
+
+//===----------------------------------------------------------------------===//
+// Search
+//===----------------------------------------------------------------------===//
+
+void Planner::setStrategy(Node &node, Strategy s) {
+  node.chosen = s;
+  for (auto [i, result] : llvm::enumerate(node.op->getResults()))
+    layouts[result] = resultLayout(node.rule, s, i);
+}
+
+bool Planner::tryMove(ArrayRef<std::pair<Node *, Strategy>> moves) {
+  // The moved ops, the users of their results, the weights they would move
+  // and those weights' users are the only costs a move can change.
+  llvm::SetVector<Operation *> affected;
+  SmallVector<std::pair<WeightOp, Layout>> weightMoves;
+  SmallVector<std::pair<Node *, Strategy>> allMoves(moves.begin(), moves.end());
+  for (size_t m = 0; m < allMoves.size(); ++m) {
+    auto [node, s] = allMoves[m];
+    affected.insert(node->op);
+    for (Value result : node->op->getResults())
+      for (Operation *user : result.getUsers())
+        affected.insert(user);
+    for (auto [i, operand] : llvm::enumerate(node->op->getOperands())) {
+      auto weight = operand.getDefiningOp<WeightOp>();
+      if (!weight || pinnedWeights.count(weight))
+        continue;
+      Layout want = requiredOperandLayout(node->rule, s, i);
+      if (want.partial || want == layouts.lookup(weight) ||
+          !llvm::is_contained(weightCandidates(weight), want))
+        continue;
+      if (llvm::any_of(weightMoves,
+                       [&](auto &move) { return move.first == weight; }))
+        continue;
+      weightMoves.push_back({weight, want});
+      affected.insert(weight);
+      // A shared (tied) weight's other users move along to a strategy that
+      // takes it in its new layout.
+      for (OpOperand &use : weight->getUses()) {
+        affected.insert(use.getOwner());
+        auto it = nodeIndex.find(use.getOwner());
+        if (it == nodeIndex.end() || use.getOwner() == node->op ||
+            pinned.count(use.getOwner()))
+          continue;
+        Node &other = nodes[it->second];
+        if (llvm::any_of(allMoves, [&](auto &m) { return m.first == &other; }))
+          continue;
+        for (Strategy t : other.candidates)
+          if (requiredOperandLayout(other.rule, t, use.getOperandNumber()) ==
+              want) {
+            allMoves.push_back({&other, t});
+            break;
+          }
+      }
+    }
+  }
+
+  Cost before = localCost(affected.getArrayRef());
+  SmallVector<Strategy> oldStrategies;
+  SmallVector<Layout> oldWeights;
+  for (auto &[weight, want] : weightMoves) {
+    oldWeights.push_back(layouts.lookup(weight));
+    layouts[weight] = want;
+  }
+  for (auto [node, s] : allMoves) {
+    oldStrategies.push_back(node->chosen);
+    setStrategy(*node, s);
+  }
+  Cost after = localCost(affected.getArrayRef());
+  if (after.lessThan(before, memoryTolerance))
+    return true;
+  for (auto [move, old] : llvm::reverse(llvm::zip(allMoves, oldStrategies)))
+    setStrategy(*move.first, old);
+  for (auto [move, old] : llvm::reverse(llvm::zip(weightMoves, oldWeights)))
+    layouts[move.first] = old;
+  return false;
+}
+
+/// True for ops whose every result dimension is the same factor as the
+/// matching dimension of every operand (add, mul, activations).
+static bool isElementwise(const ShardingRule &rule) {
+  if (rule.results.size() != 1)
+    return false;
+  for (const auto &operand : rule.operands) {
+    if (operand.size() != rule.results[0].size())
+      return false;
+    for (auto [a, b] : llvm::zip(operand, rule.results[0]))
+      if (a.factor != b.factor ||
+          rule.factors[a.factor].kind != FactorKind::Parallel)
+        return false;
+  }
+  return true;
+}
+
+SmallVector<std::pair<Planner::Node *, Strategy>>
+Planner::withFollowers(Node &node, Strategy s) {
+  constexpr int kMaxFollowers = 6;
+  SmallVector<std::pair<Node *, Strategy>> moves = {{&node, s}};
+  DenseSet<Operation *> seen = {node.op};
+  for (size_t i = 0; i < moves.size() && moves.size() <= kMaxFollowers; ++i) {
+    auto [leader, strategy] = moves[i];
+    if (leader->op->getNumResults() != 1)
+      continue;
+    Layout layout = resultLayout(leader->rule, strategy, 0);
+    for (Operation *userOp : leader->op->getUsers()) {
+      auto it = nodeIndex.find(userOp);
+      if (it == nodeIndex.end() || pinned.count(userOp) ||
+          !seen.insert(userOp).second)
+        continue;
+      Node &user = nodes[it->second];
+      if (!isElementwise(user.rule))
+        continue;
+      // A partial sum is made whole at the first elementwise user.
+      Layout want = layout.partial ? Layout{} : layout;
+      for (Strategy t : user.candidates)
+        if (resultLayout(user.rule, t, 0) == want) {
+          if (!(t == user.chosen))
+            moves.push_back({&user, t});
+          break;
+        }
+    }
+  }
+  return moves;
+}
+
+bool Planner::tryWeightMove(WeightOp weight, Layout layout) {
+  SmallVector<Operation *> affected = {weight};
+  for (Operation *user : weight->getUsers())
+    affected.push_back(user);
+  Cost before = localCost(affected);
+  Layout old = layouts.lookup(weight);
+  layouts[weight] = layout;
+  if (localCost(affected).lessThan(before, memoryTolerance))
+    return true;
+  layouts[weight] = old;
+  return false;
+}
+
+LogicalResult Planner::applyPins() {
+  for (Node &node : nodes) {
+    SmallVector<Layout> wanted;
+    bool hasPin = false;
+    for (unsigned i = 0; i < node.op->getNumResults(); ++i) {
+      ShardingAttr pin = getResultSharding(node.op, i);
+      hasPin |= bool(pin);
+      FailureOr<Layout> layout =
+          pin ? toLayout(pin) : FailureOr<Layout>(Layout{});
+      if (failed(layout))
+        return node.op->emitError()
+               << "pinned sharding must split at most one dimension over "
+                  "@mesh[\"tp\"], got "
+               << pin;
+      wanted.push_back(*layout);
+    }
+    if (!hasPin)
+      continue;
+    SmallVector<Strategy> matching;
+    for (Strategy s : node.candidates) {
+      bool ok = true;
+      for (auto [i, layout] : llvm::enumerate(wanted))
+        ok &= resultLayout(node.rule, s, i) == layout;
+      if (ok)
+        matching.push_back(s);
+    }
+    if (matching.empty()) {
+      for (auto [i, layout] : llvm::enumerate(wanted))
+        if (layout.dim >= 0 &&
+            !dimSplittable(node.op->getResult(i), layout.dim, false))
+          return node.op->emitError()
+                 << "pinned sharding splits dimension " << layout.dim
+                 << " of result #" << i << " (size "
+                 << dimSize(node.op->getResult(i), layout.dim)
+                 << "), which cannot be split over tp = " << model.ranks
+                 << "; tp degrees that work: "
+                 << splittableDegrees(node.op->getResult(i), layout.dim);
+      return node.op->emitError()
+             << "no sharding of this op gives its results the pinned layout";
+    }
+    node.candidates = matching;
+    pinned.insert(node.op);
+  }
+  for (WeightOp weight : weights) {
+    ShardingAttr pin = getResultSharding(weight, 0);
+    if (!pin)
+      continue;
+    FailureOr<Layout> layout = toLayout(pin);
+    if (failed(layout) || layout->partial)
+      return weight.emitError() << "pinned sharding of a weight must split at "
+                                   "most one dimension over @mesh[\"tp\"], got "
+                                << pin;
+    if (layout->dim >= 0 && !dimSplittable(weight, layout->dim, false))
+      return weight.emitError()
+             << "pinned sharding splits dimension " << layout->dim << " (size "
+             << dimSize(weight, layout->dim)
+             << "), which cannot be split over tp = " << model.ranks
+             << "; tp degrees that work: "
+             << splittableDegrees(weight, layout->dim);
+    pinnedWeights[weight] = *layout;
+  }
+  return success();
+}
+
+LogicalResult Planner::plan() {
+  func.walk([&](Operation *op) {
+    if (auto weight = dyn_cast<WeightOp>(op)) {
+      weights.push_back(weight);
+      return;
+    }
+    FailureOr<ShardingRule> rule = getShardingRule(op);
+    if (failed(rule))
+      return;
+    Node node{op, std::move(*rule), {}, {}};
+    node.candidates = candidatesOf(node.rule, op);
+    nodeIndex[op] = nodes.size();
+    nodes.push_back(std::move(node));
+  });
+  if (failed(applyPins()))
+    return failure();
+  double totalWeightBytes = 0;
+  for (WeightOp weight : weights)
+    totalWeightBytes += model.bytes(weight.getType());
+  memoryTolerance = std::max(0.5, kMemoryToleranceShare * totalWeightBytes);
+  for (auto &[weight, layout] : pinnedWeights)
+    layouts[weight->getResult(0)] = layout;
+
+  // Greedy start in program order: each op takes its cheapest strategy
+  // given its producers, counting a partial result as the all-reduce it
+  // will eventually need.
+  for (Node &node : nodes) {
+    Strategy best = node.candidates.front();
+    Cost bestCost{kInfinity, kInfinity};
+    for (Strategy s : node.candidates) {
+      setStrategy(node, s);
+      Cost cost = nodeCost(node);
+      for (auto [i, operand] : llvm::enumerate(node.op->getOperands()))
+        if (auto weight = operand.getDefiningOp<WeightOp>())
+          cost.memory +=
+              perRankBytes(weight, requiredOperandLayout(node.rule, s, i));
+      for (Value result : node.op->getResults())
+        if (layouts[result].partial)
+          cost.time += model.collectiveTime(CollectiveKind::AllReduce,
+                                            model.bytes(typeOf(result)));
+      if (cost.lessThan(bestCost, memoryTolerance)) {
+        best = s;
+        bestCost = cost;
+      }
+    }
+    setStrategy(node, best);
+    for (auto [i, operand] : llvm::enumerate(node.op->getOperands())) {
+      auto weight = operand.getDefiningOp<WeightOp>();
+      Layout want = requiredOperandLayout(node.rule, best, i);
+      if (weight && !pinnedWeights.count(weight) &&
+          layouts.lookup(weight).isReplicated() && !want.partial &&
+          llvm::is_contained(weightCandidates(weight), want))
+        layouts[weight] = want;
+    }
+  }
+
+  // Local search to a local minimum (bounded sweeps): single ops, weights,
+  // then an op together with each of its users, which reaches plans where
+  // two layouts must change at once (a row split and the all-reduce after
+  // it).
+  for (int sweep = 0; sweep < 16; ++sweep) {
+    bool improved = false;
+    for (Node &node : nodes) {
+      if (pinned.count(node.op))
+        continue;
+      for (Strategy s : node.candidates)
+        if (!(s == node.chosen)) {
+          improved |= tryMove({{&node, s}});
+          if (!(s == node.chosen))
+            improved |= tryMove(withFollowers(node, s));
+        }
+    }
+    for (Node &node : nodes) {
+      if (pinned.count(node.op))
+        continue;
+      for (Operation *userOp : node.op->getUsers()) {
+        auto it = nodeIndex.find(userOp);
+        if (it == nodeIndex.end() || pinned.count(userOp))
+          continue;
+        Node &user = nodes[it->second];
+        for (Strategy s : node.candidates)
+          for (Strategy t : user.candidates)
+            if (!(s == node.chosen) || !(t == user.chosen))
+              improved |= tryMove({{&node, s}, {&user, t}});
+      }
+    }
+    for (WeightOp weight : weights) {
+      if (pinnedWeights.count(weight))
+        continue;
+      for (Layout layout : weightCandidates(weight))
+        if (layout != layouts.lookup(weight))
+          improved |= tryWeightMove(weight, layout);
+    }
+    if (!improved)
+      break;
+  }
+  return success();
+}
+
+void Planner::annotate() {
+  MLIRContext *context = func.getContext();
+  auto attrFor = [&](Value v) {
+    Layout layout = layouts.lookup(v);
+    Granularity g =
+        layout.dim >= 0 ? granularity.get(v, layout.dim) : Granularity{};
+    return toShardingAttr(context, layout, typeOf(v), g);
+  };
+  for (WeightOp weight : weights) {
+    setResultShardings(weight, {attrFor(weight)});
+    // A weight that stays whole though it is large is worth a word.
+    if (model.ranks > 1 && layouts.lookup(weight).isReplicated() &&
+        weight.getType().getRank() == 2)
+      weight.emitWarning() << "weight stays replicated: no dimension of "
+                           << weight.getType()
+                           << " splits over tp = " << model.ranks
+                           << " (tp degrees that work: dimension 0: "
+                           << splittableDegrees(weight, 0)
+                           << "; dimension 1: " << splittableDegrees(weight, 1)
+                           << ")";
+  }
+  for (Node &node : nodes) {
+    SmallVector<ShardingAttr> shardings;
+    for (Value result : node.op->getResults())
+      shardings.push_back(attrFor(result));
+    setResultShardings(node.op, shardings);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct AutoShardPass : public mlir::tpc::impl::AutoShardBase<AutoShardPass> {
+  using AutoShardBase::AutoShardBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (tp < 1) {
+      module.emitError() << "tp must be >= 1, got " << tp;
+      return signalPassFailure();
+    }
+    // One mesh @mesh with axis "tp": reuse the module's or add it.
+    auto mesh = SymbolTable::lookupSymbolIn(module, kMeshName);
+    if (auto meshOp = dyn_cast_or_null<MeshOp>(mesh)) {
+      std::optional<int64_t> size = meshOp.getAxisSize(kTpAxis);
+      if (!size || meshOp.getAxes().size() != 1 || *size != tp) {
+        meshOp.emitError() << "auto-sharding needs mesh @mesh to be [\"tp\" = "
+                           << tp << "]";
+        return signalPassFailure();
+      }
+    } else if (mesh) {
+      mesh->emitError() << "symbol @mesh must be a tpc.mesh";
+      return signalPassFailure();
+    } else {
+      OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+      MeshOp::create(b, module.getLoc(), b.getStringAttr(kMeshName),
+                     b.getStrArrayAttr({kTpAxis}),
+                     b.getDenseI64ArrayAttr({tp}));
+    }
+
+    CostModel model;
+    model.ranks = tp;
+    model.linkBandwidth = linkBandwidthGBps * 1e9;
+    model.linkLatency = linkLatencyUs * 1e-6;
+    model.peakFlops = peakTflops * 1e12;
+    model.tokens = tokens;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      Planner planner(func, model, sequenceParallel);
+      if (failed(planner.plan()))
+        return signalPassFailure();
+      planner.annotate();
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,255 @@
+//===- Partition.cpp - the per-rank program with explicit collectives -----===//
+//
+// Walks the program in order. Where an op needs an operand in another layout
+// than its producer gives, inserts the collective that converts it; then
+// gives every value its local type. Layouts come from the `tpc.sharding`
+// attributes; an op's strategy is the one its rule infers from its results'
+// layouts, so hand-written shardings partition the same way as chosen ones.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/CostModel.h"
+#include "passes/Passes.h"
+#include "passes/Strategy.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/Support/Path.h"
+
+namespace mlir::tpc {
+#define GEN_PASS_DEF_PARTITION
+#include "passes/Passes.h.inc"
+} // namespace mlir::tpc
+
+using namespace mlir;
+using namespace mlir::tpc;
+
+namespace {
+class Partitioner {
+public:
+  Partitioner(func::FuncOp func, MeshOp mesh)
+      : func(func), ranks(*mesh.getAxisSize(kTpAxis)), granularity(func) {
+    model.ranks = ranks;
+  }
+
+  LogicalResult run();
+
+private:
+  /// The layout and attribute of `v` as produced.
+  FailureOr<Layout> layoutOf(Value v, Operation *user);
+  /// `v` converted to layout `to` for `user`'s operand: the value itself or
+  /// the collective that converts it.
+  Value convert(Value v, Layout to, Operation *user, OpBuilder &b);
+  RankedTensorType localType(RankedTensorType global, ShardingAttr sharding);
+  ShardingAttr attrFor(Value v, Layout layout);
+  std::string causeOf(Operation *op);
+
+  func::FuncOp func;
+  int64_t ranks;
+  GranularityAnalysis granularity;
+  CostModel model;
+  DenseMap<Value, RankedTensorType> globalTypes;
+  DenseMap<Value, ShardingAttr> shardings;
+  /// Conversions to a whole or split layout made so far, reused by later
+  /// users: (value, split dim or -1).
+  DenseMap<std::pair<Value, int>, Value> converted;
+};
+
+RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+} // namespace
+
+ShardingAttr Partitioner::attrFor(Value v, Layout layout) {
+  Granularity g =
+      layout.dim >= 0 ? granularity.get(v, layout.dim) : Granularity{};
+  return toShardingAttr(func.getContext(), layout, globalTypes.lookup(v), g);
+}
+
+FailureOr<Layout> Partitioner::layoutOf(Value v, Operation *user) {
+  ShardingAttr sharding = shardings.lookup(v);
+  if (!sharding)
+    return Layout{}; // Function arguments are whole on every rank.
+  FailureOr<Layout> layout = toLayout(sharding);
+  if (failed(layout))
+    return user->emitError()
+           << "tpc-partition supports shardings over @mesh[\"tp\"] that "
+              "split at most one dimension, got "
+           << sharding;
+  return layout;
+}
+
+std::string Partitioner::causeOf(Operation *op) {
+  // "tpc.add at model.layers.3.self_attn" (an imported layer) or
+  // "tpc.add at block.mlir:16:9" (a hand-written file).
+  std::string where;
+  Location loc = op->getLoc();
+  if (auto name = dyn_cast<NameLoc>(loc))
+    where = name.getName().str();
+  else if (auto file = dyn_cast<FileLineColLoc>(loc))
+    where = (llvm::sys::path::filename(file.getFilename().getValue()) + ":" +
+             llvm::Twine(file.getLine()) + ":" + llvm::Twine(file.getColumn()))
+                .str();
+  std::string cause = op->getName().getStringRef().str();
+  return where.empty() ? cause : cause + " at " + where;
+}
+
+RankedTensorType Partitioner::localType(RankedTensorType global,
+                                        ShardingAttr sharding) {
+  if (!sharding)
+    return global;
+  SmallVector<int64_t> shape(global.getShape());
+  for (int64_t d = 0; d < global.getRank(); ++d) {
+    if (!sharding.getDims()[d].isSplit() || ShapedType::isDynamic(shape[d]))
+      continue;
+    ::tpc::sharding::DimSplit split = dimSplit(sharding, global, d, ranks);
+    shape[d] = ::tpc::sharding::isEven(split)
+                   ? ::tpc::sharding::localSize(split, 0)
+                   : ShapedType::kDynamic;
+  }
+  return RankedTensorType::get(shape, global.getElementType());
+}
+
+Value Partitioner::convert(Value v, Layout to, Operation *user, OpBuilder &b) {
+  FailureOr<Layout> from = layoutOf(v, user);
+  if (failed(from) || *from == to)
+    return v;
+  // The program is one block in order, so an earlier conversion dominates.
+  Value &cached = converted[{v, to.dim}];
+  if (cached && cached.getParentBlock() == user->getBlock())
+    return cached;
+  RankedTensorType global = globalTypes.lookup(v);
+  double bytesPerToken = CostModel::elementsPerToken(global) *
+                         elementBytes(global.getElementType());
+  Location loc = user->getLoc();
+  auto mesh = FlatSymbolRefAttr::get(b.getContext(), kMeshName);
+  auto axis = b.getStringAttr(kTpAxis);
+  auto cause = b.getStringAttr(causeOf(user));
+  auto bytes = [&](CollectiveKind kind) {
+    return b.getI64IntegerAttr(
+        std::llround(model.bytesPerRank(kind, bytesPerToken)));
+  };
+  // Each step gives its result a global type, a layout and a local type.
+  auto finish = [&](Value result, Layout layout) {
+    globalTypes[result] = global;
+    ShardingAttr attr = attrFor(v, layout);
+    shardings[result] = attr;
+    setResultShardings(result.getDefiningOp(), {attr});
+    result.setType(localType(global, attr));
+    return result;
+  };
+
+  Value current = v;
+  Layout at = *from;
+  if (at.partial) {
+    Value reduced;
+    if (to.dim >= 0 && !to.partial)
+      reduced = ReduceScatterOp::create(b, loc, global, current, mesh, axis,
+                                        b.getI64IntegerAttr(to.dim), cause,
+                                        bytes(CollectiveKind::ReduceScatter));
+    else
+      reduced = AllReduceOp::create(b, loc, global, current, mesh, axis, cause,
+                                    bytes(CollectiveKind::AllReduce));
+    at = to.dim >= 0 ? Layout{to.dim, false} : Layout{};
+    current = finish(reduced, at);
+  }
+  if (at.dim >= 0 && at.dim != to.dim) {
+    Value gathered = AllGatherOp::create(b, loc, global, current, mesh, axis,
+                                         b.getI64IntegerAttr(at.dim), cause,
+                                         bytes(CollectiveKind::AllGather));
+    at = Layout{};
+    current = finish(gathered, at);
+  }
+  if (at.dim < 0 && to.dim >= 0) {
+    Value sliced = AllSliceOp::create(b, loc, global, current, mesh, axis,
+                                      b.getI64IntegerAttr(to.dim), cause,
+                                      b.getI64IntegerAttr(0));
+    current = finish(sliced, to);
+  }
+  cached = current;
+  return current;
+}
+
+LogicalResult Partitioner::run() {
+  // Record the global types and layouts before anything is retyped.
+  for (BlockArgument arg : func.getArguments())
+    if (auto type = dyn_cast<RankedTensorType>(arg.getType()))
+      globalTypes[arg] = type;
+  func.walk([&](Operation *op) {
+    for (auto [i, result] : llvm::enumerate(op->getResults())) {
+      if (auto type = dyn_cast<RankedTensorType>(result.getType()))
+        globalTypes[result] = type;
+      if (ShardingAttr s = getResultSharding(op, i))
+        shardings[result] = s;
+    }
+  });
+
+  SmallVector<Operation *> ops;
+  func.walk([&](Operation *op) { ops.push_back(op); });
+  OpBuilder b(func.getContext());
+  for (Operation *op : ops) {
+    b.setInsertionPoint(op);
+    if (isa<func::ReturnOp>(op)) {
+      for (OpOperand &operand : op->getOpOperands())
+        operand.set(convert(operand.get(), Layout{}, op, b));
+      continue;
+    }
+    FailureOr<ShardingRule> rule = getShardingRule(op);
+    if (failed(rule))
+      continue;
+    SmallVector<Layout> results;
+    for (Value result : op->getResults()) {
+      FailureOr<Layout> layout = layoutOf(result, op);
+      if (failed(layout))
+        return failure();
+      results.push_back(*layout);
+    }
+    FailureOr<Strategy> strategy = inferStrategy(*rule, results);
+    if (failed(strategy))
+      return op->emitError() << "the layouts of this op's results are not "
+                                "one that its sharding rule can produce";
+    for (OpOperand &operand : op->getOpOperands()) {
+      Layout want =
+          requiredOperandLayout(*rule, *strategy, operand.getOperandNumber());
+      if (want.partial) {
+        FailureOr<Layout> have = layoutOf(operand.get(), op);
+        if (failed(have))
+          return failure();
+        if (!have->partial)
+          return op->emitError()
+                 << "operand #" << operand.getOperandNumber()
+                 << " must be a partial sum for this op's layout";
+        continue;
+      }
+      operand.set(convert(operand.get(), want, op, b));
+    }
+  }
+
+  // Local types for everything the program computes.
+  for (Operation *op : ops)
+    for (Value result : op->getResults())
+      if (auto global = globalTypes.lookup(result))
+        result.setType(localType(global, shardings.lookup(result)));
+  func->setAttr(TpcDialect::getPartitionedAttrName(),
+                UnitAttr::get(func.getContext()));
+  return success();
+}
+
+namespace {
+struct PartitionPass : public mlir::tpc::impl::PartitionBase<PartitionPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto mesh = dyn_cast_or_null<MeshOp>(
+        SymbolTable::lookupSymbolIn(module, kMeshName));
+    if (!mesh || !mesh.getAxisSize(kTpAxis)) {
+      module.emitError() << "tpc-partition needs a mesh @mesh with an axis "
+                            "\"tp\"; run tpc-auto-shard first";
+      return signalPassFailure();
+    }
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() ||
+          func->hasAttr(TpcDialect::getPartitionedAttrName()))
+        continue;
+      if (failed(Partitioner(func, mesh).run()))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace

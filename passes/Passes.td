@@ -1,0 +1,91 @@
+//===- Passes.td - tpc passes ------------------------------*- tablegen -*-===//
+#ifndef TPC_PASSES_TD
+#define TPC_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AutoShard : Pass<"tpc-auto-shard", "ModuleOp"> {
+  let summary = "Choose a tensor-parallel layout for every value";
+  let description = [{
+    Adds `tpc.mesh @mesh ["tp" = N]` and gives every op result a
+    `tpc.sharding`. The choice comes only from the ops' sharding rules
+    (einsum-like factors), the granularity every dimension must keep (whole
+    heads, fused sections, grouped KV heads) and a cost model:
+
+    1. per-rank weight bytes first (a weight is split whenever some
+       dimension of it can be),
+    2. then estimated forward time: compute divided by the split, plus every
+       collective the layouts force, by the alpha-beta model.
+
+    A greedy pass in program order is refined by local search over each
+    op's strategy (replicate, split one factor, or pass partial sums
+    through), moved together with its weights. Layouts pinned with
+    `tpc.sharding` are kept; a pin no op can produce is an error naming the
+    op, the dimension and the TP degrees that would work.
+
+    Before:
+    ```mlir
+    %w = tpc.weight "c_fc.weight" : tensor<768x3072xf32>
+    %y = tpc.linear %x, %w layout = in_out : ...
+    ```
+    After (tp = 4):
+    ```mlir
+    tpc.mesh @mesh ["tp" = 4]
+    %w = tpc.weight "c_fc.weight"
+        {tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp"} ]>} : tensor<768x3072xf32>
+    %y = tpc.linear %x, %w layout = in_out
+        {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {"tp"} ]>} : ...
+    ```
+  }];
+  let options = [
+    Option<"tp", "tp", "int64_t", /*default=*/"1",
+           "Tensor-parallel degree: the size of mesh axis \"tp\"">,
+    Option<"sequenceParallel", "sequence-parallel", "bool", /*default=*/"false",
+           "Let norms, residual adds and other token-wise ops split the "
+           "sequence">,
+    Option<"linkBandwidthGBps", "link-bandwidth", "double", /*default=*/"450",
+           "Interconnect bandwidth per direction in GB/s (NVLink: 450)">,
+    Option<"linkLatencyUs", "link-latency", "double", /*default=*/"5",
+           "Latency of one collective in microseconds">,
+    Option<"peakTflops", "peak-tflops", "double", /*default=*/"400",
+           "Compute throughput of one rank in TFLOP/s">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"4096",
+           "batch x sequence assumed for dynamic dimensions when costing">,
+  ];
+  let dependentDialects = ["::mlir::tpc::TpcDialect"];
+}
+
+def Partition : Pass<"tpc-partition", "ModuleOp"> {
+  let summary = "Rewrite a sharded program into the per-rank program";
+  let description = [{
+    Takes the layouts chosen by `tpc-auto-shard` (or written by hand) and
+    makes every communication explicit: where an op needs an operand in
+    another layout than its producer gives, inserts `tpc.all_reduce`
+    (partial to whole), `tpc.reduce_scatter` (partial to split),
+    `tpc.all_gather` (split to whole), or nothing (whole to split is a local
+    slice). Each collective records its cause (the op that needs it) and the
+    bytes each rank sends per token. Types become local: a split dimension
+    has its per-rank size, or is dynamic when ranks hold different sizes
+    (uneven heads, shared KV heads). The function is marked
+    `tpc.partitioned`.
+
+    Before (tp = 4):
+    ```mlir
+    %y = tpc.linear %h, %w layout = in_out
+        {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {} ], partial = {"tp"}>}
+        : (tensor<?x?x3072xf32>, tensor<3072x768xf32>) -> tensor<?x?x768xf32>
+    %r = tpc.add %x, %y {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {} ]>} : ...
+    ```
+    After:
+    ```mlir
+    %y = tpc.linear %h, %w layout = in_out {...}
+        : (tensor<?x?x768xf32>, tensor<768x768xf32>) -> tensor<?x?x768xf32>
+    %s = tpc.all_reduce %y over @mesh["tp"]
+        {bytes_per_token = 4608 : i64, cause = "h.0.mlp"} : tensor<?x?x768xf32>
+    %r = tpc.add %x, %s {...} : tensor<?x?x768xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tpc::TpcDialect"];
+}
+
+#endif // TPC_PASSES_TD

@@ -1,0 +1,26 @@
+//===- Pipelines.cpp - the tensor-parallel pipeline -----------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+using namespace mlir::tpc;
+
+void mlir::tpc::buildTpPipeline(OpPassManager &pm,
+                                const TpPipelineOptions &options) {
+  AutoShardOptions shard;
+  shard.tp = options.tp;
+  shard.sequenceParallel = options.sequenceParallel;
+  pm.addPass(createAutoShard(shard));
+  if (options.partition)
+    pm.addPass(createPartition());
+}
+
+void mlir::tpc::registerTpcPassesAndPipelines() {
+  registerTpcPasses();
+  PassPipelineRegistration<TpPipelineOptions>(
+      "tpc-tp-pipeline",
+      "Choose a tensor-parallel layout and rewrite into the per-rank program",
+      buildTpPipeline);
+}
