@@ -29,7 +29,8 @@ public:
   }
 
   Value weight(const Twine &name, ArrayRef<int64_t> shape) {
-    return WeightOp::create(b, loc, tensor(shape), b.getStringAttr(name));
+    return WeightOp::create(b, loc, tensor(shape), b.getStringAttr(name),
+                            DenseI64ArrayAttr());
   }
 
   /// `name.weight` (and `name.bias` when `bias`) applied to `x`.

@@ -26,10 +26,9 @@ using namespace mlir::tpc;
 using ::tpc::sharding::DimSplit;
 
 namespace {
-/// Per-rank weight bytes, then seconds, compared lexicographically: a
-/// difference in memory decides when it exceeds `memoryTolerance` bytes, so
-/// that splitting a large weight always wins while a tiny one (a norm's
-/// scale) is not split at the price of a collective per pass.
+/// Per-rank bytes of weight matrices, then seconds, compared
+/// lexicographically: splitting a matrix always wins, while vectors (biases,
+/// norm scales) are split only where that costs no time.
 struct Cost {
   double memory = 0, time = 0;
   Cost &operator+=(const Cost &o) {
@@ -46,12 +45,13 @@ struct Cost {
   }
 };
 
-/// The share of all weight bytes below which a memory difference does not
-/// decide.
-constexpr double kMemoryToleranceShare = 0.005;
-
 constexpr double kInfinity = 1e30;
-constexpr double kHbmBandwidth = 3.35e12; // bytes/s, for memory-bound ops
+constexpr double kHbmBandwidth = 3.35e12; // bytes/s, for reading weights
+
+/// Weight memory that the plan weighs first: matrices only.
+bool countsForMemory(Value weight) {
+  return cast<RankedTensorType>(weight.getType()).getRank() >= 2;
+}
 
 class Planner {
 public:
@@ -78,10 +78,16 @@ private:
 
   Cost nodeCost(const Node &node) const;
   Cost weightCost(WeightOp weight) const;
-  Cost returnCost(Operation *ret) const;
+  /// What converting `v` costs: once for each distinct layout its users
+  /// need, as the partitioner converts a value once per layout.
+  Cost valueCost(Value v) const;
+  /// The layout `user` needs for its operand `index`.
+  Layout requiredLayout(Operation *user, unsigned index) const;
   Cost reshard(Value v, Layout to) const;
   double computeTime(const Node &node) const;
   double perRankBytes(Value v, Layout layout) const;
+  /// The memory a weight in `layout` counts for in the plan.
+  double memoryCost(Value weight, Layout layout) const;
 
   void setStrategy(Node &node, Strategy s);
   /// Tries every node of `moves` with its strategy, and their weights laid
@@ -94,6 +100,10 @@ private:
   SmallVector<std::pair<Node *, Strategy>> withFollowers(Node &node,
                                                          Strategy s);
   Cost localCost(ArrayRef<Operation *> ops) const;
+  /// The cost of the whole plan.
+  Cost totalCost() const;
+  /// Greedy start, then local search, from the current pins.
+  void search();
 
   func::FuncOp func;
   const CostModel &model;
@@ -106,6 +116,7 @@ private:
   DenseMap<Value, Layout> layouts;
   DenseSet<Operation *> pinned;
   DenseMap<Operation *, Layout> pinnedWeights;
+  /// Bytes below which a memory difference is rounding.
   double memoryTolerance = 0.5;
 };
 
@@ -207,7 +218,7 @@ Cost Planner::reshard(Value v, Layout to) const {
   // Re-laying out a weight at run time means holding it in the new layout
   // as well, every pass: that memory counts like a weight of its own.
   double heldBytes =
-      isa_and_nonnull<WeightOp>(v.getDefiningOp()) ? perRankBytes(v, to) : 0.0;
+      isa_and_nonnull<WeightOp>(v.getDefiningOp()) ? memoryCost(v, to) : 0.0;
   if (from.partial)
     return {heldBytes,
             model.collectiveTime(to.dim < 0 ? CollectiveKind::AllReduce
@@ -249,37 +260,60 @@ double Planner::computeTime(const Node &node) const {
 }
 
 Cost Planner::nodeCost(const Node &node) const {
-  Cost cost{0, computeTime(node)};
-  for (auto [i, operand] : llvm::enumerate(node.op->getOperands()))
-    cost += reshard(operand, requiredOperandLayout(node.rule, node.chosen, i));
+  return {0, computeTime(node)};
+}
+
+Layout Planner::requiredLayout(Operation *user, unsigned index) const {
+  auto it = nodeIndex.find(user);
+  if (it == nodeIndex.end())
+    return {}; // Returns and ops without a rule take whole values.
+  const Node &node = nodes[it->second];
+  return requiredOperandLayout(node.rule, node.chosen, index);
+}
+
+Cost Planner::valueCost(Value v) const {
+  Cost cost;
+  SmallVector<Layout, 4> seen;
+  for (OpOperand &use : v.getUses()) {
+    Layout want = requiredLayout(use.getOwner(), use.getOperandNumber());
+    if (llvm::is_contained(seen, want))
+      continue;
+    seen.push_back(want);
+    cost += reshard(v, want);
+  }
   return cost;
+}
+
+double Planner::memoryCost(Value weight, Layout layout) const {
+  if (!countsForMemory(weight))
+    return 0;
+  // The ideal share: whether a matrix is split decides, not by how many
+  // rows an uneven split leaves one rank more.
+  double bytes = model.bytes(typeOf(weight));
+  return layout.dim >= 0 ? bytes / model.ranks : bytes;
 }
 
 Cost Planner::weightCost(WeightOp weight) const {
-  double bytes = perRankBytes(weight, layouts.lookup(weight));
-  return {bytes, bytes / kHbmBandwidth};
-}
-
-Cost Planner::returnCost(Operation *ret) const {
-  Cost cost;
-  for (Value v : ret->getOperands())
-    cost += reshard(v, {});
-  return cost;
+  Layout layout = layouts.lookup(weight);
+  return {memoryCost(weight, layout),
+          perRankBytes(weight, layout) / kHbmBandwidth};
 }
 
 Cost Planner::localCost(ArrayRef<Operation *> ops) const {
   Cost cost;
+  llvm::SetVector<Value> values;
   for (Operation *op : ops) {
     if (auto weight = dyn_cast<WeightOp>(op))
       cost += weightCost(weight);
     else if (auto it = nodeIndex.find(op); it != nodeIndex.end())
       cost += nodeCost(nodes[it->second]);
-    else if (isa<func::ReturnOp>(op))
-      cost += returnCost(op);
+    values.insert(op->operand_begin(), op->operand_end());
+    values.insert(op->result_begin(), op->result_end());
   }
+  for (Value v : values)
+    cost += valueCost(v);
   return cost;
 }
-
 //===----------------------------------------------------------------------===//
 // Search
 //===----------------------------------------------------------------------===//
@@ -375,7 +409,7 @@ static bool isElementwise(const ShardingRule &rule) {
 
 SmallVector<std::pair<Planner::Node *, Strategy>>
 Planner::withFollowers(Node &node, Strategy s) {
-  constexpr int kMaxFollowers = 6;
+  constexpr int kMaxFollowers = 1024;
   SmallVector<std::pair<Node *, Strategy>> moves = {{&node, s}};
   DenseSet<Operation *> seen = {node.op};
   for (size_t i = 0; i < moves.size() && moves.size() <= kMaxFollowers; ++i) {
@@ -391,8 +425,16 @@ Planner::withFollowers(Node &node, Strategy s) {
       Node &user = nodes[it->second];
       if (!isElementwise(user.rule))
         continue;
-      // A partial sum is made whole at the first elementwise user.
-      Layout want = layout.partial ? Layout{} : layout;
+      // A partial sum stays partial through an add of partial sums, and is
+      // made whole at any other elementwise user.
+      Layout want = layout;
+      if (layout.partial) {
+        bool othersPartial = llvm::all_of(userOp->getOperands(), [&](Value v) {
+          return v.getDefiningOp() == leader->op || layouts.lookup(v).partial;
+        });
+        if (!user.rule.linearInOperands || !othersPartial)
+          want = Layout{};
+      }
       for (Strategy t : user.candidates)
         if (resultLayout(user.rule, t, 0) == want) {
           if (!(t == user.chosen))
@@ -497,13 +539,64 @@ LogicalResult Planner::plan() {
   });
   if (failed(applyPins()))
     return failure();
-  double totalWeightBytes = 0;
-  for (WeightOp weight : weights)
-    totalWeightBytes += model.bytes(weight.getType());
-  memoryTolerance = std::max(0.5, kMemoryToleranceShare * totalWeightBytes);
-  for (auto &[weight, layout] : pinnedWeights)
-    layouts[weight->getResult(0)] = layout;
 
+  // Restarts over the layouts of weights shared by several ops (a tied
+  // embedding and LM head): the greedy start decides a shared weight at its
+  // first user, blind to the others, and escaping that takes more than a
+  // local move. Each restart holds one such weight in one layout.
+  SmallVector<std::pair<WeightOp, Layout>> seeds = {{WeightOp(), Layout{}}};
+  for (WeightOp weight : weights) {
+    if (pinnedWeights.count(weight) || llvm::range_size(weight->getUsers()) < 2)
+      continue;
+    for (Layout layout : weightCandidates(weight))
+      seeds.push_back({weight, layout});
+  }
+  Cost best{kInfinity, kInfinity};
+  std::vector<Strategy> bestStrategies;
+  DenseMap<Value, Layout> bestLayouts;
+  for (auto [weight, layout] : seeds) {
+    layouts.clear();
+    for (auto &[pinnedWeight, pinnedLayout] : pinnedWeights)
+      layouts[pinnedWeight->getResult(0)] = pinnedLayout;
+    if (weight) {
+      pinnedWeights[weight] = layout;
+      layouts[weight] = layout;
+    }
+    search();
+    if (weight)
+      pinnedWeights.erase(weight);
+    Cost cost = totalCost();
+    if (cost.lessThan(best, memoryTolerance)) {
+      best = cost;
+      bestLayouts = layouts;
+      bestStrategies.clear();
+      for (Node &node : nodes)
+        bestStrategies.push_back(node.chosen);
+    }
+  }
+  layouts = std::move(bestLayouts);
+  for (auto [node, strategy] : llvm::zip(nodes, bestStrategies))
+    node.chosen = strategy;
+  return success();
+}
+
+Cost Planner::totalCost() const {
+  Cost cost;
+  for (const Node &node : nodes)
+    cost += nodeCost(node);
+  for (WeightOp weight : weights)
+    cost += weightCost(weight);
+  func::FuncOp f = func;
+  for (BlockArgument arg : f.getArguments())
+    cost += valueCost(arg);
+  f.walk([&](Operation *op) {
+    for (Value result : op->getResults())
+      cost += valueCost(result);
+  });
+  return cost;
+}
+
+void Planner::search() {
   // Greedy start in program order: each op takes its cheapest strategy
   // given its producers, counting a partial result as the all-reduce it
   // will eventually need.
@@ -514,9 +607,11 @@ LogicalResult Planner::plan() {
       setStrategy(node, s);
       Cost cost = nodeCost(node);
       for (auto [i, operand] : llvm::enumerate(node.op->getOperands()))
+        cost += reshard(operand, requiredOperandLayout(node.rule, s, i));
+      for (auto [i, operand] : llvm::enumerate(node.op->getOperands()))
         if (auto weight = operand.getDefiningOp<WeightOp>())
           cost.memory +=
-              perRankBytes(weight, requiredOperandLayout(node.rule, s, i));
+              memoryCost(weight, requiredOperandLayout(node.rule, s, i));
       for (Value result : node.op->getResults())
         if (layouts[result].partial)
           cost.time += model.collectiveTime(CollectiveKind::AllReduce,
@@ -577,7 +672,6 @@ LogicalResult Planner::plan() {
     if (!improved)
       break;
   }
-  return success();
 }
 
 void Planner::annotate() {
@@ -591,8 +685,8 @@ void Planner::annotate() {
   for (WeightOp weight : weights) {
     setResultShardings(weight, {attrFor(weight)});
     // A weight that stays whole though it is large is worth a word.
-    if (model.ranks > 1 && layouts.lookup(weight).isReplicated() &&
-        weight.getType().getRank() == 2)
+    if (model.ranks > 1 && weight.getType().getRank() == 2 &&
+        weightCandidates(weight).size() == 1)
       weight.emitWarning() << "weight stays replicated: no dimension of "
                            << weight.getType()
                            << " splits over tp = " << model.ranks
@@ -620,7 +714,7 @@ struct AutoShardPass : public mlir::tpc::impl::AutoShardBase<AutoShardPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (tp < 1) {
-      module.emitError() << "tp must be >= 1, got " << tp;
+      module.emitError() << "tp must be >= 1, got " << static_cast<int64_t>(tp);
       return signalPassFailure();
     }
     // One mesh @mesh with axis "tp": reuse the module's or add it.
@@ -629,7 +723,7 @@ struct AutoShardPass : public mlir::tpc::impl::AutoShardBase<AutoShardPass> {
       std::optional<int64_t> size = meshOp.getAxisSize(kTpAxis);
       if (!size || meshOp.getAxes().size() != 1 || *size != tp) {
         meshOp.emitError() << "auto-sharding needs mesh @mesh to be [\"tp\" = "
-                           << tp << "]";
+                           << static_cast<int64_t>(tp) << "]";
         return signalPassFailure();
       }
     } else if (mesh) {

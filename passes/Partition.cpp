@@ -222,7 +222,11 @@ LogicalResult Partitioner::run() {
     }
   }
 
-  // Local types for everything the program computes.
+  // Local types for everything the program computes; weights remember the
+  // checkpoint shape their shard is cut from.
+  for (Operation *op : ops)
+    if (auto weight = dyn_cast<WeightOp>(op))
+      weight.setGlobalShape(globalTypes.lookup(weight).getShape());
   for (Operation *op : ops)
     for (Value result : op->getResults())
       if (auto global = globalTypes.lookup(result))

@@ -88,4 +88,16 @@ def Partition : Pass<"tpc-partition", "ModuleOp"> {
   let dependentDialects = ["::mlir::tpc::TpcDialect"];
 }
 
+def CheckShards : Pass<"tpc-check-shards", "ModuleOp"> {
+  let summary = "Check that every weight's shards tile it exactly once";
+  let description = [{
+    For every weight of a partitioned function, deals out each rank's
+    element ranges from the checkpoint shape (`global_shape`) and the
+    layout, and checks that a split dimension is covered exactly once (at
+    least once where grouped KV heads are shared by design), that a whole
+    dimension is whole on every rank, and that the local type is what every
+    rank holds. Reports a summary remark per function.
+  }];
+}
+
 #endif // TPC_PASSES_TD

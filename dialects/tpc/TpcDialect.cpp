@@ -85,7 +85,10 @@ LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
     if (!mesh)
       return emitError() << "mesh " << sharding.getMesh()
                          << " must name a tpc.mesh in scope";
-    if (failed(verifySharding(sharding, type, mesh, emitError)))
+    // In a partitioned function types are local: only global types can be
+    // checked for whole units.
+    if (failed(verifySharding(sharding, type, mesh, emitError,
+                              !isInPartitionedFunction(op))))
       return failure();
   }
   return success();

@@ -73,10 +73,9 @@ std::string mlir::tpc::describeAxes(MeshOp mesh) {
   return out;
 }
 
-LogicalResult
-mlir::tpc::verifySharding(ShardingAttr sharding, RankedTensorType type,
-                          MeshOp mesh,
-                          function_ref<InFlightDiagnostic()> emitError) {
+LogicalResult mlir::tpc::verifySharding(
+    ShardingAttr sharding, RankedTensorType type, MeshOp mesh,
+    function_ref<InFlightDiagnostic()> emitError, bool checkGranularity) {
   if (sharding.getDims().size() != static_cast<size_t>(type.getRank()))
     return emitError() << "sharding must give one dimension entry per "
                           "tensor dimension ("
@@ -93,7 +92,7 @@ mlir::tpc::verifySharding(ShardingAttr sharding, RankedTensorType type,
   for (auto [d, dim] : llvm::enumerate(sharding.getDims())) {
     if (failed(checkAxes(dim.getAxes())))
       return failure();
-    if (!dim.isSplit())
+    if (!dim.isSplit() || !checkGranularity)
       continue;
     if (llvm::Error err = rules::checkSplitGranularity(
             type.getDimSize(d), dim.getUnit(), dim.getSections()))
@@ -183,6 +182,16 @@ std::optional<int64_t> MeshOp::getAxisSize(StringRef axis) {
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError() << "name must be the checkpoint tensor name, got \"\"";
+  if (auto global = getGlobalShape()) {
+    if (global->size() != static_cast<size_t>(getType().getRank()))
+      return emitOpError() << "global_shape must have the type's rank "
+                           << getType().getRank() << ", got "
+                           << rules::format(*global);
+    for (int64_t d : *global)
+      if (d < 0)
+        return emitOpError()
+               << "global_shape must be static, got " << rules::format(*global);
+  }
   if (!getType().hasStaticShape() &&
       !TpcDialect::isInPartitionedFunction(*this))
     return emitOpError() << "weight shape must be static, got "

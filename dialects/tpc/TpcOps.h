@@ -21,7 +21,8 @@ namespace mlir::tpc {
 /// the `tpc.sharding` attribute and the sharding passes.
 LogicalResult verifySharding(ShardingAttr sharding, RankedTensorType type,
                              MeshOp mesh,
-                             function_ref<InFlightDiagnostic()> emitError);
+                             function_ref<InFlightDiagnostic()> emitError,
+                             bool checkGranularity = true);
 
 /// The mesh's axis names, comma separated, for diagnostics.
 std::string describeAxes(MeshOp mesh);

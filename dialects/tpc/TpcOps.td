@@ -44,13 +44,16 @@ def Tpc_WeightOp : Tpc_Op<"weight", [Pure]> {
   let description = [{
     A parameter tensor with its checkpoint name and its checkpoint layout, so
     that every plan decision maps back to a tensor in the weights file.
-    Two uses of one name are one parameter (a tied LM head).
+    Two uses of one name are one parameter (a tied LM head). In a
+    partitioned function the type is this rank's shard and `global_shape`
+    the checkpoint tensor's shape.
 
     ```mlir
     %w = tpc.weight "transformer.h.0.attn.c_attn.weight" : tensor<768x2304xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name,
+                       OptionalAttr<DenseI64ArrayAttr>:$global_shape);
   let results = (outs Tpc_FloatTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;

@@ -8,10 +8,10 @@
 // An MLP: column split, activation on the slice, row split, one all-reduce.
 // CHECK-LABEL: func.func @mlp
 // CHECK-SAME:    attributes {tpc.partitioned}
-// CHECK:   tpc.weight "fc.weight" {tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp"}]>} : tensor<512x512xf32>
+// CHECK:   tpc.weight "fc.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp"}]>} : tensor<512x512xf32>
 // CHECK:   %[[UP:.*]] = tpc.linear {{.*}} -> tensor<?x?x512xf32>
 // CHECK:   %[[ACT:.*]] = tpc.gelu %[[UP]] {{.*}} : tensor<?x?x512xf32>
-// CHECK:   tpc.weight "proj.weight" {tpc.sharding = #tpc.sharding<@mesh, [{"tp"}, {}]>} : tensor<512x512xf32>
+// CHECK:   tpc.weight "proj.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{"tp"}, {}]>} : tensor<512x512xf32>
 // CHECK:   %[[DOWN:.*]] = tpc.linear %[[ACT]], {{.*}} partial = {"tp"}>} : (tensor<?x?x512xf32>, tensor<512x512xf32>) -> tensor<?x?x512xf32>
 // CHECK:   %[[SUM:.*]] = tpc.all_reduce %[[DOWN]] over @mesh["tp"] {bytes_per_token = 3072 : i64, cause = "tpc.add at
 // CHECK:   tpc.add %{{.*}}, %[[SUM]]
@@ -34,12 +34,12 @@ func.func @mlp(%x: tensor<?x?x512xf32>) -> tensor<?x?x512xf32> {
 // head, output projection row split, one all-reduce. The row-split bias is
 // whole: the first rank adds it.
 // CHECK-LABEL: func.func @attention
-// CHECK:   tpc.weight "c_attn.weight" {tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp", unit = 32, sections = 3}]>} : tensor<256x192xf32>
-// CHECK:   tpc.weight "c_attn.bias" {tpc.sharding = #tpc.sharding<@mesh, [{"tp", unit = 32, sections = 3}]>} : tensor<192xf32>
+// CHECK:   tpc.weight "c_attn.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp", unit = 32, sections = 3}]>} : tensor<256x192xf32>
+// CHECK:   tpc.weight "c_attn.bias" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{"tp", unit = 32, sections = 3}]>} : tensor<192xf32>
 // CHECK:   tpc.split {{.*}} : tensor<?x?x192xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
 // CHECK:   tpc.attention {{.*}} heads = 8 kv_heads = 8 {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {"tp", unit = 32}]>} {{.*}} -> tensor<?x?x64xf32>
-// CHECK:   tpc.weight "c_proj.weight" {tpc.sharding = #tpc.sharding<@mesh, [{"tp", unit = 32}, {}]>} : tensor<64x256xf32>
-// CHECK:   tpc.weight "c_proj.bias" {tpc.sharding = #tpc.sharding<@mesh, [{}]>} : tensor<256xf32>
+// CHECK:   tpc.weight "c_proj.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{"tp", unit = 32}, {}]>} : tensor<64x256xf32>
+// CHECK:   tpc.weight "c_proj.bias" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{}]>} : tensor<256xf32>
 // CHECK:   tpc.all_reduce {{.*}} {bytes_per_token = 1536 : i64
 // CHECK-NOT: tpc.all_
 // CHECK:   return
@@ -62,9 +62,9 @@ func.func @attention(%x: tensor<?x?x256xf32>) -> tensor<?x?x256xf32> {
 // split and two collectives carry (3/4) * (2048 + 512) * 4 * ... bytes, the
 // least any plan of this chain needs.
 // CHECK-LABEL: func.func @chain
-// CHECK:   tpc.weight "l1.weight" {tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp"}]>} : tensor<512x512xf32>
-// CHECK:   tpc.weight "l2.weight" {tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp"}]>} : tensor<2048x512xf32>
-// CHECK:   tpc.weight "l3.weight" {tpc.sharding = #tpc.sharding<@mesh, [{"tp"}, {}]>} : tensor<512x512xf32>
+// CHECK:   tpc.weight "l1.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp"}]>} : tensor<512x512xf32>
+// CHECK:   tpc.weight "l2.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{}, {"tp"}]>} : tensor<2048x512xf32>
+// CHECK:   tpc.weight "l3.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{"tp"}, {}]>} : tensor<512x512xf32>
 // CHECK:   tpc.all_gather {{.*}} dim = 2 {bytes_per_token = 6144 : i64
 // CHECK:   tpc.all_reduce {{.*}} {bytes_per_token = 3072 : i64
 // CHECK-NOT: tpc.all_
@@ -125,7 +125,7 @@ func.func @gptj(%x: tensor<?x?x256xf32>) -> tensor<?x?x256xf32> {
 // whole by one all-reduce; the logits come out split by vocabulary and are
 // gathered once for the result.
 // CHECK-LABEL: func.func @tied_vocab_parallel
-// CHECK:   %[[WTE:.*]] = tpc.weight "wte.weight" {tpc.sharding = #tpc.sharding<@mesh, [{"tp"}, {}]>} : tensor<250x256xf32>
+// CHECK:   %[[WTE:.*]] = tpc.weight "wte.weight" {global_shape = {{.*}}, tpc.sharding = #tpc.sharding<@mesh, [{"tp"}, {}]>} : tensor<250x256xf32>
 // CHECK:   %[[E:.*]] = tpc.embedding %[[WTE]], %arg0 {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {}], partial = {"tp"}>}
 // CHECK:   tpc.all_reduce %[[E]]
 // CHECK:   %[[L:.*]] = tpc.lm_head %{{.*}}, %[[WTE]] {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {"tp"}]>} : (tensor<?x?x256xf32>, tensor<250x256xf32>) -> tensor<?x?x250xf32>

@@ -1,7 +1,8 @@
 //===- tpc-compile.cpp - model description to tensor-parallel program -----===//
 //
-//   tpc-compile MODEL [--weights PATH] [--num-layers K] [--dtype f32|bf16|f16]
-//               --emit=tpc [-o FILE]
+//   tpc-compile MODEL [--tp N] [--weights PATH] [--num-layers K]
+//               [--dtype f32|bf16|f16] [--emit=tpc|sharded|partitioned]
+//               [-o FILE]
 //
 // MODEL is a Hugging Face config.json, a directory holding one, or a .mlir
 // file in the tpc dialect. Every problem is reported as one line naming the
@@ -12,6 +13,7 @@
 #include "compiler/ModelImporter.h"
 #include "compiler/WeightCheck.h"
 #include "dialects/tpc/TpcDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -19,6 +21,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -31,7 +34,7 @@ using namespace mlir::tpc;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Tpc };
+enum class EmitKind { Tpc, Sharded, Partitioned };
 enum class DTypeOption { F32, BF16, F16 };
 
 cl::OptionCategory category("tpc-compile options");
@@ -41,11 +44,17 @@ cl::opt<std::string> modelPath(cl::Positional, cl::Required,
 cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(category));
-cl::opt<EmitKind>
-    emit("emit", cl::desc("Stop after this stage and print its result"),
-         cl::values(clEnumValN(EmitKind::Tpc, "tpc",
-                               "the imported graph in the tpc dialect")),
-         cl::init(EmitKind::Tpc), cl::cat(category));
+cl::opt<EmitKind> emit(
+    "emit", cl::desc("Stop after this stage and print its result"),
+    cl::values(clEnumValN(EmitKind::Tpc, "tpc",
+                          "the imported graph in the tpc dialect"),
+               clEnumValN(EmitKind::Sharded, "sharded",
+                          "the graph with a layout chosen for every value"),
+               clEnumValN(EmitKind::Partitioned, "partitioned",
+                          "the per-rank program with explicit collectives")),
+    cl::init(EmitKind::Tpc), cl::cat(category));
+cl::opt<int64_t> tp("tp", cl::desc("Tensor-parallel degree (default 1)"),
+                    cl::value_desc("N"), cl::init(1), cl::cat(category));
 cl::opt<std::string> weightsPath(
     "weights",
     cl::desc("Check the graph against this safetensors file or directory"),
@@ -88,6 +97,8 @@ int main(int argc, char **argv) {
   if (numLayers.getNumOccurrences() && numLayers < 1)
     return fail("--num-layers: expected a positive integer, got " +
                 llvm::Twine(numLayers));
+  if (tp < 1)
+    return fail("--tp: expected a positive integer, got " + llvm::Twine(tp));
 
   DialectRegistry registry;
   registry.insert<TpcDialect, func::FuncDialect, arith::ArithDialect,
@@ -103,10 +114,11 @@ int main(int argc, char **argv) {
     store = std::move(*opened);
   }
 
+  // Diagnostics print as "file:line:col: error: ..." for every stage.
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   OwningOpRef<ModuleOp> module;
   if (StringRef(modelPath).ends_with(".mlir")) {
-    llvm::SourceMgr sourceMgr;
-    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     module =
         parseSourceFile<ModuleOp>(modelPath, sourceMgr, ParserConfig(&context));
     if (!module)
@@ -133,6 +145,16 @@ int main(int argc, char **argv) {
       fail(problem);
     if (!problems.empty())
       return 1;
+  }
+
+  if (emit != EmitKind::Tpc) {
+    PassManager pm(&context);
+    TpPipelineOptions options;
+    options.tp = tp;
+    options.partition = emit == EmitKind::Partitioned;
+    buildTpPipeline(pm, options);
+    if (failed(pm.run(*module)))
+      return 1; // The passes reported why.
   }
 
   std::string error;
