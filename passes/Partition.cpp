@@ -54,7 +54,6 @@ private:
   DenseMap<std::pair<Value, int>, Value> converted;
 };
 
-RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
 } // namespace
 
 ShardingAttr Partitioner::attrFor(Value v, Layout layout) {

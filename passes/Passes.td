@@ -100,4 +100,26 @@ def CheckShards : Pass<"tpc-check-shards", "ModuleOp"> {
   }];
 }
 
+def CommReport : Pass<"tpc-comm-report", "ModuleOp"> {
+  let summary = "Report what a partitioned plan costs";
+  let description = [{
+    Summarizes the partitioned program per block and in total: collectives
+    by kind with the bytes each rank sends per token, weight bytes per rank
+    (largest and smallest rank), activation bytes per token, FLOPs per rank,
+    and the forward time the alpha-beta model estimates over NVLink
+    (450 GB/s, 5 us) and over PCIe (64 GB/s, 10 us) side by side, with
+    warnings when TP runs over a slow link or the model is too narrow for
+    its degree. Text or JSON, to a file or standard output. The IR is left
+    unchanged.
+  }];
+  let options = [
+    Option<"format", "format", "std::string", /*default=*/"\"text\"",
+           "text or json">,
+    Option<"output", "output", "std::string", /*default=*/"\"-\"",
+           "Where to write the report (- for standard output)">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"4096",
+           "batch x sequence of the pass the times are estimated for">,
+  ];
+}
+
 #endif // TPC_PASSES_TD

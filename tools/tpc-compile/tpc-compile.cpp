@@ -1,8 +1,8 @@
 //===- tpc-compile.cpp - model description to tensor-parallel program -----===//
 //
 //   tpc-compile MODEL [--tp N] [--weights PATH] [--num-layers K]
-//               [--dtype f32|bf16|f16] [--emit=tpc|sharded|partitioned]
-//               [-o FILE]
+//               [--dtype f32|bf16|f16]
+//               [--emit=tpc|sharded|partitioned|report] [-o FILE]
 //
 // MODEL is a Hugging Face config.json, a directory holding one, or a .mlir
 // file in the tpc dialect. Every problem is reported as one line naming the
@@ -13,6 +13,7 @@
 #include "compiler/ModelImporter.h"
 #include "compiler/WeightCheck.h"
 #include "dialects/tpc/TpcDialect.h"
+#include "passes/CommReport.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -34,7 +35,8 @@ using namespace mlir::tpc;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Tpc, Sharded, Partitioned };
+enum class EmitKind { Tpc, Sharded, Partitioned, Report };
+enum class ReportFormat { Text, Json };
 enum class DTypeOption { F32, BF16, F16 };
 
 cl::OptionCategory category("tpc-compile options");
@@ -51,8 +53,16 @@ cl::opt<EmitKind> emit(
                clEnumValN(EmitKind::Sharded, "sharded",
                           "the graph with a layout chosen for every value"),
                clEnumValN(EmitKind::Partitioned, "partitioned",
-                          "the per-rank program with explicit collectives")),
+                          "the per-rank program with explicit collectives"),
+               clEnumValN(EmitKind::Report, "report",
+                          "what the plan costs: collectives, bytes, FLOPs, "
+                          "time estimates")),
     cl::init(EmitKind::Tpc), cl::cat(category));
+cl::opt<ReportFormat> reportFormat(
+    "report-format", cl::desc("Format of --emit=report"),
+    cl::values(clEnumValN(ReportFormat::Text, "text", "a table (default)"),
+               clEnumValN(ReportFormat::Json, "json", "JSON")),
+    cl::init(ReportFormat::Text), cl::cat(category));
 cl::opt<int64_t> tp("tp", cl::desc("Tensor-parallel degree (default 1)"),
                     cl::value_desc("N"), cl::init(1), cl::cat(category));
 cl::opt<std::string> weightsPath(
@@ -151,7 +161,7 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     TpPipelineOptions options;
     options.tp = tp;
-    options.partition = emit == EmitKind::Partitioned;
+    options.partition = emit != EmitKind::Sharded;
     buildTpPipeline(pm, options);
     if (failed(pm.run(*module)))
       return 1; // The passes reported why.
@@ -161,7 +171,17 @@ int main(int argc, char **argv) {
   auto output = openOutputFile(outputPath, &error);
   if (!output)
     return fail(outputPath + ": " + error);
-  module->print(output->os());
+  if (emit == EmitKind::Report) {
+    FailureOr<PlanReport> report = buildPlanReport(*module, ReportOptions());
+    if (failed(report))
+      return 1;
+    if (reportFormat == ReportFormat::Json)
+      printPlanReportJson(*report, output->os());
+    else
+      printPlanReportText(*report, output->os());
+  } else {
+    module->print(output->os());
+  }
   output->keep();
   return 0;
 }

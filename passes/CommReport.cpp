@@ -1,0 +1,357 @@
+//===- CommReport.cpp - what a partitioned plan costs ---------------------===//
+#include "passes/CommReport.h"
+#include "passes/CostModel.h"
+#include "passes/Passes.h"
+#include "passes/Strategy.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+namespace mlir::tpc {
+#define GEN_PASS_DEF_COMMREPORT
+#include "passes/Passes.h.inc"
+} // namespace mlir::tpc
+
+using namespace mlir;
+using namespace mlir::tpc;
+namespace split = ::tpc::sharding;
+
+namespace {
+/// The block an op belongs to: its scope up to the first numeric component
+/// ("model.layers.3.mlp" -> "model.layers.3"), or "(outside blocks)".
+std::string blockOf(Operation *op) {
+  auto name = dyn_cast<NameLoc>(op->getLoc());
+  if (!name)
+    return "(outside blocks)";
+  SmallVector<StringRef> parts;
+  name.getName().getValue().split(parts, '.');
+  std::string block;
+  for (StringRef part : parts) {
+    block += (block.empty() ? "" : ".") + part.str();
+    if (!part.empty() &&
+        llvm::all_of(part, [](char c) { return llvm::isDigit(c); }))
+      return block;
+  }
+  return "(outside blocks)";
+}
+
+/// The largest number of elements any rank holds of dimension `d` of a
+/// tensor of `global` shape laid out by `sharding`.
+int64_t largestShare(ShardingAttr sharding, RankedTensorType global, unsigned d,
+                     int64_t ranks) {
+  if (!sharding || !sharding.getDims()[d].isSplit())
+    return global.getDimSize(d);
+  split::DimSplit s = dimSplit(sharding, global, d, ranks);
+  int64_t largest = 0;
+  for (int64_t r = 0; r < ranks; ++r)
+    largest = std::max(largest, split::localSize(s, r));
+  return largest;
+}
+
+/// The global type of a partitioned weight.
+RankedTensorType globalTypeOf(WeightOp weight) {
+  if (auto shape = weight.getGlobalShape())
+    return RankedTensorType::get(*shape, weight.getType().getElementType());
+  return weight.getType();
+}
+
+double flopsPerToken(Operation *op, int64_t ranks, int64_t tokens) {
+  auto weightShare = [&](Value w) {
+    auto weight = w.getDefiningOp<WeightOp>();
+    if (!weight)
+      return 0.0;
+    RankedTensorType global = globalTypeOf(weight);
+    ShardingAttr sharding = getResultSharding(weight, 0);
+    return double(largestShare(sharding, global, 0, ranks)) *
+           largestShare(sharding, global, 1, ranks);
+  };
+  if (auto linear = dyn_cast<LinearOp>(op))
+    return 2 * weightShare(linear.getWeight());
+  if (auto head = dyn_cast<LmHeadOp>(op))
+    return 2 * weightShare(head.getWeight());
+  if (auto attention = dyn_cast<AttentionOp>(op)) {
+    // QK^T and PV over a causal half of a `tokens`-long sequence.
+    ShardingAttr sharding = getResultSharding(op, 0);
+    DimShardingAttr features =
+        sharding ? sharding.getDims()[2] : DimShardingAttr();
+    int64_t headDim = features && features.isSplit() ? features.getUnit() : 0;
+    int64_t qFeatures =
+        headDim
+            ? headDim * attention.getNumHeads()
+            : cast<RankedTensorType>(op->getResult(0).getType()).getDimSize(2);
+    auto global = RankedTensorType::get({1, 1, qFeatures},
+                                        Float32Type::get(op->getContext()));
+    return 2.0 * tokens * largestShare(sharding, global, 2, ranks);
+  }
+  return 0;
+}
+
+std::string formatBytes(double bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return llvm::formatv("{0:f1} {1}", bytes, units[unit]).str();
+}
+
+constexpr const char *kKinds[] = {"tpc.all_reduce", "tpc.all_gather",
+                                  "tpc.reduce_scatter", "tpc.all_slice"};
+} // namespace
+
+double PlanReport::commTime(const Link &link) const {
+  double time = 0;
+  for (const auto &[kind, stats] : total.collectives) {
+    if (kind == "tpc.all_slice")
+      continue; // Local: no communication.
+    time += stats.count * link.latency +
+            (stats.bytesPerToken * options.tokens + stats.staticBytes) /
+                link.bandwidth;
+  }
+  return time;
+}
+
+double PlanReport::computeTime() const {
+  return total.flopsPerToken * options.tokens / options.peakFlops;
+}
+
+FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
+                                                 const ReportOptions &options) {
+  func::FuncOp func;
+  for (auto f : module.getOps<func::FuncOp>())
+    if (f->hasAttr(TpcDialect::getPartitionedAttrName()))
+      func = f;
+  if (!func)
+    return module.emitError() << "the plan report needs a partitioned "
+                                 "function; run tpc-partition first";
+  auto mesh =
+      dyn_cast_or_null<MeshOp>(SymbolTable::lookupSymbolIn(module, kMeshName));
+  if (!mesh || !mesh.getAxisSize(kTpAxis))
+    return func.emitError() << "the plan report needs mesh @mesh[\"tp\"]";
+
+  PlanReport report;
+  report.function = func.getSymName().str();
+  if (auto type =
+          func->getAttrOfType<StringAttr>(TpcDialect::getModelTypeAttrName()))
+    report.modelType = type.str();
+  report.ranks = *mesh.getAxisSize(kTpAxis);
+  report.options = options;
+
+  std::vector<double> weightBytes(report.ranks, 0.0);
+  func.walk([&](Operation *op) {
+    if (auto weight = dyn_cast<WeightOp>(op)) {
+      RankedTensorType global = globalTypeOf(weight);
+      ShardingAttr sharding = getResultSharding(weight, 0);
+      double elementBytes = tpc::elementBytes(global.getElementType());
+      report.weightBytesGlobal += global.getNumElements() * elementBytes;
+      for (int64_t r = 0; r < report.ranks; ++r) {
+        double elements = 1;
+        for (int64_t d = 0; d < global.getRank(); ++d) {
+          if (!sharding || !sharding.getDims()[d].isSplit()) {
+            elements *= global.getDimSize(d);
+            continue;
+          }
+          elements *=
+              split::localSize(dimSplit(sharding, global, d, report.ranks), r);
+        }
+        weightBytes[r] += elements * elementBytes;
+      }
+      return;
+    }
+    std::string block = blockOf(op);
+    if (!report.blocks.count(block))
+      report.blockOrder.push_back(block);
+    report.blocks[block];
+    StringRef kind = op->getName().getStringRef();
+    if (llvm::is_contained(kKinds, kind)) {
+      auto bytes = op->getAttrOfType<IntegerAttr>("bytes_per_token");
+      double value = bytes ? double(bytes.getInt()) : 0.0;
+      bool perToken =
+          !cast<RankedTensorType>(op->getResult(0).getType()).hasStaticShape();
+      for (BlockReport *r : {&report.blocks[block], &report.total}) {
+        CollectiveStats &stats = r->collectives[kind.str()];
+        ++stats.count;
+        (perToken ? stats.bytesPerToken : stats.staticBytes) += value;
+      }
+    }
+    double flops = flopsPerToken(op, report.ranks, options.tokens);
+    if (flops > 0) {
+      report.blocks[block].flopsPerToken += flops;
+      report.total.flopsPerToken += flops;
+    }
+    for (Value result : op->getResults())
+      if (auto type = dyn_cast<RankedTensorType>(result.getType());
+          type && !type.hasStaticShape())
+        report.activationBytesPerToken +=
+            CostModel::elementsPerToken(type) *
+            tpc::elementBytes(type.getElementType());
+  });
+  report.weightBytesMax =
+      *std::max_element(weightBytes.begin(), weightBytes.end());
+  report.weightBytesMin =
+      *std::min_element(weightBytes.begin(), weightBytes.end());
+
+  // Warnings: TP over a slow link, and models too narrow for their degree.
+  if (report.ranks > 1) {
+    double compute = report.computeTime();
+    for (const Link &link : options.links) {
+      double comm = report.commTime(link);
+      double share = comm / std::max(comm + compute, 1e-30);
+      if (link.bandwidth < 100e9 && comm > compute)
+        report.warnings.push_back(llvm::formatv(
+            "over {0} the collectives ({1:f2} ms) would take longer than the "
+            "compute ({2:f2} ms): keep tp = {3} on NVLink/NVSwitch",
+            link.name, comm * 1e3, compute * 1e3, report.ranks));
+      else if (link.bandwidth >= 100e9 && share > 0.5)
+        report.warnings.push_back(llvm::formatv(
+            "communication is {0:f0}% of the estimated forward time even over "
+            "{1}: the model is narrow for tp = {2}; a smaller tp or a larger "
+            "batch amortizes it",
+            share * 100, link.name, report.ranks));
+    }
+  }
+  return report;
+}
+
+void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
+  os << "tpc plan report: @" << r.function
+     << (r.modelType.empty() ? "" : " (" + r.modelType + ")")
+     << ", tp = " << r.ranks << ", costed at " << r.options.tokens
+     << " tokens per pass\n";
+  os << "weights per rank:     " << formatBytes(r.weightBytesMax)
+     << " (largest rank), " << formatBytes(r.weightBytesMin)
+     << " (smallest), of " << formatBytes(r.weightBytesGlobal) << "\n";
+  os << "activations per rank: " << formatBytes(r.activationBytesPerToken)
+     << " per token (all intermediates before buffer reuse; dimensions that "
+        "differ between ranks not counted)\n";
+  os << "compute per rank:     "
+     << llvm::formatv("{0:f2} MFLOP per token", r.total.flopsPerToken / 1e6)
+     << "\n\n";
+
+  os << llvm::formatv("{0,-28}{1,11}{2,11}{3,15}{4,10}{5,18}{6,14}\n", "block",
+                      "all_reduce", "all_gather", "reduce_scatter", "all_slice",
+                      "bytes/token/rank", "MFLOP/token");
+  auto row = [&](StringRef name, const BlockReport &b) {
+    auto count = [&](const char *kind) {
+      auto it = b.collectives.find(kind);
+      return it == b.collectives.end() ? int64_t(0) : it->second.count;
+    };
+    double bytes = 0;
+    for (const auto &[kind, stats] : b.collectives)
+      bytes += stats.bytesPerToken;
+    os << llvm::formatv("{0,-28}{1,11}{2,11}{3,15}{4,10}{5,18}{6,14:f2}\n",
+                        name, count(kKinds[0]), count(kKinds[1]),
+                        count(kKinds[2]), count(kKinds[3]),
+                        static_cast<int64_t>(bytes), b.flopsPerToken / 1e6);
+  };
+  for (const std::string &name : r.blockOrder)
+    row(name, r.blocks.at(name));
+  row("total", r.total);
+
+  os << "\nestimated forward time at " << r.options.tokens << " tokens:\n";
+  os << llvm::formatv("  {0,-14}", "");
+  for (const Link &link : r.options.links)
+    os << llvm::formatv(
+        "{0,16}",
+        link.name + llvm::formatv(" {0:f0} GB/s", link.bandwidth / 1e9).str());
+  os << "\n";
+  double compute = r.computeTime();
+  auto line = [&](StringRef label, auto value) {
+    os << llvm::formatv("  {0,-14}", label);
+    for (const Link &link : r.options.links)
+      os << llvm::formatv("{0,13:f3} ms", value(link) * 1e3);
+    os << "\n";
+  };
+  line("compute", [&](const Link &) { return compute; });
+  line("collectives", [&](const Link &l) { return r.commTime(l); });
+  line("total", [&](const Link &l) { return compute + r.commTime(l); });
+  if (!r.warnings.empty()) {
+    os << "\nwarnings:\n";
+    for (const std::string &w : r.warnings)
+      os << "  - " << w << "\n";
+  }
+}
+
+void mlir::tpc::printPlanReportJson(const PlanReport &r, raw_ostream &os) {
+  llvm::json::OStream j(os, 2);
+  auto collectives = [&](const BlockReport &b) {
+    j.attributeObject("collectives", [&] {
+      for (const auto &[kind, stats] : b.collectives)
+        j.attributeObject(StringRef(kind).drop_front(4), [&] {
+          j.attribute("count", stats.count);
+          j.attribute("bytes_per_token_per_rank", stats.bytesPerToken);
+          j.attribute("static_bytes_per_rank", stats.staticBytes);
+        });
+    });
+    j.attribute("flops_per_token_per_rank", b.flopsPerToken);
+  };
+  j.object([&] {
+    j.attribute("function", r.function);
+    j.attribute("model_type", r.modelType);
+    j.attribute("tp", r.ranks);
+    j.attribute("tokens", r.options.tokens);
+    j.attributeObject("weight_bytes_per_rank", [&] {
+      j.attribute("max", r.weightBytesMax);
+      j.attribute("min", r.weightBytesMin);
+      j.attribute("global", r.weightBytesGlobal);
+    });
+    j.attribute("activation_bytes_per_token_per_rank",
+                r.activationBytesPerToken);
+    j.attributeObject("total", [&] { collectives(r.total); });
+    j.attributeArray("blocks", [&] {
+      for (const std::string &name : r.blockOrder)
+        j.object([&] {
+          j.attribute("block", name);
+          collectives(r.blocks.at(name));
+        });
+    });
+    j.attributeArray("estimates", [&] {
+      for (const Link &link : r.options.links)
+        j.object([&] {
+          j.attribute("link", link.name);
+          j.attribute("bandwidth_bytes_per_s", link.bandwidth);
+          j.attribute("latency_s", link.latency);
+          j.attribute("compute_s", r.computeTime());
+          j.attribute("collectives_s", r.commTime(link));
+          j.attribute("total_s", r.computeTime() + r.commTime(link));
+        });
+    });
+    j.attributeArray("warnings", [&] {
+      for (const std::string &w : r.warnings)
+        j.value(w);
+    });
+  });
+  os << "\n";
+}
+
+namespace {
+struct CommReportPass : public mlir::tpc::impl::CommReportBase<CommReportPass> {
+  using CommReportBase::CommReportBase;
+
+  void runOnOperation() override {
+    ReportOptions options;
+    options.tokens = tokens;
+    FailureOr<PlanReport> report = buildPlanReport(getOperation(), options);
+    if (failed(report))
+      return signalPassFailure();
+    std::string error;
+    auto file = openOutputFile(output, &error);
+    if (!file) {
+      getOperation().emitError()
+          << "cannot write the report to " << output << ": " << error;
+      return signalPassFailure();
+    }
+    if (format == "json")
+      printPlanReportJson(*report, file->os());
+    else
+      printPlanReportText(*report, file->os());
+    file->keep();
+    markAllAnalysesPreserved();
+  }
+};
+} // namespace

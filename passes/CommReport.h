@@ -1,0 +1,75 @@
+//===- CommReport.h - what a partitioned plan costs -------------*- C++ -*-===//
+//
+// Reads a partitioned program and summarizes its plan per block and in
+// total: collectives by kind with the bytes each rank sends, weight and
+// activation bytes per rank, FLOPs per rank, and the forward time the
+// alpha-beta model estimates over NVLink and over PCIe, with warnings where
+// communication would dominate.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_PASSES_COMMREPORT_H
+#define TPC_PASSES_COMMREPORT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlir::tpc {
+
+/// One interconnect the report estimates time for.
+struct Link {
+  std::string name;
+  double bandwidth; ///< Bytes per second per direction.
+  double latency;   ///< Seconds per collective.
+};
+
+struct ReportOptions {
+  int64_t tokens = 4096;     ///< batch x sequence of the estimated pass.
+  double peakFlops = 400e12; ///< Per rank.
+  std::vector<Link> links = {{"NVLink", 450e9, 5e-6}, {"PCIe", 64e9, 10e-6}};
+};
+
+/// Collectives of one kind.
+struct CollectiveStats {
+  int64_t count = 0;
+  double bytesPerToken = 0; ///< Sent by each rank, summed over the count.
+  double staticBytes = 0;   ///< For tensors without a token dimension.
+};
+
+struct BlockReport {
+  std::map<std::string, CollectiveStats> collectives; ///< By op name.
+  double flopsPerToken = 0;                           ///< Per rank.
+};
+
+struct PlanReport {
+  std::string function;
+  std::string modelType;
+  int64_t ranks = 1;
+  ReportOptions options;
+  std::map<std::string, BlockReport> blocks; ///< By block scope.
+  std::vector<std::string> blockOrder;       ///< Blocks in program order.
+  BlockReport total;
+  double weightBytesMax = 0, weightBytesMin = 0, weightBytesGlobal = 0;
+  double activationBytesPerToken = 0; ///< Per rank, before buffer reuse.
+  std::vector<std::string> warnings;
+
+  /// Estimated seconds of communication over `link` for one pass.
+  double commTime(const Link &link) const;
+  /// Estimated seconds of compute per rank for one pass.
+  double computeTime() const;
+};
+
+/// Summarizes the partitioned function `func` (a func.func marked
+/// tpc.partitioned) of `module`; fails with a diagnostic otherwise.
+FailureOr<PlanReport> buildPlanReport(ModuleOp module,
+                                      const ReportOptions &options);
+
+void printPlanReportText(const PlanReport &report, llvm::raw_ostream &os);
+void printPlanReportJson(const PlanReport &report, llvm::raw_ostream &os);
+
+} // namespace mlir::tpc
+
+#endif // TPC_PASSES_COMMREPORT_H
