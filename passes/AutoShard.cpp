@@ -29,10 +29,13 @@ namespace {
 /// Per-rank bytes of weight matrices, then seconds, compared
 /// lexicographically: splitting a matrix always wins, while vectors (biases,
 /// norm scales) are split only where that costs no time.
+/// With sequence parallelism, per-rank activation bytes come between the
+/// two: token-wise values then prefer sequence shards.
 struct Cost {
-  double memory = 0, time = 0;
+  double memory = 0, activations = 0, time = 0;
   Cost &operator+=(const Cost &o) {
     memory += o.memory;
+    activations += o.activations;
     time += o.time;
     return *this;
   }
@@ -40,6 +43,10 @@ struct Cost {
     if (memory < o.memory - memoryTolerance)
       return true;
     if (memory > o.memory + memoryTolerance)
+      return false;
+    if (activations < o.activations - memoryTolerance)
+      return true;
+    if (activations > o.activations + memoryTolerance)
       return false;
     return time < o.time * (1 - 1e-9) - 1e-15;
   }
@@ -84,6 +91,8 @@ private:
   /// The layout `user` needs for its operand `index`.
   Layout requiredLayout(Operation *user, unsigned index) const;
   Cost reshard(Value v, Layout to) const;
+  /// The memory and time of converting `v` from `from` to `to`.
+  Cost reshardTime(Value v, Layout from, Layout to) const;
   double computeTime(const Node &node) const;
   double perRankBytes(Value v, Layout layout) const;
   /// The memory a weight in `layout` counts for in the plan.
@@ -212,22 +221,31 @@ Cost Planner::reshard(Value v, Layout to) const {
   Layout from = layouts.lookup(v);
   if (from == to)
     return {};
+  Cost cost = reshardTime(v, from, to);
+  // The converted tensor is an activation too.
+  if (sequenceParallel && !typeOf(v).hasStaticShape() &&
+      !isa_and_nonnull<WeightOp>(v.getDefiningOp()))
+    cost.activations += perRankBytes(v, to);
+  return cost;
+}
+
+Cost Planner::reshardTime(Value v, Layout from, Layout to) const {
   double bytes = model.bytes(typeOf(v));
   if (to.partial)
-    return {0, kInfinity}; // Nothing makes a whole value partial.
+    return {0, 0, kInfinity}; // Nothing makes a whole value partial.
   // Re-laying out a weight at run time means holding it in the new layout
   // as well, every pass: that memory counts like a weight of its own.
   double heldBytes =
       isa_and_nonnull<WeightOp>(v.getDefiningOp()) ? memoryCost(v, to) : 0.0;
   if (from.partial)
-    return {heldBytes,
+    return {heldBytes, 0,
             model.collectiveTime(to.dim < 0 ? CollectiveKind::AllReduce
                                             : CollectiveKind::ReduceScatter,
                                  bytes)};
   if (from.dim < 0)
-    return {heldBytes, 0}; // A local slice.
+    return {heldBytes, 0, 0}; // A local slice.
   // Split to whole, or to another split: gather first.
-  return {heldBytes, model.collectiveTime(CollectiveKind::AllGather, bytes)};
+  return {heldBytes, 0, model.collectiveTime(CollectiveKind::AllGather, bytes)};
 }
 
 double Planner::computeTime(const Node &node) const {
@@ -260,7 +278,7 @@ double Planner::computeTime(const Node &node) const {
 }
 
 Cost Planner::nodeCost(const Node &node) const {
-  return {0, computeTime(node)};
+  return {0, 0, computeTime(node)};
 }
 
 Layout Planner::requiredLayout(Operation *user, unsigned index) const {
@@ -273,6 +291,11 @@ Layout Planner::requiredLayout(Operation *user, unsigned index) const {
 
 Cost Planner::valueCost(Value v) const {
   Cost cost;
+  // Sequence parallelism weighs what token-shaped values hold per rank.
+  auto type = cast<RankedTensorType>(v.getType());
+  if (sequenceParallel && !type.hasStaticShape() &&
+      !isa_and_nonnull<WeightOp>(v.getDefiningOp()))
+    cost.activations = perRankBytes(v, layouts.lookup(v));
   SmallVector<Layout, 4> seen;
   for (OpOperand &use : v.getUses()) {
     Layout want = requiredLayout(use.getOwner(), use.getOperandNumber());
@@ -295,7 +318,7 @@ double Planner::memoryCost(Value weight, Layout layout) const {
 
 Cost Planner::weightCost(WeightOp weight) const {
   Layout layout = layouts.lookup(weight);
-  return {memoryCost(weight, layout),
+  return {memoryCost(weight, layout), 0,
           perRankBytes(weight, layout) / kHbmBandwidth};
 }
 
@@ -551,7 +574,7 @@ LogicalResult Planner::plan() {
     for (Layout layout : weightCandidates(weight))
       seeds.push_back({weight, layout});
   }
-  Cost best{kInfinity, kInfinity};
+  Cost best{kInfinity, kInfinity, kInfinity};
   std::vector<Strategy> bestStrategies;
   DenseMap<Value, Layout> bestLayouts;
   for (auto [weight, layout] : seeds) {
@@ -602,7 +625,7 @@ void Planner::search() {
   // will eventually need.
   for (Node &node : nodes) {
     Strategy best = node.candidates.front();
-    Cost bestCost{kInfinity, kInfinity};
+    Cost bestCost{kInfinity, kInfinity, kInfinity};
     for (Strategy s : node.candidates) {
       setStrategy(node, s);
       Cost cost = nodeCost(node);
@@ -612,6 +635,10 @@ void Planner::search() {
         if (auto weight = operand.getDefiningOp<WeightOp>())
           cost.memory +=
               memoryCost(weight, requiredOperandLayout(node.rule, s, i));
+      for (Value result : node.op->getResults())
+        if (sequenceParallel &&
+            !cast<RankedTensorType>(result.getType()).hasStaticShape())
+          cost.activations += perRankBytes(result, layouts[result]);
       for (Value result : node.op->getResults())
         if (layouts[result].partial)
           cost.time += model.collectiveTime(CollectiveKind::AllReduce,

@@ -17,6 +17,11 @@ def AutoShard : Pass<"tpc-auto-shard", "ModuleOp"> {
     2. then estimated forward time: compute divided by the split, plus every
        collective the layouts force, by the alpha-beta model.
 
+    With `sequence-parallel`, per-rank activation bytes (every tensor the
+    program materializes, conversions included) weigh between the two, and
+    token-wise ops (norms, residual adds) move to sequence shards: Megatron's
+    sequence parallelism, found by the same search.
+
     A greedy pass in program order is refined by local search over each
     op's strategy (replicate, split one factor, or pass partial sums
     through), moved together with its weights. Layouts pinned with
@@ -41,8 +46,9 @@ def AutoShard : Pass<"tpc-auto-shard", "ModuleOp"> {
     Option<"tp", "tp", "int64_t", /*default=*/"1",
            "Tensor-parallel degree: the size of mesh axis \"tp\"">,
     Option<"sequenceParallel", "sequence-parallel", "bool", /*default=*/"false",
-           "Let norms, residual adds and other token-wise ops split the "
-           "sequence">,
+           "Weigh per-rank activation bytes before time, so that norms and "
+           "residual adds run on sequence shards (reduce-scatter + "
+           "all-gather in place of all-reduce)">,
     Option<"linkBandwidthGBps", "link-bandwidth", "double", /*default=*/"450",
            "Interconnect bandwidth per direction in GB/s (NVLink: 450)">,
     Option<"linkLatencyUs", "link-latency", "double", /*default=*/"5",

@@ -63,6 +63,11 @@ cl::opt<ReportFormat> reportFormat(
     cl::values(clEnumValN(ReportFormat::Text, "text", "a table (default)"),
                clEnumValN(ReportFormat::Json, "json", "JSON")),
     cl::init(ReportFormat::Text), cl::cat(category));
+cl::opt<bool> sequenceParallel(
+    "sequence-parallel",
+    cl::desc("Run norms and residual adds on sequence shards: each "
+             "all-reduce becomes a reduce-scatter and an all-gather"),
+    cl::init(false), cl::cat(category));
 cl::opt<int64_t> tp("tp", cl::desc("Tensor-parallel degree (default 1)"),
                     cl::value_desc("N"), cl::init(1), cl::cat(category));
 cl::opt<std::string> weightsPath(
@@ -161,6 +166,7 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     TpPipelineOptions options;
     options.tp = tp;
+    options.sequenceParallel = sequenceParallel;
     options.partition = emit != EmitKind::Sharded;
     buildTpPipeline(pm, options);
     if (failed(pm.run(*module)))
