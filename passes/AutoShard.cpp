@@ -68,6 +68,8 @@ public:
 
   LogicalResult plan();
   void annotate();
+  /// Warns where two pins force a collective between them.
+  void reportPinConflicts();
 
 private:
   struct Node {
@@ -432,7 +434,7 @@ static bool isElementwise(const ShardingRule &rule) {
 
 SmallVector<std::pair<Planner::Node *, Strategy>>
 Planner::withFollowers(Node &node, Strategy s) {
-  constexpr int kMaxFollowers = 1024;
+  constexpr int kMaxFollowers = 32;
   SmallVector<std::pair<Node *, Strategy>> moves = {{&node, s}};
   DenseSet<Operation *> seen = {node.op};
   for (size_t i = 0; i < moves.size() && moves.size() <= kMaxFollowers; ++i) {
@@ -701,6 +703,46 @@ void Planner::search() {
   }
 }
 
+/// A layout in words, for diagnostics.
+static std::string describe(Layout layout) {
+  if (layout.partial)
+    return "partial sums";
+  if (layout.dim < 0)
+    return "whole";
+  return "split along dimension " + std::to_string(layout.dim);
+}
+
+void Planner::reportPinConflicts() {
+  // Two pins that disagree about one value cost a collective per pass.
+  auto isPinned = [&](Operation *op) {
+    return op && (pinned.count(op) || pinnedWeights.count(op));
+  };
+  func::FuncOp f = func;
+  f.walk([&](Operation *producer) {
+    if (!isPinned(producer))
+      return;
+    for (Value v : producer->getResults())
+      for (OpOperand &use : v.getUses()) {
+        Operation *user = use.getOwner();
+        Layout want = requiredLayout(user, use.getOperandNumber());
+        Layout have = layouts.lookup(v);
+        if (!isPinned(user) || want == have)
+          continue;
+        StringRef kind = have.partial    ? (want.dim >= 0 ? "a reduce-scatter"
+                                                          : "an all-reduce")
+                         : have.dim >= 0 ? "an all-gather"
+                                         : "a slice";
+        InFlightDiagnostic diag =
+            user->emitWarning()
+            << "pinned layouts conflict: operand #" << use.getOperandNumber()
+            << " is pinned " << describe(have)
+            << " by its producer, and this op's pin needs it " << describe(want)
+            << "; " << kind << " is inserted between them";
+        diag.attachNote(producer->getLoc()) << "the producer's pin is here";
+      }
+  });
+}
+
 void Planner::annotate() {
   MLIRContext *context = func.getContext();
   auto attrFor = [&](Value v) {
@@ -775,6 +817,7 @@ struct AutoShardPass : public mlir::tpc::impl::AutoShardBase<AutoShardPass> {
       Planner planner(func, model, sequenceParallel);
       if (failed(planner.plan()))
         return signalPassFailure();
+      planner.reportPinConflicts();
       planner.annotate();
     }
   }

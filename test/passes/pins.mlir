@@ -73,3 +73,17 @@ func.func @too_small(%x: tensor<?x?x2xf32>) -> tensor<?x?x3xf32> {
   %y = tpc.linear %x, %w layout = in_out : (tensor<?x?x2xf32>, tensor<2x3xf32>) -> tensor<?x?x3xf32>
   return %y : tensor<?x?x3xf32>
 }
+
+// -----
+
+tpc.mesh @mesh ["tp" = 4]
+// A row-split pin on the producer and a whole-result pin on its user
+// conflict: the plan keeps both and says what it costs.
+func.func @conflicting_pins(%x: tensor<?x?x256xf32>) -> tensor<?x?x1024xf32> {
+  %w = tpc.weight "up.weight" : tensor<256x1024xf32>
+  // expected-note @+1 {{the producer's pin is here}}
+  %y = tpc.linear %x, %w layout = in_out {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {"tp"}]>} : (tensor<?x?x256xf32>, tensor<256x1024xf32>) -> tensor<?x?x1024xf32>
+  // expected-warning @+1 {{pinned layouts conflict: operand #0 is pinned split along dimension 2 by its producer, and this op's pin needs it whole; an all-gather is inserted between them}}
+  %g = tpc.gelu %y {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {}]>} : tensor<?x?x1024xf32>
+  return %g : tensor<?x?x1024xf32>
+}
