@@ -11,8 +11,9 @@ void mlir::tpc::buildTpPipeline(OpPassManager &pm,
                                 const TpPipelineOptions &options) {
   AutoShardOptions shard;
   shard.tp = options.tp;
-  shard.sequenceParallel = options.sequenceParallel;
   pm.addPass(createAutoShard(shard));
+  if (options.sequenceParallel)
+    pm.addPass(createSequenceParallel());
   if (options.partition)
     pm.addPass(createPartition());
 }

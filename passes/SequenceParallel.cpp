@@ -1,0 +1,58 @@
+//===- SequenceParallel.cpp - norms and residuals on sequence shards ------===//
+//
+// Re-plans a sharded program with activations weighed before time: the
+// weights keep their layouts (they act as pins) and every activation is
+// chosen again, so that token-wise ops (norms, residual adds) move to
+// sequence shards. Each all-reduce of the plan becomes a reduce-scatter
+// along the sequence and an all-gather before the next op that needs the
+// whole sequence.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/Planner.h"
+
+namespace mlir::tpc {
+#define GEN_PASS_DEF_SEQUENCEPARALLEL
+#include "passes/Passes.h.inc"
+} // namespace mlir::tpc
+
+using namespace mlir;
+using namespace mlir::tpc;
+
+namespace {
+struct SequenceParallelPass
+    : public mlir::tpc::impl::SequenceParallelBase<SequenceParallelPass> {
+  using SequenceParallelBase::SequenceParallelBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto mesh = dyn_cast_or_null<MeshOp>(
+        SymbolTable::lookupSymbolIn(module, kMeshName));
+    if (!mesh || !mesh.getAxisSize(kTpAxis)) {
+      module.emitError() << "tpc-sequence-parallel needs a sharded program "
+                            "with mesh @mesh[\"tp\"]; run tpc-auto-shard first";
+      return signalPassFailure();
+    }
+    CostModel model;
+    model.ranks = *mesh.getAxisSize(kTpAxis);
+    model.tokens = tokens;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      if (func->hasAttr(TpcDialect::getPartitionedAttrName())) {
+        func.emitError() << "tpc-sequence-parallel runs before tpc-partition";
+        return signalPassFailure();
+      }
+      // Weights keep their layouts; activations are chosen again.
+      func.walk([&](Operation *op) {
+        if (!isa<WeightOp>(op))
+          op->removeAttr(TpcDialect::getShardingAttrName());
+      });
+      planning::LayoutPlanner planner(func, model, /*sequenceParallel=*/true);
+      if (failed(planner.plan()))
+        return signalPassFailure();
+      planner.annotate();
+    }
+  }
+};
+} // namespace
