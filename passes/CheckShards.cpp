@@ -79,16 +79,15 @@ struct CheckShardsPass
     : public mlir::tpc::impl::CheckShardsBase<CheckShardsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto mesh = dyn_cast_or_null<MeshOp>(
-        SymbolTable::lookupSymbolIn(module, kMeshName));
+    std::optional<int64_t> tpSize = lookupTpSize(module);
     for (auto func : module.getOps<func::FuncOp>()) {
       if (!func->hasAttr(TpcDialect::getPartitionedAttrName()))
         continue;
-      if (!mesh || !mesh.getAxisSize(kTpAxis)) {
+      if (!tpSize) {
         func.emitError() << "a partitioned function needs mesh @mesh[\"tp\"]";
         return signalPassFailure();
       }
-      int64_t ranks = *mesh.getAxisSize(kTpAxis);
+      int64_t ranks = *tpSize;
       int64_t splitCount = 0, wholeCount = 0;
       for (WeightOp weight : func.getOps<WeightOp>()) {
         FailureOr<bool> isSplit = checkWeight(weight, ranks);

@@ -129,9 +129,8 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
   if (!func)
     return module.emitError() << "the plan report needs a partitioned "
                                  "function; run tpc-partition first";
-  auto mesh =
-      dyn_cast_or_null<MeshOp>(SymbolTable::lookupSymbolIn(module, kMeshName));
-  if (!mesh || !mesh.getAxisSize(kTpAxis))
+  std::optional<int64_t> ranks = lookupTpSize(module);
+  if (!ranks)
     return func.emitError() << "the plan report needs mesh @mesh[\"tp\"]";
 
   PlanReport report;
@@ -139,7 +138,7 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
   if (auto type =
           func->getAttrOfType<StringAttr>(TpcDialect::getModelTypeAttrName()))
     report.modelType = type.str();
-  report.ranks = *mesh.getAxisSize(kTpAxis);
+  report.ranks = *ranks;
   report.options = options;
 
   std::vector<double> weightBytes(report.ranks, 0.0);

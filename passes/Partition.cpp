@@ -26,8 +26,8 @@ using namespace mlir::tpc;
 namespace {
 class Partitioner {
 public:
-  Partitioner(func::FuncOp func, MeshOp mesh)
-      : func(func), ranks(*mesh.getAxisSize(kTpAxis)), granularity(func) {
+  Partitioner(func::FuncOp func, int64_t ranks)
+      : func(func), ranks(ranks), granularity(func) {
     model.ranks = ranks;
   }
 
@@ -239,9 +239,8 @@ namespace {
 struct PartitionPass : public mlir::tpc::impl::PartitionBase<PartitionPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto mesh = dyn_cast_or_null<MeshOp>(
-        SymbolTable::lookupSymbolIn(module, kMeshName));
-    if (!mesh || !mesh.getAxisSize(kTpAxis)) {
+    std::optional<int64_t> ranks = lookupTpSize(module);
+    if (!ranks) {
       module.emitError() << "tpc-partition needs a mesh @mesh with an axis "
                             "\"tp\"; run tpc-auto-shard first";
       return signalPassFailure();
@@ -250,7 +249,7 @@ struct PartitionPass : public mlir::tpc::impl::PartitionBase<PartitionPass> {
       if (func.isExternal() ||
           func->hasAttr(TpcDialect::getPartitionedAttrName()))
         continue;
-      if (failed(Partitioner(func, mesh).run()))
+      if (failed(Partitioner(func, *ranks).run()))
         return signalPassFailure();
     }
   }

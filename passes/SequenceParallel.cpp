@@ -26,15 +26,14 @@ struct SequenceParallelPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto mesh = dyn_cast_or_null<MeshOp>(
-        SymbolTable::lookupSymbolIn(module, kMeshName));
-    if (!mesh || !mesh.getAxisSize(kTpAxis)) {
+    std::optional<int64_t> ranks = lookupTpSize(module);
+    if (!ranks) {
       module.emitError() << "tpc-sequence-parallel needs a sharded program "
                             "with mesh @mesh[\"tp\"]; run tpc-auto-shard first";
       return signalPassFailure();
     }
     CostModel model;
-    model.ranks = *mesh.getAxisSize(kTpAxis);
+    model.ranks = *ranks;
     model.tokens = tokens;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())

@@ -115,3 +115,9 @@ void mlir::tpc::setResultShardings(Operation *op,
                                    SmallVector<Attribute>(shardings.begin(),
                                                           shardings.end())));
 }
+
+std::optional<int64_t> mlir::tpc::lookupTpSize(ModuleOp module) {
+  auto mesh =
+      dyn_cast_or_null<MeshOp>(SymbolTable::lookupSymbolIn(module, kMeshName));
+  return mesh ? mesh.getAxisSize(kTpAxis) : std::nullopt;
+}

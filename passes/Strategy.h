@@ -65,6 +65,10 @@ FailureOr<Layout> toLayout(ShardingAttr sharding);
 ::tpc::sharding::DimSplit dimSplit(ShardingAttr sharding, RankedTensorType type,
                                    unsigned dim, int64_t ranks);
 
+/// The size of axis "tp" of the module's mesh @mesh, or nullopt when the
+/// module has no such mesh.
+std::optional<int64_t> lookupTpSize(ModuleOp module);
+
 /// The sharding attribute on result `index` of `op`, or null.
 ShardingAttr getResultSharding(Operation *op, unsigned index);
 /// Sets the sharding attribute of all of `op`'s results.
