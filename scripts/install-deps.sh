@@ -10,6 +10,7 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools                 # LLVM 22, lit, FileCheck, not
   libmlir-22-dev mlir-22-tools              # MLIR 22, mlir-tblgen
   libgtest-dev                              # unit tests
+  libopenblas-dev                           # CPU runtime GEMMs
 )
 
 missing=()

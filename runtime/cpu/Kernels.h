@@ -1,0 +1,65 @@
+//===- Kernels.h - the CPU backend's kernels --------------------*- C++ -*-===//
+//
+// The ops of the tpc dialect on one rank's shard, in f32 on the host. GEMMs
+// go through OpenBLAS; the rest are plain loops. Shapes are passed
+// explicitly; activations are row-major [rows, features] where rows are
+// batch x sequence. Every kernel takes the rank's view of a split op: the
+// global index of its first local head or vocabulary row where that
+// changes the result.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_RUNTIME_CPU_KERNELS_H
+#define TPC_RUNTIME_CPU_KERNELS_H
+
+#include <cstdint>
+
+namespace tpc::cpu {
+
+/// y[rows, out] = x[rows, in] W (+ bias[out]). `inOut` weights are stored
+/// [in, out] (GPT-2 Conv1D), otherwise [out, in] (torch.nn.Linear).
+/// A null `bias` adds nothing (also how a rank other than the first handles
+/// a row-split linear's bias, so that the sum over ranks adds it once).
+void linear(const float *x, int64_t rows, int64_t in, const float *weight,
+            bool inOut, int64_t out, const float *bias, float *y);
+
+/// logits[rows, vocab] = x[rows, hidden] table[vocab, hidden]^T.
+void lmHead(const float *x, int64_t rows, int64_t hidden, const float *table,
+            int64_t vocab, float *logits);
+
+/// out[i, :] = table[ids[i] - rowBegin, :] for ids this rank holds
+/// ([rowBegin, rowBegin + localRows)), zeros for the others, so that the sum
+/// over ranks of a vocabulary-split table is the full lookup. Returns the
+/// index of the first id outside [0, vocab), or -1.
+int64_t embedding(const float *table, int64_t rowBegin, int64_t localRows,
+                  int64_t hidden, int64_t vocab, const int32_t *ids,
+                  int64_t count, float *out);
+
+void add(const float *a, const float *b, int64_t n, float *out);
+void mul(const float *a, const float *b, int64_t n, float *out);
+/// GeLU, tanh form (GPT-2's gelu_new).
+void geluTanh(const float *x, int64_t n, float *out);
+void silu(const float *x, int64_t n, float *out);
+
+void layerNorm(const float *x, int64_t rows, int64_t hidden, const float *scale,
+               const float *shift, float eps, float *y);
+void rmsNorm(const float *x, int64_t rows, int64_t hidden, const float *scale,
+             float eps, float *y);
+
+/// Rotary embedding in place on x[batch, seq, heads * headDim], rotate-half
+/// convention (Hugging Face Llama), positions 0..seq-1.
+void rope(float *x, int64_t batch, int64_t seq, int64_t heads, int64_t headDim,
+          double theta);
+
+/// Causal attention of this rank's query heads. q and out are
+/// [batch, seq, qHeads * headDim], k and v [batch, seq, kvHeads * headDim].
+/// Global query head `qHeadBegin + i` uses global KV head
+/// `(qHeadBegin + i) / groups`, found locally at that minus `kvHeadBegin`.
+/// `window` > 0 also masks keys more than window - 1 positions back.
+void attention(const float *q, const float *k, const float *v, int64_t batch,
+               int64_t seq, int64_t qHeads, int64_t kvHeads, int64_t headDim,
+               int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
+               int64_t window, float *out);
+
+} // namespace tpc::cpu
+
+#endif // TPC_RUNTIME_CPU_KERNELS_H

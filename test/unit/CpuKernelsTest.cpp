@@ -1,0 +1,242 @@
+//===- CpuKernelsTest.cpp - CPU kernels against naive references ----------===//
+//
+// Each kernel against a plain reference written here, and the tensor
+// parallel identities the partitioner relies on: shards computed per rank
+// with the shared split rule recombine to the unsplit result.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cpu/Kernels.h"
+#include "runtime/sharding/Split.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace tpc;
+using Vec = std::vector<float>;
+
+namespace {
+Vec random(size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  Vec v(n);
+  for (float &x : v)
+    x = dist(gen);
+  return v;
+}
+
+void expectNear(const Vec &a, const Vec &b, float tol = 1e-4f) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(a[i], b[i], tol) << "at " << i;
+}
+
+/// y = x W with W[in][out], plain loops.
+Vec naiveMatmul(const Vec &x, int64_t rows, int64_t in, const Vec &w,
+                int64_t out) {
+  Vec y(rows * out, 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t i = 0; i < in; ++i)
+        y[r * out + o] += x[r * in + i] * w[i * out + o];
+  return y;
+}
+
+Vec transpose(const Vec &w, int64_t rows, int64_t cols) {
+  Vec t(w.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      t[c * rows + r] = w[r * cols + c];
+  return t;
+}
+
+/// Attention by the book: full score matrix, causal mask, softmax.
+Vec naiveAttention(const Vec &q, const Vec &k, const Vec &v, int64_t seq,
+                   int64_t heads, int64_t kvHeads, int64_t d) {
+  Vec out(seq * heads * d, 0.0f);
+  int64_t groups = heads / kvHeads;
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < seq; ++i) {
+      std::vector<double> p(seq, 0.0);
+      double sum = 0;
+      for (int64_t j = 0; j <= i; ++j) {
+        double s = 0;
+        for (int64_t e = 0; e < d; ++e)
+          s += q[(i * heads + h) * d + e] *
+               k[(j * kvHeads + h / groups) * d + e];
+        p[j] = std::exp(s / std::sqrt(double(d)));
+        sum += p[j];
+      }
+      for (int64_t j = 0; j <= i; ++j)
+        for (int64_t e = 0; e < d; ++e)
+          out[(i * heads + h) * d + e] +=
+              float(p[j] / sum * v[(j * kvHeads + h / groups) * d + e]);
+    }
+  return out;
+}
+
+TEST(CpuKernels, LinearBothLayoutsAndBias) {
+  int64_t rows = 5, in = 7, out = 3;
+  Vec x = random(rows * in, 1), w = random(in * out, 2), b = random(out, 3);
+  Vec want = naiveMatmul(x, rows, in, w, out);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o)
+      want[r * out + o] += b[o];
+  Vec y(rows * out);
+  cpu::linear(x.data(), rows, in, w.data(), true, out, b.data(), y.data());
+  expectNear(y, want);
+  Vec wt = transpose(w, in, out);
+  cpu::linear(x.data(), rows, in, wt.data(), false, out, b.data(), y.data());
+  expectNear(y, want);
+}
+
+TEST(CpuKernels, ColumnThenRowSplitRecombines) {
+  // An MLP up (column split) and down (row split, bias on rank 0 only) on 3
+  // ranks with an uneven split of 10 columns: the partial sums add up to
+  // the unsplit result.
+  int64_t rows = 4, h = 6, inner = 10, ranks = 3;
+  Vec x = random(rows * h, 4), w1 = random(h * inner, 5),
+      w2 = random(inner * h, 6), b2 = random(h, 7);
+  Vec hidden(rows * inner), want(rows * h);
+  cpu::linear(x.data(), rows, h, w1.data(), true, inner, nullptr,
+              hidden.data());
+  cpu::linear(hidden.data(), rows, inner, w2.data(), true, h, b2.data(),
+              want.data());
+
+  Vec sum(rows * h, 0.0f);
+  sharding::DimSplit split{inner, 1, 1, 1, ranks};
+  for (int64_t r = 0; r < ranks; ++r) {
+    sharding::Range cols = sharding::elementRanges(split, r)[0];
+    int64_t n = cols.length();
+    Vec w1r(h * n), w2r(n * h);
+    for (int64_t i = 0; i < h; ++i)
+      for (int64_t c = 0; c < n; ++c)
+        w1r[i * n + c] = w1[i * inner + cols.begin + c];
+    for (int64_t c = 0; c < n; ++c)
+      for (int64_t o = 0; o < h; ++o)
+        w2r[c * h + o] = w2[(cols.begin + c) * h + o];
+    Vec hr(rows * n), part(rows * h);
+    cpu::linear(x.data(), rows, h, w1r.data(), true, n, nullptr, hr.data());
+    cpu::linear(hr.data(), rows, n, w2r.data(), true, h,
+                r == 0 ? b2.data() : nullptr, part.data());
+    cpu::add(sum.data(), part.data(), rows * h, sum.data());
+  }
+  expectNear(sum, want);
+}
+
+TEST(CpuKernels, VocabSplitEmbeddingSumsToTheLookup) {
+  int64_t vocab = 11, hidden = 4, ranks = 3;
+  Vec table = random(vocab * hidden, 8);
+  std::vector<int32_t> ids = {0, 10, 5, 3, 7, 4};
+  Vec full(ids.size() * hidden), sum(ids.size() * hidden, 0.0f);
+  ASSERT_EQ(cpu::embedding(table.data(), 0, vocab, hidden, vocab, ids.data(),
+                           ids.size(), full.data()),
+            -1);
+  sharding::DimSplit split{vocab, 1, 1, 1, ranks};
+  for (int64_t r = 0; r < ranks; ++r) {
+    sharding::Range rows = sharding::elementRanges(split, r)[0];
+    Vec part(ids.size() * hidden);
+    cpu::embedding(table.data() + rows.begin * hidden, rows.begin,
+                   rows.length(), hidden, vocab, ids.data(), ids.size(),
+                   part.data());
+    cpu::add(sum.data(), part.data(), sum.size(), sum.data());
+  }
+  expectNear(sum, full);
+  std::vector<int32_t> bad = {3, 11};
+  EXPECT_EQ(cpu::embedding(table.data(), 0, vocab, hidden, vocab, bad.data(), 2,
+                           full.data()),
+            1);
+}
+
+TEST(CpuKernels, NormsAndActivations) {
+  int64_t rows = 3, h = 8;
+  Vec x = random(rows * h, 9), g = random(h, 10), b = random(h, 11);
+  Vec y(rows * h);
+  cpu::layerNorm(x.data(), rows, h, g.data(), b.data(), 1e-5f, y.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < h; ++i)
+      mean += x[r * h + i] / h;
+    for (int64_t i = 0; i < h; ++i)
+      var += (x[r * h + i] - mean) * (x[r * h + i] - mean) / h;
+    for (int64_t i = 0; i < h; ++i)
+      EXPECT_NEAR(y[r * h + i],
+                  (x[r * h + i] - mean) / std::sqrt(var + 1e-5) * g[i] + b[i],
+                  1e-4);
+  }
+  cpu::rmsNorm(x.data(), rows, h, g.data(), 1e-6f, y.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    double ms = 0;
+    for (int64_t i = 0; i < h; ++i)
+      ms += x[r * h + i] * x[r * h + i] / h;
+    for (int64_t i = 0; i < h; ++i)
+      EXPECT_NEAR(y[r * h + i], x[r * h + i] / std::sqrt(ms + 1e-6) * g[i],
+                  1e-4);
+  }
+  float in[3] = {-2.0f, 0.0f, 1.5f}, out[3];
+  cpu::geluTanh(in, 3, out);
+  EXPECT_NEAR(out[0], -0.0454023f, 1e-5);
+  EXPECT_NEAR(out[1], 0.0f, 1e-7);
+  EXPECT_NEAR(out[2], 1.3995725f, 1e-5);
+  cpu::silu(in, 3, out);
+  EXPECT_NEAR(out[0], -2.0f / (1.0f + std::exp(2.0f)), 1e-6);
+  EXPECT_NEAR(out[2], 1.5f / (1.0f + std::exp(-1.5f)), 1e-6);
+}
+
+TEST(CpuKernels, RopeRotatesHalvesByPosition) {
+  // One head of 4 at position 2: pairs (0,2) and (1,3) rotate by 2 * f.
+  Vec x = {0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4};
+  cpu::rope(x.data(), 1, 3, 1, 4, 10000.0);
+  double f0 = 2.0, f1 = 2.0 * std::pow(10000.0, -0.5);
+  EXPECT_NEAR(x[8], 1 * std::cos(f0) - 3 * std::sin(f0), 1e-5);
+  EXPECT_NEAR(x[10], 3 * std::cos(f0) + 1 * std::sin(f0), 1e-5);
+  EXPECT_NEAR(x[9], 2 * std::cos(f1) - 4 * std::sin(f1), 1e-5);
+  EXPECT_NEAR(x[11], 4 * std::cos(f1) + 2 * std::sin(f1), 1e-5);
+}
+
+TEST(CpuKernels, AttentionMatchesTheBookAndSplitsByHeads) {
+  // 6 query heads over 2 KV heads (groups of 3), dealt to 4 ranks unevenly
+  // (2/2/1/1): each rank's heads, with the KV heads its query heads use,
+  // give exactly the columns of the unsplit attention.
+  int64_t seq = 5, heads = 6, kvHeads = 2, d = 4, groups = 3, ranks = 4;
+  Vec q = random(seq * heads * d, 12), k = random(seq * kvHeads * d, 13),
+      v = random(seq * kvHeads * d, 14);
+  Vec want = naiveAttention(q, k, v, seq, heads, kvHeads, d);
+  Vec full(want.size());
+  cpu::attention(q.data(), k.data(), v.data(), 1, seq, heads, kvHeads, d, 0, 0,
+                 groups, 0, full.data());
+  expectNear(full, want);
+
+  sharding::DimSplit qSplit{heads * d, d, 1, 1, ranks};
+  sharding::DimSplit kvSplit{kvHeads * d, d, 1, groups, ranks};
+  for (int64_t r = 0; r < ranks; ++r) {
+    sharding::Range qh = sharding::unitRange(qSplit, r);
+    sharding::Range kvh = sharding::unitRange(kvSplit, r);
+    auto slice = [&](const Vec &t, int64_t allHeads, sharding::Range hs) {
+      Vec out;
+      for (int64_t s = 0; s < seq; ++s)
+        out.insert(out.end(), t.begin() + (s * allHeads + hs.begin) * d,
+                   t.begin() + (s * allHeads + hs.end) * d);
+      return out;
+    };
+    Vec qr = slice(q, heads, qh), kr = slice(k, kvHeads, kvh),
+        vr = slice(v, kvHeads, kvh), outR(qr.size());
+    cpu::attention(qr.data(), kr.data(), vr.data(), 1, seq, qh.length(),
+                   kvh.length(), d, qh.begin, kvh.begin, groups, 0,
+                   outR.data());
+    expectNear(outR, slice(want, heads, qh));
+  }
+}
+
+TEST(CpuKernels, SlidingWindowMasksOldKeys) {
+  // With window 1 every token attends only to itself: the output is v.
+  int64_t seq = 4, d = 2;
+  Vec q = random(seq * d, 15), k = random(seq * d, 16), v = random(seq * d, 17);
+  Vec out(seq * d);
+  cpu::attention(q.data(), k.data(), v.data(), 1, seq, 1, 1, d, 0, 0, 1, 1,
+                 out.data());
+  expectNear(out, v);
+}
+} // namespace
