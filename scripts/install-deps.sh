@@ -11,6 +11,7 @@ PACKAGES=(
   libmlir-22-dev mlir-22-tools              # MLIR 22, mlir-tblgen
   libgtest-dev                              # unit tests
   libopenblas-dev                           # CPU runtime GEMMs
+  libgloo-dev                               # CPU runtime collectives
 )
 
 missing=()

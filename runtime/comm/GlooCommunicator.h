@@ -1,0 +1,55 @@
+//===- GlooCommunicator.h - CPU collectives through Gloo --------*- C++ -*-===//
+#ifndef TPC_RUNTIME_COMM_GLOOCOMMUNICATOR_H
+#define TPC_RUNTIME_COMM_GLOOCOMMUNICATOR_H
+
+#include "runtime/comm/Communicator.h"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+namespace gloo {
+class Context;
+namespace rendezvous {
+class Store;
+} // namespace rendezvous
+} // namespace gloo
+
+namespace tpc::comm {
+
+class GlooCommunicator : public Communicator {
+public:
+  /// Joins the group of `size` ranks as `rank`, meeting the others through
+  /// `store`, over TCP on the loopback interface. Every collective fails
+  /// after `timeout` without progress.
+  static std::unique_ptr<GlooCommunicator>
+  connect(gloo::rendezvous::Store &store, int rank, int size,
+          std::chrono::milliseconds timeout);
+
+  int rank() const override;
+  int size() const override;
+  void allReduceSum(float *data, size_t count) override;
+  void allGather(const float *in, float *out,
+                 const std::vector<size_t> &counts) override;
+  void reduceScatterSum(const float *data, float *out,
+                        const std::vector<size_t> &counts) override;
+  void broadcast(float *data, size_t count, int root) override;
+  void barrier() override;
+
+private:
+  explicit GlooCommunicator(std::shared_ptr<gloo::Context> context);
+  std::shared_ptr<gloo::Context> context;
+};
+
+/// Runs `body` on `size` ranks, each a thread with its own Gloo
+/// communicator, all sharing one in-memory rendezvous store. Returns when
+/// every rank is done. When ranks fail, throws a std::runtime_error naming
+/// the first rank that failed and its error; a rank blocked in a collective
+/// with a failed peer fails itself within `timeout`, so no thread is left
+/// behind.
+void runThreadRanks(int size, std::chrono::milliseconds timeout,
+                    const std::function<void(Communicator &)> &body);
+
+} // namespace tpc::comm
+
+#endif // TPC_RUNTIME_COMM_GLOOCOMMUNICATOR_H
