@@ -3,16 +3,23 @@
 // The collectives a partitioned program calls, for one rank of a group:
 // Gloo on the CPU (GlooCommunicator.h), NCCL on GPUs. Counts may differ
 // between ranks (uneven splits). Every call is blocking; a failure (a peer
-// gone, a timeout) is a std::runtime_error naming the operation.
+// gone, a timeout) is a CollectiveError naming the operation and the rank.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_COMM_COMMUNICATOR_H
 #define TPC_RUNTIME_COMM_COMMUNICATOR_H
 
 #include <cstddef>
+#include <stdexcept>
 #include <vector>
 
 namespace tpc::comm {
+
+/// A collective that failed: often a consequence of a peer that failed
+/// first (a closed connection, a timeout).
+struct CollectiveError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class Communicator {
 public:

@@ -12,6 +12,7 @@
 #include <gloo/transport/tcp/device.h>
 
 #include <algorithm>
+#include <csignal>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
@@ -27,8 +28,8 @@ template <typename Fn> void guarded(const char *op, int rank, Fn &&fn) {
   try {
     fn();
   } catch (const std::exception &e) {
-    throw std::runtime_error(std::string(op) + " on rank " +
-                             std::to_string(rank) + " failed: " + e.what());
+    throw CollectiveError(std::string(op) + " on rank " + std::to_string(rank) +
+                          " failed: " + e.what());
   }
 }
 } // namespace
@@ -39,6 +40,10 @@ GlooCommunicator::GlooCommunicator(std::shared_ptr<gloo::Context> context)
 std::unique_ptr<GlooCommunicator>
 GlooCommunicator::connect(gloo::rendezvous::Store &store, int rank, int size,
                           std::chrono::milliseconds timeout) {
+  // A write to a peer that has failed and closed its socket must be an
+  // error on this rank, not a SIGPIPE that kills the process.
+  static std::once_flag ignorePipe;
+  std::call_once(ignorePipe, [] { std::signal(SIGPIPE, SIG_IGN); });
   gloo::transport::tcp::attr attr;
   attr.hostname = "127.0.0.1";
   auto device = gloo::transport::tcp::CreateDevice(attr);
@@ -123,26 +128,38 @@ void tpc::comm::runThreadRanks(
     const std::function<void(Communicator &)> &body) {
   gloo::rendezvous::HashStore store;
   std::mutex mutex;
-  int failedRank = -1;
-  std::string failure;
+  // The first failure that is not a collective failing because of a peer is
+  // the cause; collective failures are reported only if nothing else failed.
+  int causeRank = -1, consequenceRank = -1;
+  std::string cause, consequence;
+  auto record = [&](int rank, const std::exception &e, bool isConsequence) {
+    std::lock_guard<std::mutex> lock(mutex);
+    int &slot = isConsequence ? consequenceRank : causeRank;
+    if (slot < 0) {
+      slot = rank;
+      (isConsequence ? consequence : cause) = e.what();
+    }
+  };
   std::vector<std::thread> threads;
   for (int rank = 0; rank < size; ++rank)
     threads.emplace_back([&, rank] {
       try {
         auto comm = GlooCommunicator::connect(store, rank, size, timeout);
         body(*comm);
+        // No rank tears its connections down while a peer still uses them.
+        comm->barrier();
+      } catch (const CollectiveError &e) {
+        record(rank, e, /*isConsequence=*/true);
       } catch (const std::exception &e) {
-        std::lock_guard<std::mutex> lock(mutex);
-        // The first failure is the cause; peers then time out after it.
-        if (failedRank < 0) {
-          failedRank = rank;
-          failure = e.what();
-        }
+        record(rank, e, /*isConsequence=*/false);
       }
     });
   for (std::thread &t : threads)
     t.join();
-  if (failedRank >= 0)
-    throw std::runtime_error("rank " + std::to_string(failedRank) + ": " +
-                             failure);
+  if (causeRank >= 0)
+    throw std::runtime_error("rank " + std::to_string(causeRank) + ": " +
+                             cause);
+  if (consequenceRank >= 0)
+    throw std::runtime_error("rank " + std::to_string(consequenceRank) + ": " +
+                             consequence);
 }

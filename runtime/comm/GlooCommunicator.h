@@ -43,8 +43,10 @@ private:
 
 /// Runs `body` on `size` ranks, each a thread with its own Gloo
 /// communicator, all sharing one in-memory rendezvous store. Returns when
-/// every rank is done. When ranks fail, throws a std::runtime_error naming
-/// the first rank that failed and its error; a rank blocked in a collective
+/// every rank is done (the ranks meet in a final barrier before they tear
+/// their connections down). When ranks fail, throws a std::runtime_error
+/// naming the rank whose own error came first, in preference to the
+/// collectives that failed because of it; a rank blocked in a collective
 /// with a failed peer fails itself within `timeout`, so no thread is left
 /// behind.
 void runThreadRanks(int size, std::chrono::milliseconds timeout,
