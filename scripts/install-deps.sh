@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev                              # unit tests
   libopenblas-dev                           # CPU runtime GEMMs
   libgloo-dev                               # CPU runtime collectives
+  openmpi-bin                               # mpirun: ranks as processes
 )
 
 missing=()

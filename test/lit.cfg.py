@@ -18,10 +18,10 @@ config.substitutions.append(("%tpc_obj", config.tpc_obj_root))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 
-llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP", "PATH"])
 llvm_config.use_default_substitutions()
 # FileCheck, not, count and split-file live unversioned only in LLVM's bin.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.tpc_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["tpc-opt", "tpc-compile"], tool_dirs)
+llvm_config.add_tool_substitutions(["tpc-opt", "tpc-compile", "tpc-comm-selftest"], tool_dirs)
