@@ -26,6 +26,11 @@ StringRef mlir::tpc::familyName(ModelFamily family) {
 }
 
 namespace {
+/// Limits no real model comes near, which keep every derived size (weight
+/// element counts, bytes) far from overflowing.
+constexpr int64_t kMaxDimension = int64_t(1) << 24;
+constexpr int64_t kMaxLayers = kMaxModelLayers;
+
 /// Reads typed fields of one JSON object. The first problem is kept as the
 /// error ("PATH: field 'KEY': expected WHAT, got VALUE") and later reads
 /// return defaults, so a reader can be used in straight-line code and
@@ -51,6 +56,11 @@ public:
     std::optional<int64_t> n = v->getAsInteger();
     if (!n || *n < 1) {
       expected(key, "a positive integer", *v);
+      return std::nullopt;
+    }
+    if (*n > kMaxDimension) {
+      expected(key, "a positive integer at most " + llvm::Twine(kMaxDimension),
+               *v);
       return std::nullopt;
     }
     return n;
@@ -303,6 +313,19 @@ llvm::Expected<ModelConfig> mlir::tpc::parseModelConfig(StringRef text,
   else
     readLlamaFamily(r, c);
   readDtype(r, c);
+  if (!r.failed() && c.numLayers > kMaxLayers)
+    r.fail(c.family == ModelFamily::Gpt2 ? "n_layer" : "num_hidden_layers",
+           llvm::formatv("expected at most {0} layers, got {1}", kMaxLayers,
+                         c.numLayers));
+  if (!r.failed() && c.numHeads * c.headDim > kMaxDimension)
+    r.fail(c.family == ModelFamily::Gpt2 ? "n_head" : "head_dim",
+           llvm::formatv("expected heads * head_dim at most {0}, got {1} * "
+                         "{2}",
+                         kMaxDimension, c.numHeads, c.headDim));
+  if (!r.failed() && c.intermediateSize > kMaxDimension)
+    r.fail("n_inner", llvm::formatv("expected at most {0} (null means 4 * "
+                                    "n_embd = {1})",
+                                    kMaxDimension, c.intermediateSize));
   if (llvm::Error err = r.takeError())
     return std::move(err);
   return c;

@@ -51,6 +51,9 @@ struct ModelConfig {
   std::optional<std::string> checkpointDtype;
 };
 
+/// The most blocks a model may have (also for --num-layers).
+inline constexpr int64_t kMaxModelLayers = 10000;
+
 /// Reads the config at `path`: a config.json, or a directory holding one.
 llvm::Expected<ModelConfig> readModelConfig(llvm::StringRef path);
 

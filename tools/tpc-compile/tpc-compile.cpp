@@ -109,8 +109,10 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "tpc-compile: a transformer to a "
                               "tensor-parallel program\n");
-  if (numLayers.getNumOccurrences() && numLayers < 1)
-    return fail("--num-layers: expected a positive integer, got " +
+  if (numLayers.getNumOccurrences() &&
+      (numLayers < 1 || numLayers > kMaxModelLayers))
+    return fail("--num-layers: expected a positive integer at most " +
+                llvm::Twine(kMaxModelLayers) + ", got " +
                 llvm::Twine(numLayers));
   if (tp < 1)
     return fail("--tp: expected a positive integer, got " + llvm::Twine(tp));
