@@ -13,4 +13,18 @@ if [ ! -f "$build/build.ninja" ]; then
   cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
 fi
 cmake --build "$build"
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+
+# ctest lists skipped tests (GPU tests on machines without a GPU) after its
+# summary; the closing line counts everything in one place.
+log="$build/ctest.log"
+set +e
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -1)
+skipped=$(grep -c '(Skipped)$' "$log" || true)
+if [ -n "$total" ] && [ -n "$failed" ]; then
+  echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+fi
+exit "$status"

@@ -1,0 +1,77 @@
+//===- Kernels.h - the CUDA backend's kernels -------------------*- C++ -*-===//
+//
+// The ops of the tpc dialect on one rank's shard, on a CUDA device, in f32,
+// bf16 or f16 with f32 accumulation: GEMMs through cuBLAS (cublasGemmEx),
+// attention as strided-batched GEMMs with a fused causal softmax between
+// them, the rest as kernels. Same shapes and conventions as the CPU kernels
+// (runtime/cpu/Kernels.h); pointers are device pointers, calls are
+// asynchronous on the context's stream. Errors throw std::runtime_error.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_RUNTIME_CUDA_KERNELS_H
+#define TPC_RUNTIME_CUDA_KERNELS_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tpc::cuda {
+
+enum class DType { F32, BF16, F16 };
+
+/// Bytes per element.
+int64_t dtypeSize(DType dtype);
+
+/// True when a CUDA device can be used; otherwise `why` says why not.
+bool deviceAvailable(std::string *why = nullptr);
+
+/// A stream and a cuBLAS handle on the current device.
+class Context {
+public:
+  Context();
+  ~Context();
+  Context(const Context &) = delete;
+  Context &operator=(const Context &) = delete;
+  /// Waits for everything queued.
+  void synchronize();
+  void *stream() const;
+  void *cublas() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+
+void linear(Context &ctx, DType dtype, const void *x, int64_t rows, int64_t in,
+            const void *weight, bool inOut, int64_t out, const void *bias,
+            void *y);
+void lmHead(Context &ctx, DType dtype, const void *x, int64_t rows,
+            int64_t hidden, const void *table, int64_t vocab, void *logits);
+void embedding(Context &ctx, DType dtype, const void *table, int64_t rowBegin,
+               int64_t localRows, int64_t hidden, const int32_t *ids,
+               int64_t count, void *out);
+void add(Context &ctx, DType dtype, const void *a, const void *b, int64_t n,
+         void *out);
+void mul(Context &ctx, DType dtype, const void *a, const void *b, int64_t n,
+         void *out);
+void geluTanh(Context &ctx, DType dtype, const void *x, int64_t n, void *out);
+void silu(Context &ctx, DType dtype, const void *x, int64_t n, void *out);
+void layerNorm(Context &ctx, DType dtype, const void *x, int64_t rows,
+               int64_t hidden, const void *scale, const void *shift, float eps,
+               void *y);
+void rmsNorm(Context &ctx, DType dtype, const void *x, int64_t rows,
+             int64_t hidden, const void *scale, float eps, void *y);
+/// Fused residual + RMSNorm: sum = a + b, y = rmsNorm(sum).
+void addRmsNorm(Context &ctx, DType dtype, const void *a, const void *b,
+                int64_t rows, int64_t hidden, const void *scale, float eps,
+                void *sum, void *y);
+void rope(Context &ctx, DType dtype, void *x, int64_t batch, int64_t seq,
+          int64_t heads, int64_t headDim, double theta);
+void attention(Context &ctx, DType dtype, const void *q, const void *k,
+               const void *v, int64_t batch, int64_t seq, int64_t qHeads,
+               int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
+               int64_t kvHeadBegin, int64_t groups, int64_t window, void *out);
+
+} // namespace tpc::cuda
+
+#endif // TPC_RUNTIME_CUDA_KERNELS_H
