@@ -153,3 +153,39 @@ void cpu::attention(const float *q, const float *k, const float *v,
       }
     }
 }
+
+namespace {
+/// True when `a` beats `b`: larger, or equal and at a lower index; NaN and
+/// missing entries (index -1) never win.
+bool beats(const cpu::ArgmaxEntry &a, const cpu::ArgmaxEntry &b) {
+  if (a.index < 0 || std::isnan(a.value))
+    return false;
+  if (b.index < 0 || std::isnan(b.value))
+    return true;
+  return a.value > b.value || (a.value == b.value && a.index < b.index);
+}
+} // namespace
+
+void cpu::localArgmax(const float *logits, int64_t rows, int64_t localVocab,
+                      int64_t vocabBegin, ArgmaxEntry *out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    ArgmaxEntry best{0.0f, -1};
+    for (int64_t v = 0; v < localVocab; ++v) {
+      ArgmaxEntry candidate{logits[r * localVocab + v], vocabBegin + v};
+      if (beats(candidate, best))
+        best = candidate;
+    }
+    out[r] = best;
+  }
+}
+
+void cpu::mergeArgmax(const ArgmaxEntry *candidates, int64_t ranks,
+                      int64_t rows, int64_t *ids) {
+  for (int64_t r = 0; r < rows; ++r) {
+    ArgmaxEntry best{0.0f, -1};
+    for (int64_t k = 0; k < ranks; ++k)
+      if (beats(candidates[k * rows + r], best))
+        best = candidates[k * rows + r];
+    ids[r] = best.index;
+  }
+}

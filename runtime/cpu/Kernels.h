@@ -60,6 +60,21 @@ void attention(const float *q, const float *k, const float *v, int64_t batch,
                int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
                int64_t window, float *out);
 
+/// For each row of this rank's logits [rows, localVocab] (global columns
+/// vocabBegin..), the best (value, global index): the largest finite value,
+/// the lowest index on ties; NaN never wins. Rows with no finite value get
+/// index -1.
+struct ArgmaxEntry {
+  float value;
+  int64_t index;
+};
+void localArgmax(const float *logits, int64_t rows, int64_t localVocab,
+                 int64_t vocabBegin, ArgmaxEntry *out);
+/// Merges per-rank candidates [ranks][rows] into the global argmax ids,
+/// by the same rule.
+void mergeArgmax(const ArgmaxEntry *candidates, int64_t ranks, int64_t rows,
+                 int64_t *ids);
+
 } // namespace tpc::cpu
 
 #endif // TPC_RUNTIME_CPU_KERNELS_H

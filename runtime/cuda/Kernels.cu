@@ -281,10 +281,6 @@ void Context::synchronize() {
 void *Context::stream() const { return impl->stream; }
 void *Context::cublas() const { return impl->cublas; }
 
-int64_t tpc::cuda::dtypeSize(DType dtype) {
-  return dtype == DType::F32 ? 4 : 2;
-}
-
 bool tpc::cuda::deviceAvailable(std::string *why) {
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);

@@ -11,16 +11,16 @@
 #ifndef TPC_RUNTIME_CUDA_KERNELS_H
 #define TPC_RUNTIME_CUDA_KERNELS_H
 
+#include "runtime/core/DType.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
 
 namespace tpc::cuda {
 
-enum class DType { F32, BF16, F16 };
-
-/// Bytes per element.
-int64_t dtypeSize(DType dtype);
+using tpc::DType;
+using tpc::dtypeSize;
 
 /// True when a CUDA device can be used; otherwise `why` says why not.
 bool deviceAvailable(std::string *why = nullptr);

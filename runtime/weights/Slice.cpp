@@ -28,38 +28,6 @@ std::vector<int64_t> ShardSpec::indices(size_t d) const {
   return out;
 }
 
-float tpc::weights::bf16ToFloat(uint16_t bits) {
-  uint32_t word = uint32_t(bits) << 16;
-  float f;
-  std::memcpy(&f, &word, 4);
-  return f;
-}
-
-float tpc::weights::f16ToFloat(uint16_t bits) {
-  uint32_t sign = uint32_t(bits & 0x8000) << 16;
-  uint32_t exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ff;
-  uint32_t word;
-  if (exponent == 0) {
-    if (mantissa == 0) {
-      word = sign;
-    } else { // Subnormal: normalize.
-      exponent = 127 - 15 + 1;
-      while (!(mantissa & 0x400)) {
-        mantissa <<= 1;
-        --exponent;
-      }
-      word = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
-    }
-  } else if (exponent == 31) {
-    word = sign | 0x7f800000 | (mantissa << 13);
-  } else {
-    word = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &word, 4);
-  return f;
-}
-
 namespace {
 /// Visits the rank's elements in local row-major order with their global
 /// flat index.

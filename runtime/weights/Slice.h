@@ -11,6 +11,7 @@
 #ifndef TPC_RUNTIME_WEIGHTS_SLICE_H
 #define TPC_RUNTIME_WEIGHTS_SLICE_H
 
+#include "runtime/core/DType.h"
 #include "runtime/sharding/Split.h"
 #include "runtime/weights/Safetensors.h"
 
@@ -46,9 +47,6 @@ std::vector<float> sliceTensor(const SafetensorsFile &file,
 /// [-scale, scale), so every rank and every degree sees the same model.
 std::vector<float> randomShard(uint64_t seed, const std::string &name,
                                const ShardSpec &spec, float scale);
-
-float bf16ToFloat(uint16_t bits);
-float f16ToFloat(uint16_t bits);
 
 } // namespace tpc::weights
 

@@ -230,6 +230,30 @@ TEST(CpuKernels, AttentionMatchesTheBookAndSplitsByHeads) {
   }
 }
 
+TEST(CpuKernels, ArgmaxAcrossVocabShards) {
+  // 2 rows over a vocabulary of 7 split 3/2/2: the merged per-rank
+  // candidates equal the argmax of the whole row; ties go to the lowest id,
+  // NaN never wins.
+  float nan = std::nanf("");
+  Vec logits = {0.1f, 2.0f, -1.0f, 5.0f,  nan,   0.0f,  5.0f,
+                nan,  nan,  -3.0f, -3.0f, -4.0f, -9.0f, -3.0f};
+  int64_t vocab = 7, rows = 2, ranks = 3;
+  sharding::DimSplit split{vocab, 1, 1, 1, ranks};
+  std::vector<cpu::ArgmaxEntry> candidates(ranks * rows);
+  for (int64_t r = 0; r < ranks; ++r) {
+    sharding::Range cols = sharding::elementRanges(split, r)[0];
+    Vec local;
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t c = cols.begin; c < cols.end; ++c)
+        local.push_back(logits[row * vocab + c]);
+    cpu::localArgmax(local.data(), rows, cols.length(), cols.begin,
+                     &candidates[r * rows]);
+  }
+  std::vector<int64_t> ids(rows);
+  cpu::mergeArgmax(candidates.data(), ranks, rows, ids.data());
+  EXPECT_EQ(ids, std::vector<int64_t>({3, 2}));
+}
+
 TEST(CpuKernels, SlidingWindowMasksOldKeys) {
   // With window 1 every token attends only to itself: the output is v.
   int64_t seq = 4, d = 2;

@@ -8,9 +8,8 @@
 #include <cmath>
 #include <cstring>
 
-using namespace tpc;
+using tpc::sharding::DimSplit;
 using namespace tpc::weights;
-using sharding::DimSplit;
 
 namespace {
 /// A one-tensor safetensors file whose element i holds the value i (in the
@@ -106,6 +105,8 @@ TEST(Slice, WrongShapeOrDtypeIsAnError) {
 }
 
 TEST(Slice, HalfPrecisionConversions) {
+  using tpc::bf16ToFloat;
+  using tpc::f16ToFloat;
   EXPECT_EQ(bf16ToFloat(0x3f80), 1.0f);
   EXPECT_EQ(bf16ToFloat(0xc000), -2.0f);
   EXPECT_EQ(f16ToFloat(0x3c00), 1.0f);

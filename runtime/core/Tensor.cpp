@@ -1,0 +1,113 @@
+//===- Tensor.cpp - host and device tensors of the runtime ----------------===//
+#include "runtime/core/Tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#if TPC_HAS_CUDA
+#include <cuda_runtime.h>
+#endif
+
+using namespace tpc;
+
+namespace {
+#if TPC_HAS_CUDA
+void checkCuda(cudaError_t err, const char *what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA ") + what + ": " +
+                             cudaGetErrorString(err));
+}
+#endif
+
+std::shared_ptr<void> allocate(int64_t bytes, Device device) {
+  if (device == Device::Host) {
+    void *p = std::malloc(bytes > 0 ? bytes : 1);
+    if (!p)
+      throw std::runtime_error("out of host memory for " +
+                               std::to_string(bytes) + " bytes");
+    return std::shared_ptr<void>(p, std::free);
+  }
+#if TPC_HAS_CUDA
+  void *p = nullptr;
+  checkCuda(cudaMalloc(&p, bytes > 0 ? bytes : 1), "cudaMalloc");
+  return std::shared_ptr<void>(p, [](void *q) { cudaFree(q); });
+#else
+  throw std::runtime_error("this runtime was built without CUDA");
+#endif
+}
+
+void copy(void *dst, Device dstDevice, const void *src, Device srcDevice,
+          int64_t bytes) {
+  if (dstDevice == Device::Host && srcDevice == Device::Host) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if TPC_HAS_CUDA
+  cudaMemcpyKind kind = dstDevice == Device::Host   ? cudaMemcpyDeviceToHost
+                        : srcDevice == Device::Host ? cudaMemcpyHostToDevice
+                                                    : cudaMemcpyDeviceToDevice;
+  checkCuda(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy");
+#else
+  throw std::runtime_error("this runtime was built without CUDA");
+#endif
+}
+} // namespace
+
+int64_t Tensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape_)
+    n *= d;
+  return n;
+}
+
+Tensor Tensor::empty(std::vector<int64_t> shape, DType dtype, Device device) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.storage_ = allocate(t.bytes(), device);
+  return t;
+}
+
+Tensor Tensor::fromFloats(const std::vector<float> &values,
+                          std::vector<int64_t> shape, DType dtype,
+                          Device device) {
+  Tensor host = empty(std::move(shape), dtype, Device::Host);
+  if (int64_t(values.size()) != host.numElements())
+    throw std::runtime_error("fromFloats: " + std::to_string(values.size()) +
+                             " values for " +
+                             std::to_string(host.numElements()) + " elements");
+  auto *out16 = static_cast<uint16_t *>(host.data());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::F32)
+      static_cast<float *>(host.data())[i] = values[i];
+    else
+      out16[i] =
+          dtype == DType::BF16 ? floatToBf16(values[i]) : floatToF16(values[i]);
+  }
+  return device == Device::Host ? host : host.to(device, dtype);
+}
+
+std::vector<float> Tensor::toFloats() const {
+  Tensor host = device_ == Device::Host ? *this : to(Device::Host, dtype_);
+  std::vector<float> out(numElements());
+  const auto *in16 = static_cast<const uint16_t *>(host.data());
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (dtype_ == DType::F32)
+      out[i] = static_cast<const float *>(host.data())[i];
+    else
+      out[i] =
+          dtype_ == DType::BF16 ? bf16ToFloat(in16[i]) : f16ToFloat(in16[i]);
+  }
+  return out;
+}
+
+Tensor Tensor::to(Device device, DType dtype) const {
+  if (dtype != dtype_)
+    return fromFloats(toFloats(), shape_, dtype, device);
+  Tensor out = empty(shape_, dtype, device);
+  copy(out.data(), device, data(), device_, bytes());
+  return out;
+}
