@@ -423,12 +423,17 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
   auto bytes = [&](const void *p, int64_t offset) {
     return static_cast<const char *>(p) + offset * elem;
   };
+  // The local query heads [lo, hi) that use local KV head `kv`.
+  auto queryHeadsOf = [&](int64_t kv) {
+    int64_t global = kvHeadBegin + kv;
+    int64_t lo = std::max(global * groups, qHeadBegin) - qHeadBegin;
+    int64_t hi =
+        std::min((global + 1) * groups, qHeadBegin + qHeads) - qHeadBegin;
+    return std::make_pair(lo, hi);
+  };
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t kv = 0; kv < kvHeads; ++kv) {
-      int64_t global = kvHeadBegin + kv;
-      int64_t lo = std::max(global * groups, qHeadBegin) - qHeadBegin;
-      int64_t hi =
-          std::min((global + 1) * groups, qHeadBegin + qHeads) - qHeadBegin;
+      auto [lo, hi] = queryHeadsOf(kv);
       if (lo >= hi)
         continue;
       const void *qh = bytes(q, (b * seq * qHeads + lo) * headDim);
@@ -449,10 +454,7 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
       check(cudaGetLastError(), "softmax");
     });
     for (int64_t kv = 0; kv < kvHeads; ++kv) {
-      int64_t global = kvHeadBegin + kv;
-      int64_t lo = std::max(global * groups, qHeadBegin) - qHeadBegin;
-      int64_t hi =
-          std::min((global + 1) * groups, qHeadBegin + qHeads) - qHeadBegin;
+      auto [lo, hi] = queryHeadsOf(kv);
       if (lo >= hi)
         continue;
       const void *vh = bytes(v, (b * seq * kvHeads + kv) * headDim);
