@@ -1,0 +1,94 @@
+//===- Ops.h - the calls a partitioned program makes, one per op -*- C++
+//-*-===//
+//
+// What generated code calls for each op of a partitioned tpc program, on one
+// rank (see docs/lowering-plan.md). Arguments are the op's global
+// attributes and the layouts the partitioner chose; local extents and head
+// offsets follow from them through runtime/sharding/Split.h, so one program
+// serves every rank. CPU (f32) for now.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_RUNTIME_PROGRAM_OPS_H
+#define TPC_RUNTIME_PROGRAM_OPS_H
+
+#include "runtime/comm/Communicator.h"
+#include "runtime/core/Tensor.h"
+#include "runtime/sharding/Split.h"
+#include "runtime/weights/Safetensors.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tpc::program {
+
+/// A value's layout over the tp axis: split along `dim` (or whole when -1)
+/// with the given granularity, or partial sums.
+struct Layout {
+  int dim = -1;
+  bool partial = false;
+  int64_t unit = 1, sections = 1, groups = 1;
+};
+
+/// One rank's view of the run.
+struct RankContext {
+  int rank = 0;
+  int size = 1;
+  comm::Communicator *comm = nullptr;
+  /// Weights from a checkpoint, or made up from `seed` when null.
+  const weights::WeightStore *store = nullptr;
+  uint64_t seed = 0;
+};
+
+/// How `globalSize` elements of a dimension laid out by `layout` are dealt
+/// over the context's ranks.
+sharding::DimSplit splitOf(const RankContext &ctx, const Layout &layout,
+                           int64_t globalSize);
+
+/// The rank's shard of weight `name` of `globalShape`.
+Tensor weight(RankContext &ctx, const std::string &name,
+              const std::vector<int64_t> &globalShape, const Layout &layout);
+
+/// Token ids [batch, seq].
+struct Ids {
+  std::vector<int32_t> values;
+  int64_t batch = 0, seq = 0;
+};
+
+Tensor embedding(RankContext &ctx, const Tensor &table,
+                 const Layout &tableLayout, int64_t vocab, const Ids &ids);
+/// Position ids [batch, seq] (0..seq-1 in each row).
+Ids positions(const Ids &ids);
+/// `resultPartial`: the input dimension is split and the result a partial
+/// sum, so the bias is added on rank 0 only.
+Tensor linear(RankContext &ctx, const Tensor &x, const Tensor &weight,
+              const Tensor *bias, bool inOut, bool resultPartial);
+/// Cuts the last dimension into `pieces` equal consecutive parts.
+std::vector<Tensor> split(const Tensor &x, int64_t pieces);
+Tensor add(const Tensor &a, const Tensor &b);
+Tensor mul(const Tensor &a, const Tensor &b);
+Tensor gelu(const Tensor &x);
+Tensor silu(const Tensor &x);
+Tensor layerNorm(const Tensor &x, const Tensor &scale, const Tensor &shift,
+                 double eps);
+Tensor rmsNorm(const Tensor &x, const Tensor &scale, double eps);
+Tensor rope(const Tensor &x, int64_t headDim, double theta);
+/// `qLayout` / `kvLayout` are the layouts of q and k (whole, or split by
+/// heads with `unit` = head_dim and, for k, `groups`).
+Tensor attention(RankContext &ctx, const Tensor &q, const Tensor &k,
+                 const Tensor &v, int64_t numHeads, int64_t numKvHeads,
+                 const Layout &qLayout, const Layout &kvLayout, int64_t window);
+Tensor lmHead(const Tensor &x, const Tensor &table);
+
+/// Collectives over the context's ranks. `layout` is the split one side of
+/// the collective has (the input of a gather, the result of a scatter or
+/// slice) and `globalSize` that dimension's global size.
+void allReduce(RankContext &ctx, Tensor &x);
+Tensor allGather(RankContext &ctx, const Tensor &x, const Layout &layout,
+                 int64_t globalSize);
+Tensor reduceScatter(RankContext &ctx, const Tensor &x, const Layout &layout);
+Tensor allSlice(RankContext &ctx, const Tensor &x, const Layout &layout);
+
+} // namespace tpc::program
+
+#endif // TPC_RUNTIME_PROGRAM_OPS_H
