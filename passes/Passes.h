@@ -4,6 +4,8 @@
 
 #include "dialects/tpc/TpcDialect.h"
 
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
+
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 

@@ -161,4 +161,34 @@ def CommReport : Pass<"tpc-comm-report", "ModuleOp"> {
   ];
 }
 
+def LowerToEmitC : Pass<"tpc-lower-to-emitc", "ModuleOp"> {
+  let summary = "Lower a partitioned program to calls into the runtime";
+  let description = [{
+    Every tpc op of a partitioned function becomes one `emitc.call_opaque`
+    of the runtime's program layer (`runtime/program/Ops.h`), with the op's
+    global attributes and the partitioner's layouts as literal arguments.
+    Tensors become `tpc::Tensor` (token ids `tpc::program::Ids`) and each
+    function takes the rank's `tpc::program::RankContext &` first. Print
+    the result as C++ with `mlir-translate --mlir-to-cpp` (or
+    `tpc-compile --emit=cpp`).
+
+    Before:
+    ```mlir
+    %y = tpc.linear %x, %w layout = in_out
+        {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {} ], partial = {"tp"}>} ...
+    ```
+    After:
+    ```mlir
+    %y = emitc.call_opaque "tpc::program::linearNoBias"(%ctx, %x, %w)
+        {args = [0 : index, 1 : index, 2 : index, #emitc.opaque<"true">]} ...
+    ```
+  }];
+  let options = [
+    Option<"functionName", "function-name", "std::string",
+           /*default=*/"\"forward\"",
+           "Name of the C++ function the partitioned @forward becomes">,
+  ];
+  let dependentDialects = ["::mlir::emitc::EmitCDialect"];
+}
+
 #endif // TPC_PASSES_TD

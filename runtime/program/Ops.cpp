@@ -173,6 +173,22 @@ std::vector<Tensor> tpc::program::split(const Tensor &x, int64_t pieces) {
   return out;
 }
 
+Tensor tpc::program::splitPiece(const Tensor &x, int64_t pieces,
+                                int64_t index) {
+  return split(x, pieces)[index];
+}
+
+Tensor tpc::program::linearNoBias(RankContext &ctx, const Tensor &x,
+                                  const Tensor &weight, bool inOut) {
+  return linear(ctx, x, weight, nullptr, inOut, false);
+}
+
+Tensor tpc::program::linearBias(RankContext &ctx, const Tensor &x,
+                                const Tensor &weight, const Tensor &bias,
+                                bool inOut, bool resultPartial) {
+  return linear(ctx, x, weight, &bias, inOut, resultPartial);
+}
+
 Tensor tpc::program::add(const Tensor &a, const Tensor &b) {
   requireSameShape(a, b, "add");
   Tensor out = like(a);
@@ -254,8 +270,16 @@ void tpc::program::allReduce(RankContext &ctx, Tensor &x) {
   ctx.comm->allReduceSum(f32(x), x.numElements());
 }
 
+Tensor tpc::program::allReduced(RankContext &ctx, const Tensor &x) {
+  Tensor out = x.to(Device::Host, DType::F32);
+  allReduce(ctx, out);
+  return out;
+}
+
 Tensor tpc::program::allGather(RankContext &ctx, const Tensor &x,
                                const Layout &layout, int64_t globalSize) {
+  if (globalSize < 0)
+    globalSize = ctx.seq;
   sharding::DimSplit split = splitOf(ctx, layout, globalSize);
   Around local = around(x.shape(), layout.dim);
   std::vector<size_t> counts;

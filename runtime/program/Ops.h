@@ -38,6 +38,9 @@ struct RankContext {
   /// Weights from a checkpoint, or made up from `seed` when null.
   const weights::WeightStore *store = nullptr;
   uint64_t seed = 0;
+  /// The sequence length of the run, for dimensions sized by it (a
+  /// collective along a dynamic sequence dimension passes -1).
+  int64_t seq = 0;
 };
 
 /// How `globalSize` elements of a dimension laid out by `layout` are dealt
@@ -65,6 +68,13 @@ Tensor linear(RankContext &ctx, const Tensor &x, const Tensor &weight,
               const Tensor *bias, bool inOut, bool resultPartial);
 /// Cuts the last dimension into `pieces` equal consecutive parts.
 std::vector<Tensor> split(const Tensor &x, int64_t pieces);
+/// Part `index` of split(x, pieces).
+Tensor splitPiece(const Tensor &x, int64_t pieces, int64_t index);
+/// linear without and with a bias, as generated code calls them.
+Tensor linearNoBias(RankContext &ctx, const Tensor &x, const Tensor &weight,
+                    bool inOut);
+Tensor linearBias(RankContext &ctx, const Tensor &x, const Tensor &weight,
+                  const Tensor &bias, bool inOut, bool resultPartial);
 Tensor add(const Tensor &a, const Tensor &b);
 Tensor mul(const Tensor &a, const Tensor &b);
 Tensor gelu(const Tensor &x);
@@ -84,6 +94,8 @@ Tensor lmHead(const Tensor &x, const Tensor &table);
 /// the collective has (the input of a gather, the result of a scatter or
 /// slice) and `globalSize` that dimension's global size.
 void allReduce(RankContext &ctx, Tensor &x);
+/// A whole copy of partial sums `x`.
+Tensor allReduced(RankContext &ctx, const Tensor &x);
 Tensor allGather(RankContext &ctx, const Tensor &x, const Layout &layout,
                  int64_t globalSize);
 Tensor reduceScatter(RankContext &ctx, const Tensor &x, const Layout &layout);

@@ -2,7 +2,7 @@
 //
 //   tpc-compile MODEL [--tp N] [--weights PATH] [--num-layers K]
 //               [--dtype f32|bf16|f16]
-//               [--emit=tpc|sharded|partitioned|report] [-o FILE]
+//               [--emit=tpc|sharded|partitioned|report|cpp] [-o FILE]
 //
 // MODEL is a Hugging Face config.json, a directory holding one, or a .mlir
 // file in the tpc dialect. Every problem is reported as one line naming the
@@ -24,6 +24,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/Cpp/CppEmitter.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -35,7 +36,7 @@ using namespace mlir::tpc;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Tpc, Sharded, Partitioned, Report };
+enum class EmitKind { Tpc, Sharded, Partitioned, Report, Cpp };
 enum class ReportFormat { Text, Json };
 enum class DTypeOption { F32, BF16, F16 };
 
@@ -56,7 +57,9 @@ cl::opt<EmitKind> emit(
                           "the per-rank program with explicit collectives"),
                clEnumValN(EmitKind::Report, "report",
                           "what the plan costs: collectives, bytes, FLOPs, "
-                          "time estimates")),
+                          "time estimates"),
+               clEnumValN(EmitKind::Cpp, "cpp",
+                          "the per-rank program as C++ calling the runtime")),
     cl::init(EmitKind::Tpc), cl::cat(category));
 cl::opt<ReportFormat> reportFormat(
     "report-format", cl::desc("Format of --emit=report"),
@@ -68,6 +71,10 @@ cl::opt<bool> sequenceParallel(
     cl::desc("Run norms and residual adds on sequence shards: each "
              "all-reduce becomes a reduce-scatter and an all-gather"),
     cl::init(false), cl::cat(category));
+cl::opt<std::string>
+    cppFunction("cpp-function",
+                cl::desc("Name of the C++ function --emit=cpp defines"),
+                cl::value_desc("name"), cl::init("forward"), cl::cat(category));
 cl::opt<int64_t> tp("tp", cl::desc("Tensor-parallel degree (default 1)"),
                     cl::value_desc("N"), cl::init(1), cl::cat(category));
 cl::opt<std::string> weightsPath(
@@ -171,6 +178,11 @@ int main(int argc, char **argv) {
     options.sequenceParallel = sequenceParallel;
     options.partition = emit != EmitKind::Sharded;
     buildTpPipeline(pm, options);
+    if (emit == EmitKind::Cpp) {
+      LowerToEmitCOptions lowering;
+      lowering.functionName = cppFunction;
+      pm.addPass(createLowerToEmitC(lowering));
+    }
     if (failed(pm.run(*module)))
       return 1; // The passes reported why.
   }
@@ -187,6 +199,9 @@ int main(int argc, char **argv) {
       printPlanReportJson(*report, output->os());
     else
       printPlanReportText(*report, output->os());
+  } else if (emit == EmitKind::Cpp) {
+    if (failed(emitc::translateToCpp(*module, output->os())))
+      return 1;
   } else {
     module->print(output->os());
   }

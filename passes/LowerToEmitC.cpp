@@ -1,0 +1,349 @@
+//===- LowerToEmitC.cpp - the partitioned program as calls into the runtime
+//===//
+//
+// Every tpc op of a partitioned function becomes one emitc.call_opaque of
+// the runtime's program layer (runtime/program/Ops.h), with the op's global
+// attributes and the partitioner's layouts as literal arguments; tensors
+// become tpc::Tensor (token ids tpc::program::Ids) and the function takes
+// the rank's tpc::program::RankContext first. MLIR's C++ emitter prints the
+// result; no C++ is assembled by hand.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/Strategy.h"
+
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::tpc {
+#define GEN_PASS_DEF_LOWERTOEMITC
+#include "passes/Passes.h.inc"
+} // namespace mlir::tpc
+
+using namespace mlir;
+using namespace mlir::tpc;
+
+namespace {
+constexpr llvm::StringLiteral kContextType = "tpc::program::RankContext &";
+
+/// Builds the operand list and `args` of one emitc.call_opaque.
+class Call {
+public:
+  explicit Call(MLIRContext *ctx) : ctx(ctx) {}
+  Call &operand(Value v) {
+    args.push_back(IntegerAttr::get(IndexType::get(ctx), operands.size()));
+    operands.push_back(v);
+    return *this;
+  }
+  Call &literal(const Twine &text) {
+    args.push_back(emitc::OpaqueAttr::get(ctx, text.str()));
+    return *this;
+  }
+  Call &integer(int64_t value) { return literal(Twine(value)); }
+  Call &boolean(bool value) { return literal(value ? "true" : "false"); }
+  Call &real(double value) {
+    return literal(llvm::formatv("{0:e17}", value).str());
+  }
+  Call &string(StringRef text) { return literal("\"" + text + "\""); }
+  Value build(OpBuilder &b, Location loc, Type result, StringRef callee) {
+    return emitc::CallOpaqueOp::create(b, loc, TypeRange{result},
+                                       ("tpc::program::" + callee).str(),
+                                       operands, ArrayAttr::get(ctx, args))
+        .getResult(0);
+  }
+
+private:
+  MLIRContext *ctx;
+  SmallVector<Value> operands;
+  SmallVector<Attribute> args;
+};
+
+/// The layout of `v` (as its producer's tpc.sharding says) as a C++
+/// tpc::program::Layout literal.
+std::string layoutOf(Value v) {
+  ShardingAttr sharding;
+  if (auto result = dyn_cast<OpResult>(v))
+    sharding = getResultSharding(result.getOwner(), result.getResultNumber());
+  if (!sharding)
+    return "tpc::program::Layout{}";
+  int dim = -1;
+  for (auto [d, ds] : llvm::enumerate(sharding.getDims()))
+    if (ds.isSplit())
+      dim = d;
+  DimShardingAttr ds = dim >= 0 ? sharding.getDims()[dim] : DimShardingAttr();
+  return llvm::formatv("tpc::program::Layout{{{0}, {1}, {2}, {3}, {4}}", dim,
+                       sharding.getPartial().empty() ? "false" : "true",
+                       ds ? ds.getUnit() : 1, ds ? ds.getSections() : 1,
+                       ds ? ds.getGroups() : 1)
+      .str();
+}
+
+bool isPartial(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  ShardingAttr s =
+      result ? getResultSharding(result.getOwner(), result.getResultNumber())
+             : ShardingAttr();
+  return s && !s.getPartial().empty();
+}
+
+/// The size of dimension `d` of `v`'s global type, or -1 when it is the
+/// run's sequence length (dynamic).
+int64_t globalDim(Value v, int64_t d) {
+  auto type = cast<RankedTensorType>(v.getType());
+  return type.isDynamicDim(d) ? -1 : type.getDimSize(d);
+}
+
+Value contextOf(Operation *op) {
+  return op->getParentOfType<func::FuncOp>().getArgument(0);
+}
+
+/// Lowers each op through `build`, which makes the call from the original
+/// op (for attributes and layouts) and the converted operands.
+template <typename OpT> struct CallPattern : public OpConversionPattern<OpT> {
+  using Adaptor = typename OpT::Adaptor;
+  using Builder = std::function<Value(OpT, Adaptor, Call &, OpBuilder &, Type)>;
+  CallPattern(const TypeConverter &converter, MLIRContext *ctx, Builder build)
+      : OpConversionPattern<OpT>(converter, ctx), build(std::move(build)) {}
+
+  LogicalResult
+  matchAndRewrite(OpT op, Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type result =
+        this->getTypeConverter()->convertType(op->getResult(0).getType());
+    Call call(op->getContext());
+    rewriter.replaceOp(op, build(op, adaptor, call, rewriter, result));
+    return success();
+  }
+
+  Builder build;
+};
+
+struct SplitPattern : public OpConversionPattern<SplitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SplitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    SmallVector<Value> pieces;
+    for (unsigned i = 0; i < op.getNumResults(); ++i) {
+      Call call(op->getContext());
+      pieces.push_back(
+          call.operand(adaptor.getInput())
+              .integer(op.getNumResults())
+              .integer(i)
+              .build(rewriter, op.getLoc(),
+                     getTypeConverter()->convertType(op.getResult(i).getType()),
+                     "splitPiece"));
+    }
+    rewriter.replaceOp(op, pieces);
+    return success();
+  }
+};
+
+struct LowerToEmitCPass
+    : public mlir::tpc::impl::LowerToEmitCBase<LowerToEmitCPass> {
+  using LowerToEmitCBase::LowerToEmitCBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    TypeConverter converter;
+    converter.addConversion([](Type t) { return t; });
+    converter.addConversion([ctx](RankedTensorType t) -> Type {
+      return emitc::OpaqueType::get(ctx, isa<IntegerType>(t.getElementType())
+                                             ? "tpc::program::Ids"
+                                             : "tpc::Tensor");
+    });
+
+    // Functions take the rank's context first, and converted types.
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      if (!func->hasAttr(TpcDialect::getPartitionedAttrName())) {
+        func.emitError() << "tpc-lower-to-emitc needs a partitioned "
+                            "function; run tpc-partition first";
+        return signalPassFailure();
+      }
+      Block &entry = func.getBody().front();
+      entry.insertArgument(0u, emitc::OpaqueType::get(ctx, kContextType),
+                           func.getLoc());
+      for (BlockArgument arg : entry.getArguments())
+        arg.setType(converter.convertType(arg.getType()));
+      SmallVector<Type> results;
+      for (Type t : func.getResultTypes())
+        results.push_back(converter.convertType(t));
+      func.setFunctionType(
+          FunctionType::get(ctx, entry.getArgumentTypes(), results));
+    }
+
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<emitc::EmitCDialect>();
+    target.addLegalOp<func::FuncOp>();
+    target.addDynamicallyLegalOp<func::ReturnOp>([&](func::ReturnOp op) {
+      return converter.isLegal(op.getOperandTypes());
+    });
+    target.addIllegalDialect<TpcDialect>();
+
+    RewritePatternSet patterns(ctx);
+    auto add = [&](auto op, auto build) {
+      using OpT = decltype(op);
+      patterns.add<CallPattern<OpT>>(converter, ctx, build);
+    };
+    add(WeightOp(), [](WeightOp op, WeightOp::Adaptor, Call &c, OpBuilder &b,
+                       Type t) {
+      // The checkpoint shape the rank's shard is cut from.
+      ArrayRef<int64_t> global =
+          op.getGlobalShape() ? *op.getGlobalShape() : op.getType().getShape();
+      std::string shape;
+      for (int64_t d : global)
+        shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+      return c.operand(contextOf(op))
+          .string(op.getName())
+          .literal("std::vector<int64_t>{" + shape + "}")
+          .literal(layoutOf(op.getResult()))
+          .build(b, op.getLoc(), t, "weight");
+    });
+    add(EmbeddingOp(), [](EmbeddingOp op, EmbeddingOp::Adaptor a, Call &c,
+                          OpBuilder &b, Type t) {
+      auto table = op.getTable().getDefiningOp<WeightOp>();
+      int64_t vocab = table && table.getGlobalShape()
+                          ? (*table.getGlobalShape())[0]
+                          : globalDim(op.getTable(), 0);
+      return c.operand(contextOf(op))
+          .operand(a.getTable())
+          .literal(layoutOf(op.getTable()))
+          .integer(vocab)
+          .operand(a.getIds())
+          .build(b, op.getLoc(), t, "embedding");
+    });
+    add(PositionsOp(), [](PositionsOp op, PositionsOp::Adaptor a, Call &c,
+                          OpBuilder &b, Type t) {
+      return c.operand(a.getIds()).build(b, op.getLoc(), t, "positions");
+    });
+    add(LinearOp(),
+        [](LinearOp op, LinearOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
+          bool inOut = op.getLayout() == WeightLayout::InOut;
+          c.operand(contextOf(op)).operand(a.getInput()).operand(a.getWeight());
+          if (!a.getBias())
+            return c.boolean(inOut).build(b, op.getLoc(), t, "linearNoBias");
+          return c.operand(a.getBias())
+              .boolean(inOut)
+              .boolean(isPartial(op.getResult()))
+              .build(b, op.getLoc(), t, "linearBias");
+        });
+    auto binary = [&](auto op, StringRef callee) {
+      using OpT = decltype(op);
+      std::string name = callee.str();
+      add(OpT(), [name](OpT op, typename OpT::Adaptor a, Call &c, OpBuilder &b,
+                        Type t) {
+        return c.operand(a.getLhs())
+            .operand(a.getRhs())
+            .build(b, op.getLoc(), t, name);
+      });
+    };
+    binary(AddOp(), "add");
+    binary(MulOp(), "mul");
+    auto unary = [&](auto op, StringRef callee) {
+      using OpT = decltype(op);
+      std::string name = callee.str();
+      add(OpT(), [name](OpT op, typename OpT::Adaptor a, Call &c, OpBuilder &b,
+                        Type t) {
+        return c.operand(a.getInput()).build(b, op.getLoc(), t, name);
+      });
+    };
+    unary(GeluOp(), "gelu");
+    unary(SiluOp(), "silu");
+    add(LayerNormOp(), [](LayerNormOp op, LayerNormOp::Adaptor a, Call &c,
+                          OpBuilder &b, Type t) {
+      return c.operand(a.getInput())
+          .operand(a.getScale())
+          .operand(a.getShift())
+          .real(op.getEpsilon().convertToDouble())
+          .build(b, op.getLoc(), t, "layerNorm");
+    });
+    add(RmsNormOp(),
+        [](RmsNormOp op, RmsNormOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
+          return c.operand(a.getInput())
+              .operand(a.getScale())
+              .real(op.getEpsilon().convertToDouble())
+              .build(b, op.getLoc(), t, "rmsNorm");
+        });
+    add(RopeOp(),
+        [](RopeOp op, RopeOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
+          return c.operand(a.getInput())
+              .integer(op.getHeadDim())
+              .real(op.getTheta().convertToDouble())
+              .build(b, op.getLoc(), t, "rope");
+        });
+    add(AttentionOp(), [](AttentionOp op, AttentionOp::Adaptor a, Call &c,
+                          OpBuilder &b, Type t) {
+      return c.operand(contextOf(op))
+          .operand(a.getQ())
+          .operand(a.getK())
+          .operand(a.getV())
+          .integer(op.getNumHeads())
+          .integer(op.getNumKvHeads())
+          .literal(layoutOf(op.getQ()))
+          .literal(layoutOf(op.getK()))
+          .integer(op.getWindow() ? int64_t(*op.getWindow()) : 0)
+          .build(b, op.getLoc(), t, "attention");
+    });
+    add(LmHeadOp(),
+        [](LmHeadOp op, LmHeadOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
+          return c.operand(a.getInput())
+              .operand(a.getWeight())
+              .build(b, op.getLoc(), t, "lmHead");
+        });
+    add(AllReduceOp(), [](AllReduceOp op, AllReduceOp::Adaptor a, Call &c,
+                          OpBuilder &b, Type t) {
+      return c.operand(contextOf(op))
+          .operand(a.getInput())
+          .build(b, op.getLoc(), t, "allReduced");
+    });
+    add(AllGatherOp(), [](AllGatherOp op, AllGatherOp::Adaptor a, Call &c,
+                          OpBuilder &b, Type t) {
+      return c.operand(contextOf(op))
+          .operand(a.getInput())
+          .literal(layoutOf(op.getInput()))
+          .integer(globalDim(op.getResult(), op.getDim()))
+          .build(b, op.getLoc(), t, "allGather");
+    });
+    add(ReduceScatterOp(), [](ReduceScatterOp op, ReduceScatterOp::Adaptor a,
+                              Call &c, OpBuilder &b, Type t) {
+      return c.operand(contextOf(op))
+          .operand(a.getInput())
+          .literal(layoutOf(op.getResult()))
+          .build(b, op.getLoc(), t, "reduceScatter");
+    });
+    add(AllSliceOp(), [](AllSliceOp op, AllSliceOp::Adaptor a, Call &c,
+                         OpBuilder &b, Type t) {
+      return c.operand(contextOf(op))
+          .operand(a.getInput())
+          .literal(layoutOf(op.getResult()))
+          .build(b, op.getLoc(), t, "allSlice");
+    });
+    patterns.add<SplitPattern>(converter, ctx);
+    populateReturnOpTypeConversionPattern(patterns, converter);
+
+    // The mesh has done its work: layouts are literals now.
+    for (auto mesh : llvm::make_early_inc_range(module.getOps<MeshOp>()))
+      mesh.erase();
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+
+    OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+    emitc::IncludeOp::create(b, module.getLoc(), "runtime/program/Ops.h",
+                             /*isStandardInclude=*/false);
+    for (auto func : module.getOps<func::FuncOp>()) {
+      for (StringRef name : {TpcDialect::getPartitionedAttrName(),
+                             TpcDialect::getModelTypeAttrName(),
+                             TpcDialect::getMaxPositionsAttrName()})
+        func->removeAttr(name);
+      if (func.getSymName() == "forward")
+        func.setSymName(functionName);
+    }
+  }
+};
+} // namespace
