@@ -13,6 +13,7 @@ PACKAGES=(
   libopenblas-dev                           # CPU runtime GEMMs
   libgloo-dev                               # CPU runtime collectives
   openmpi-bin                               # mpirun: ranks as processes
+  bc                                        # demo timing
 )
 
 missing=()

@@ -16,6 +16,7 @@
 #include "passes/CommReport.h"
 #include "passes/Passes.h"
 
+#include "dialects/tpc/TpcOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -26,7 +27,10 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -36,7 +40,7 @@ using namespace mlir::tpc;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Tpc, Sharded, Partitioned, Report, Cpp };
+enum class EmitKind { Tpc, Sharded, Partitioned, Report, Cpp, Exe };
 enum class ReportFormat { Text, Json };
 enum class DTypeOption { F32, BF16, F16 };
 
@@ -59,8 +63,13 @@ cl::opt<EmitKind> emit(
                           "what the plan costs: collectives, bytes, FLOPs, "
                           "time estimates"),
                clEnumValN(EmitKind::Cpp, "cpp",
-                          "the per-rank program as C++ calling the runtime")),
-    cl::init(EmitKind::Tpc), cl::cat(category));
+                          "the per-rank program as C++ calling the runtime"),
+               clEnumValN(EmitKind::Exe, "exe",
+                          "an executable running the program (default)")),
+    cl::init(EmitKind::Exe), cl::cat(category));
+cl::opt<bool> saveTemps("save-temps",
+                        cl::desc("Keep the generated C++ beside the output"),
+                        cl::init(false), cl::cat(category));
 cl::opt<ReportFormat> reportFormat(
     "report-format", cl::desc("Format of --emit=report"),
     cl::values(clEnumValN(ReportFormat::Text, "text", "a table (default)"),
@@ -97,6 +106,78 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
+/// The tensor-parallel pipeline at `degree`, lowered to C++ calls when
+/// `cppName` is set.
+LogicalResult plan(ModuleOp module, int64_t degree, bool partition,
+                   StringRef cppName) {
+  PassManager pm(module.getContext());
+  TpPipelineOptions options;
+  options.tp = degree;
+  options.sequenceParallel = sequenceParallel && degree > 1;
+  options.partition = partition;
+  buildTpPipeline(pm, options);
+  if (!cppName.empty()) {
+    LowerToEmitCOptions lowering;
+    lowering.functionName = cppName.str();
+    pm.addPass(createLowerToEmitC(lowering));
+  }
+  return pm.run(module);
+}
+
+/// Facts the executable's driver prints and checks, as extern const
+/// globals of the generated C++.
+void addProgramFacts(ModuleOp module, int64_t vocab, int64_t maxPositions,
+                     int64_t collectives, int64_t weightBytes) {
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto global = [&](StringRef name, Type type, Attribute value) {
+    emitc::GlobalOp::create(b, module.getLoc(), name, type, value,
+                            /*extern_specifier=*/true,
+                            /*static_specifier=*/false,
+                            /*const_specifier=*/true);
+  };
+  auto i64 = [&](int64_t v) { return b.getI64IntegerAttr(v); };
+  global("tpc_program_tp", b.getI64Type(), i64(tp));
+  global("tpc_program_vocab", b.getI64Type(), i64(vocab));
+  global("tpc_program_max_positions", b.getI64Type(), i64(maxPositions));
+  global("tpc_program_collectives", b.getI64Type(), i64(collectives));
+  global("tpc_program_weight_bytes_per_rank", b.getI64Type(), i64(weightBytes));
+  std::string model =
+      llvm::sys::path::filename(StringRef(modelPath).ends_with("config.json")
+                                    ? llvm::sys::path::parent_path(modelPath)
+                                    : StringRef(modelPath))
+          .str();
+  global("tpc_program_model",
+         emitc::OpaqueType::get(module.getContext(), "char *const"),
+         emitc::OpaqueAttr::get(module.getContext(), "\"" + model + "\""));
+}
+
+/// Compiles `cppPath` into the executable `exePath` with the runtime, as
+/// the build that made tpc-compile configured it.
+int compileExecutable(StringRef cppPath, StringRef exePath) {
+  auto flagsText = llvm::MemoryBuffer::getFile(TPC_PROGRAM_FLAGS);
+  if (!flagsText)
+    return fail(Twine(TPC_PROGRAM_FLAGS) +
+                ": cannot read the runtime's "
+                "link flags: " +
+                flagsText.getError().message());
+  auto compiler = llvm::sys::findProgramByName("c++");
+  if (!compiler)
+    return fail("no host C++ compiler (c++) on PATH");
+  SmallVector<StringRef> flags;
+  (*flagsText)->getBuffer().split(flags, '\n', -1, /*KeepEmpty=*/false);
+  SmallVector<StringRef> args = {*compiler, cppPath, "-o", exePath};
+  // Include flags before the source would be tidier; g++ takes them in any
+  // order, libraries after the source as linking needs.
+  llvm::append_range(args, flags);
+  std::string error;
+  int status = llvm::sys::ExecuteAndWait(*compiler, args, std::nullopt, {}, 0,
+                                         0, &error);
+  if (status != 0)
+    return fail("the host compiler failed on " + cppPath + " (exit " +
+                Twine(status) + ")" + (error.empty() ? "" : ": " + error));
+  return 0;
+}
+
 FloatType elementType(MLIRContext &context) {
   switch (dtype) {
   case DTypeOption::F32:
@@ -107,6 +188,62 @@ FloatType elementType(MLIRContext &context) {
     return Float16Type::get(&context);
   }
   llvm_unreachable("unknown dtype");
+}
+/// Plans the model at tp = N and at tp = 1 (for --verify), prints both as
+/// one C++ file with the program's facts, and compiles it with the runtime.
+int emitExecutable(ModuleOp module) {
+  if (outputPath == "-")
+    return fail("--emit=exe: give the executable's path with -o");
+  auto forward = module.lookupSymbol<func::FuncOp>(kForwardFuncName);
+  if (!forward)
+    return fail(modelPath + ": no @forward function to compile");
+  int64_t vocab =
+      cast<RankedTensorType>(forward.getResultTypes()[0]).getShape().back();
+  int64_t maxPositions = 1 << 20;
+  if (auto attr = forward->getAttrOfType<IntegerAttr>(
+          TpcDialect::getMaxPositionsAttrName()))
+    maxPositions = attr.getInt();
+
+  OwningOpRef<ModuleOp> single = module.clone();
+  if (failed(plan(module, tp, /*partition=*/true, "")))
+    return 1;
+  FailureOr<PlanReport> report = buildPlanReport(module, ReportOptions());
+  if (failed(report))
+    return 1;
+  int64_t collectives = 0;
+  for (const auto &entry : report->total.collectives)
+    if (entry.first != "tpc.all_slice")
+      collectives += entry.second.count;
+  PassManager lower(module.getContext());
+  lower.addPass(createLowerToEmitC());
+  if (failed(lower.run(module)) ||
+      failed(plan(*single, 1, /*partition=*/true, "forward_tp1")))
+    return 1;
+  addProgramFacts(module, vocab, maxPositions, collectives,
+                  int64_t(report->weightBytesMax));
+
+  SmallString<256> cppPath;
+  if (saveTemps) {
+    cppPath = outputPath + ".cpp";
+  } else if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+                 "tpc-program", "cpp", cppPath)) {
+    return fail("cannot create a temporary file: " + ec.message());
+  }
+  {
+    std::string error;
+    auto file = openOutputFile(cppPath, &error);
+    if (!file)
+      return fail(cppPath + ": " + error);
+    if (failed(emitc::translateToCpp(module, file->os())) ||
+        failed(emitc::translateToCpp(*single, file->os())))
+      return fail(cppPath + ": internal error: the program does not print "
+                            "as C++");
+    file->keep();
+  }
+  int status = compileExecutable(cppPath, outputPath);
+  if (!saveTemps && status == 0)
+    llvm::sys::fs::remove(cppPath);
+  return status;
 }
 } // namespace
 
@@ -171,21 +308,12 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  if (emit != EmitKind::Tpc) {
-    PassManager pm(&context);
-    TpPipelineOptions options;
-    options.tp = tp;
-    options.sequenceParallel = sequenceParallel;
-    options.partition = emit != EmitKind::Sharded;
-    buildTpPipeline(pm, options);
-    if (emit == EmitKind::Cpp) {
-      LowerToEmitCOptions lowering;
-      lowering.functionName = cppFunction;
-      pm.addPass(createLowerToEmitC(lowering));
-    }
-    if (failed(pm.run(*module)))
-      return 1; // The passes reported why.
-  }
+  if (emit == EmitKind::Exe)
+    return emitExecutable(*module);
+  if (emit != EmitKind::Tpc &&
+      failed(plan(*module, tp, emit != EmitKind::Sharded,
+                  emit == EmitKind::Cpp ? StringRef(cppFunction) : "")))
+    return 1; // The passes reported why.
 
   std::string error;
   auto output = openOutputFile(outputPath, &error);
