@@ -12,6 +12,9 @@ library only.
         --strip-prefix P          drop prefix P from every name
         --shards N                write OUT/ as N files plus
                                   model.safetensors.index.json
+        --normal SEED             F32 values drawn from N(0, 0.05^2)
+                                  (norm scales around 1) instead of a
+                                  byte pattern
 
   make_safetensors.py raw OUT --header JSON [--data-bytes N] [--length N]
       A file with exactly this header text, N data bytes, and the 8-byte
@@ -35,8 +38,17 @@ def encode(header):
     return struct.pack("<Q", len(text)) + text
 
 
-def write_file(path, tensors):
-    """tensors: list of (name, dtype, shape). Values: a repeating ramp."""
+def normal_values(name, count, rng):
+    """Small normal values; norm scales (1-D, not a bias) around 1."""
+    base = 1.0 if name.endswith(".weight") and "norm" in name or "ln_" in name and name.endswith(".weight") else 0.0
+    return struct.pack("<%df" % count, *(base + rng.gauss(0.0, 0.05) for _ in range(count)))
+
+
+def write_file(path, tensors, seed=None):
+    """tensors: list of (name, dtype, shape). Values: a repeating byte ramp,
+    or with `seed` normal F32 values."""
+    import random
+    rng = random.Random(seed)
     header, offset = {}, 0
     for name, dtype, shape in tensors:
         count = 1
@@ -47,7 +59,12 @@ def write_file(path, tensors):
                         "data_offsets": [offset, offset + size]}
         offset += size
     header["__metadata__"] = {"format": "pt"}
-    data = bytes((i * 37 + 11) % 251 for i in range(offset))
+    if seed is None:
+        data = bytes((i * 37 + 11) % 251 for i in range(offset))
+    else:
+        data = b"".join(normal_values(name, (end - begin) // 4, rng)
+                        for name, (begin, end) in
+                        ((n, header[n]["data_offsets"]) for n, _, _ in tensors))
     with open(path, "wb") as f:
         f.write(encode(header) + data)
 
@@ -79,15 +96,18 @@ def from_ir(args):
         name, dims = e.split("=")
         out.append((name, "F32", shape_of(dims)))
 
+    if args.normal is not None:
+        if any(dtype != "F32" for _, dtype, _ in out):
+            sys.exit("--normal writes F32 tensors only")
     if args.shards <= 1:
-        write_file(args.out, out)
+        write_file(args.out, out, args.normal)
         return
     os.makedirs(args.out, exist_ok=True)
     weight_map = {}
     for i in range(args.shards):
         fname = f"model-{i + 1:05d}-of-{args.shards:05d}.safetensors"
         part = out[i::args.shards]
-        write_file(os.path.join(args.out, fname), part)
+        write_file(os.path.join(args.out, fname), part, args.normal)
         weight_map.update({name: fname for name, _, _ in part})
     with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=1)
@@ -113,6 +133,7 @@ def main():
     a.add_argument("--extra", action="append", default=[])
     a.add_argument("--strip-prefix", default="")
     a.add_argument("--shards", type=int, default=1)
+    a.add_argument("--normal", type=int)
     r = sub.add_parser("raw")
     r.add_argument("out")
     r.add_argument("--header", required=True)
