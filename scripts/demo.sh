@@ -6,13 +6,7 @@
 #
 #   scripts/demo.sh            # build dir: build/ (TPC_BUILD_DIR overrides)
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${TPC_BUILD_DIR:-$root/build}"
-
-"$root/scripts/install-deps.sh"
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cmake --build "$build" --target tpc-compile
 
 model="$root/examples/models/gpt2"

@@ -5,13 +5,7 @@
 #
 #   scripts/test.sh            # build dir: build/ (TPC_BUILD_DIR overrides)
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${TPC_BUILD_DIR:-$root/build}"
-
-"$root/scripts/install-deps.sh"
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cmake --build "$build"
 
 # ctest lists skipped tests (GPU tests on machines without a GPU) after its
