@@ -80,6 +80,8 @@ sharding::DimSplit tpc::program::splitOf(const RankContext &ctx,
 Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
                             const std::vector<int64_t> &globalShape,
                             const Layout &layout) {
+  if (auto it = ctx.weights.find(name); it != ctx.weights.end())
+    return it->second;
   weights::ShardSpec spec;
   spec.globalShape = globalShape;
   spec.rank = ctx.rank;
@@ -105,8 +107,10 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
       for (float &v : values)
         v += 1.0f;
   }
-  return Tensor::fromFloats(values, spec.localShape(), DType::F32,
-                            Device::Host);
+  Tensor shard =
+      Tensor::fromFloats(values, spec.localShape(), DType::F32, Device::Host);
+  ctx.weights.emplace(name, shard);
+  return shard;
 }
 
 Tensor tpc::program::embedding(RankContext &ctx, const Tensor &table,

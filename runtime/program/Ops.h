@@ -17,6 +17,7 @@
 #include "runtime/weights/Safetensors.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct RankContext {
   /// The sequence length of the run, for dimensions sized by it (a
   /// collective along a dynamic sequence dimension passes -1).
   int64_t seq = 0;
+  /// The rank's weights, loaded on first use and kept across passes.
+  std::map<std::string, Tensor> weights;
 };
 
 /// How `globalSize` elements of a dimension laid out by `layout` are dealt
@@ -48,7 +51,8 @@ struct RankContext {
 sharding::DimSplit splitOf(const RankContext &ctx, const Layout &layout,
                            int64_t globalSize);
 
-/// The rank's shard of weight `name` of `globalShape`.
+/// The rank's shard of weight `name` of `globalShape`, loaded (or made up)
+/// on first use and kept in the context.
 Tensor weight(RankContext &ctx, const std::string &name,
               const std::vector<int64_t> &globalShape, const Layout &layout);
 
