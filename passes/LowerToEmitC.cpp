@@ -64,9 +64,7 @@ private:
 /// The layout of `v` (as its producer's tpc.sharding says) as a C++
 /// tpc::program::Layout literal.
 std::string layoutOf(Value v) {
-  ShardingAttr sharding;
-  if (auto result = dyn_cast<OpResult>(v))
-    sharding = getResultSharding(result.getOwner(), result.getResultNumber());
+  ShardingAttr sharding = getSharding(v);
   if (!sharding)
     return "tpc::program::Layout{}";
   int dim = -1;
@@ -82,10 +80,7 @@ std::string layoutOf(Value v) {
 }
 
 bool isPartial(Value v) {
-  auto result = dyn_cast<OpResult>(v);
-  ShardingAttr s =
-      result ? getResultSharding(result.getOwner(), result.getResultNumber())
-             : ShardingAttr();
+  ShardingAttr s = getSharding(v);
   return s && !s.getPartial().empty();
 }
 

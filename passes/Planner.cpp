@@ -94,7 +94,7 @@ Cost LayoutPlanner::reshard(Value v, Layout to) const {
   Layout from = layouts.lookup(v);
   if (from == to)
     return {};
-  Cost cost = reshardTime(v, from, to);
+  Cost cost = conversionCost(v, from, to);
   // The converted tensor is an activation too.
   if (sequenceParallel && !typeOf(v).hasStaticShape() &&
       !isa_and_nonnull<WeightOp>(v.getDefiningOp()))
@@ -102,7 +102,7 @@ Cost LayoutPlanner::reshard(Value v, Layout to) const {
   return cost;
 }
 
-Cost LayoutPlanner::reshardTime(Value v, Layout from, Layout to) const {
+Cost LayoutPlanner::conversionCost(Value v, Layout from, Layout to) const {
   double bytes = model.bytes(typeOf(v));
   if (to.partial)
     return {0, 0, kInfinity}; // Nothing makes a whole value partial.

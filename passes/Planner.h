@@ -93,8 +93,8 @@ private:
   /// The layout `user` needs for its operand `index`.
   Layout requiredLayout(Operation *user, unsigned index) const;
   Cost reshard(Value v, Layout to) const;
-  /// The memory and time of converting `v` from `from` to `to`.
-  Cost reshardTime(Value v, Layout from, Layout to) const;
+  /// The memory held and the time taken converting `v` from `from` to `to`.
+  Cost conversionCost(Value v, Layout from, Layout to) const;
   double computeTime(const Node &node) const;
   double perRankBytes(Value v, Layout layout) const;
   /// The memory a weight in `layout` counts for in the plan.

@@ -104,6 +104,12 @@ ShardingAttr mlir::tpc::getResultSharding(Operation *op, unsigned index) {
   return index == 0 ? dyn_cast_or_null<ShardingAttr>(attr) : ShardingAttr();
 }
 
+ShardingAttr mlir::tpc::getSharding(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  return result ? getResultSharding(result.getOwner(), result.getResultNumber())
+                : ShardingAttr();
+}
+
 void mlir::tpc::setResultShardings(Operation *op,
                                    ArrayRef<ShardingAttr> shardings) {
   StringRef name = TpcDialect::getShardingAttrName();

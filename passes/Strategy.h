@@ -71,6 +71,9 @@ std::optional<int64_t> lookupTpSize(ModuleOp module);
 
 /// The sharding attribute on result `index` of `op`, or null.
 ShardingAttr getResultSharding(Operation *op, unsigned index);
+/// The sharding its producer gives `v`, or null (block arguments, values
+/// without one).
+ShardingAttr getSharding(Value v);
 /// Sets the sharding attribute of all of `op`'s results.
 void setResultShardings(Operation *op, ArrayRef<ShardingAttr> shardings);
 

@@ -127,22 +127,18 @@ program::Ids parseTokens(const std::string &text) {
   return ids;
 }
 
-/// The ranks of one program: their contexts (and so their loaded weights)
-/// live across passes.
-struct Ranks {
-  std::vector<program::RankContext> contexts;
-};
-
-/// Runs `forward` on the ranks of `group`; returns rank 0's logits.
+/// Runs `forward` on `ranks` ranks with their `contexts`, which (with the
+/// weights they loaded) live across passes; returns rank 0's logits.
 std::vector<float> run(program::Ids ids, int ranks, const Options &o,
-                       const weights::WeightStore *store, Ranks &group,
+                       const weights::WeightStore *store,
+                       std::vector<program::RankContext> &contexts,
                        Tensor (*forward)(program::RankContext &,
                                          program::Ids)) {
-  group.contexts.resize(ranks);
+  contexts.resize(ranks);
   std::vector<float> logits;
   comm::runRanks(ranks, std::chrono::seconds(60),
                  [&](comm::Communicator &comm) {
-                   program::RankContext &ctx = group.contexts[comm.rank()];
+                   program::RankContext &ctx = contexts[comm.rank()];
                    ctx.rank = comm.rank();
                    ctx.size = comm.size();
                    ctx.comm = &comm;
@@ -206,7 +202,7 @@ int main(int argc, char **argv) {
     const weights::WeightStore *source = store ? &*store : nullptr;
 
     int ranks = int(tpc_program_tp);
-    Ranks sharded, single;
+    std::vector<program::RankContext> sharded, single;
     auto start = Clock::now();
     std::vector<float> logits = run(ids, ranks, o, source, sharded, forward);
     double first = seconds(start);

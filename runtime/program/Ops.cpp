@@ -162,24 +162,24 @@ Tensor tpc::program::linear(RankContext &ctx, const Tensor &x,
   return y;
 }
 
-std::vector<Tensor> tpc::program::split(const Tensor &x, int64_t pieces) {
-  int64_t width = lastDim(x) / pieces, rows = rowsOf(x);
-  std::vector<Tensor> out;
-  for (int64_t p = 0; p < pieces; ++p) {
-    std::vector<int64_t> shape = x.shape();
-    shape.back() = width;
-    Tensor t = Tensor::empty(shape, DType::F32, Device::Host);
-    for (int64_t r = 0; r < rows; ++r)
-      std::copy(f32(x) + r * lastDim(x) + p * width,
-                f32(x) + r * lastDim(x) + (p + 1) * width, f32(t) + r * width);
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
 Tensor tpc::program::splitPiece(const Tensor &x, int64_t pieces,
                                 int64_t index) {
-  return split(x, pieces)[index];
+  int64_t width = lastDim(x) / pieces, rows = rowsOf(x);
+  std::vector<int64_t> shape = x.shape();
+  shape.back() = width;
+  Tensor t = Tensor::empty(shape, DType::F32, Device::Host);
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy(f32(x) + r * lastDim(x) + index * width,
+              f32(x) + r * lastDim(x) + (index + 1) * width,
+              f32(t) + r * width);
+  return t;
+}
+
+std::vector<Tensor> tpc::program::split(const Tensor &x, int64_t pieces) {
+  std::vector<Tensor> out;
+  for (int64_t p = 0; p < pieces; ++p)
+    out.push_back(splitPiece(x, pieces, p));
+  return out;
 }
 
 Tensor tpc::program::linearNoBias(RankContext &ctx, const Tensor &x,
