@@ -4,9 +4,9 @@
 // Every tpc op of a partitioned function becomes one emitc.call_opaque of
 // the runtime's program layer (runtime/program/Ops.h), with the op's global
 // attributes and the partitioner's layouts as literal arguments; tensors
-// become tpc::Tensor (token ids tpc::program::Ids) and the function takes
-// the rank's tpc::program::RankContext first. MLIR's C++ emitter prints the
-// result; no C++ is assembled by hand.
+// become tpc::Tensor (token ids tpc::program::Ids); the function takes the
+// rank's tpc::program::RankContext first and passes it to every call. MLIR's
+// C++ emitter prints the result; no C++ is assembled by hand.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -79,6 +79,16 @@ std::string layoutOf(Value v) {
       .str();
 }
 
+/// The runtime's name for a float element type (tensors of tpc ops are f32,
+/// bf16 or f16: the dialect admits no other).
+std::string dtypeOf(Type element) {
+  if (element.isBF16())
+    return "tpc::DType::BF16";
+  if (element.isF16())
+    return "tpc::DType::F16";
+  return "tpc::DType::F32";
+}
+
 bool isPartial(Value v) {
   ShardingAttr s = getSharding(v);
   return s && !s.getPartial().empty();
@@ -108,7 +118,9 @@ template <typename OpT> struct CallPattern : public OpConversionPattern<OpT> {
                   ConversionPatternRewriter &rewriter) const override {
     Type result =
         this->getTypeConverter()->convertType(op->getResult(0).getType());
+    // Every runtime call takes the rank's context first.
     Call call(op->getContext());
+    call.operand(contextOf(op));
     rewriter.replaceOp(op, build(op, adaptor, call, rewriter, result));
     return success();
   }
@@ -125,7 +137,8 @@ struct SplitPattern : public OpConversionPattern<SplitOp> {
     for (unsigned i = 0; i < op.getNumResults(); ++i) {
       Call call(op->getContext());
       pieces.push_back(
-          call.operand(adaptor.getInput())
+          call.operand(contextOf(op))
+              .operand(adaptor.getInput())
               .integer(op.getNumResults())
               .integer(i)
               .build(rewriter, op.getLoc(),
@@ -194,10 +207,10 @@ struct LowerToEmitCPass
       std::string shape;
       for (int64_t d : global)
         shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-      return c.operand(contextOf(op))
-          .string(op.getName())
+      return c.string(op.getName())
           .literal("std::vector<int64_t>{" + shape + "}")
           .literal(layoutOf(op.getResult()))
+          .literal(dtypeOf(op.getType().getElementType()))
           .build(b, op.getLoc(), t, "weight");
     });
     add(EmbeddingOp(), [](EmbeddingOp op, EmbeddingOp::Adaptor a, Call &c,
@@ -206,8 +219,7 @@ struct LowerToEmitCPass
       int64_t vocab = table && table.getGlobalShape()
                           ? (*table.getGlobalShape())[0]
                           : globalDim(op.getTable(), 0);
-      return c.operand(contextOf(op))
-          .operand(a.getTable())
+      return c.operand(a.getTable())
           .literal(layoutOf(op.getTable()))
           .integer(vocab)
           .operand(a.getIds())
@@ -220,7 +232,7 @@ struct LowerToEmitCPass
     add(LinearOp(),
         [](LinearOp op, LinearOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
           bool inOut = op.getLayout() == WeightLayout::InOut;
-          c.operand(contextOf(op)).operand(a.getInput()).operand(a.getWeight());
+          c.operand(a.getInput()).operand(a.getWeight());
           if (!a.getBias())
             return c.boolean(inOut).build(b, op.getLoc(), t, "linearNoBias");
           return c.operand(a.getBias())
@@ -274,8 +286,7 @@ struct LowerToEmitCPass
         });
     add(AttentionOp(), [](AttentionOp op, AttentionOp::Adaptor a, Call &c,
                           OpBuilder &b, Type t) {
-      return c.operand(contextOf(op))
-          .operand(a.getQ())
+      return c.operand(a.getQ())
           .operand(a.getK())
           .operand(a.getV())
           .integer(op.getNumHeads())
@@ -293,29 +304,24 @@ struct LowerToEmitCPass
         });
     add(AllReduceOp(), [](AllReduceOp op, AllReduceOp::Adaptor a, Call &c,
                           OpBuilder &b, Type t) {
-      return c.operand(contextOf(op))
-          .operand(a.getInput())
-          .build(b, op.getLoc(), t, "allReduced");
+      return c.operand(a.getInput()).build(b, op.getLoc(), t, "allReduced");
     });
     add(AllGatherOp(), [](AllGatherOp op, AllGatherOp::Adaptor a, Call &c,
                           OpBuilder &b, Type t) {
-      return c.operand(contextOf(op))
-          .operand(a.getInput())
+      return c.operand(a.getInput())
           .literal(layoutOf(op.getInput()))
           .integer(globalDim(op.getResult(), op.getDim()))
           .build(b, op.getLoc(), t, "allGather");
     });
     add(ReduceScatterOp(), [](ReduceScatterOp op, ReduceScatterOp::Adaptor a,
                               Call &c, OpBuilder &b, Type t) {
-      return c.operand(contextOf(op))
-          .operand(a.getInput())
+      return c.operand(a.getInput())
           .literal(layoutOf(op.getResult()))
           .build(b, op.getLoc(), t, "reduceScatter");
     });
     add(AllSliceOp(), [](AllSliceOp op, AllSliceOp::Adaptor a, Call &c,
                          OpBuilder &b, Type t) {
-      return c.operand(contextOf(op))
-          .operand(a.getInput())
+      return c.operand(a.getInput())
           .literal(layoutOf(op.getResult()))
           .build(b, op.getLoc(), t, "allSlice");
     });

@@ -1,5 +1,7 @@
 # -*- Python -*-
 import os
+import shutil
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -25,3 +27,26 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.tpc_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["tpc-opt", "tpc-compile", "tpc-comm-selftest"], tool_dirs)
+
+
+def _succeeds(command):
+    try:
+        return subprocess.run(command, capture_output=True, text=True,
+                              timeout=120).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+# cuda-device: a GPU the driver shows (tests that REQUIRE it are reported
+# UNSUPPORTED, and ctest counts them skipped, where there is none).
+_smi = shutil.which("nvidia-smi")
+if _smi and _succeeds([_smi, "-L"]):
+    config.available_features.add("cuda-device")
+
+# transformers: a python3 with torch, transformers and safetensors, for the
+# comparison with Hugging Face's own implementation.
+_torch_python = shutil.which("python3")
+if _torch_python and _succeeds(
+        [_torch_python, "-c", "import torch, transformers, safetensors"]):
+    config.available_features.add("transformers")
+    config.substitutions.append(("%torch_python", _torch_python))

@@ -36,11 +36,21 @@ ProcessGroup tpc::comm::detectProcessGroup() {
                       ? env("OMPI_MCA_ess_base_jobid")
                       : "ompi";
     group.underMpirun = true;
+    group.localRank = env("OMPI_COMM_WORLD_LOCAL_RANK")
+                          ? envInt("OMPI_COMM_WORLD_LOCAL_RANK")
+                          : group.rank;
+    group.localSize = env("OMPI_COMM_WORLD_LOCAL_SIZE")
+                          ? envInt("OMPI_COMM_WORLD_LOCAL_SIZE")
+                          : group.size;
   } else if (env("PMI_RANK") && env("PMI_SIZE")) {
     group.rank = envInt("PMI_RANK");
     group.size = envInt("PMI_SIZE");
     group.jobId = env("PMI_JOBID") ? env("PMI_JOBID") : "pmi";
     group.underMpirun = true;
+    group.localRank =
+        env("MPI_LOCALRANKID") ? envInt("MPI_LOCALRANKID") : group.rank;
+    group.localSize =
+        env("MPI_LOCALNRANKS") ? envInt("MPI_LOCALNRANKS") : group.size;
   }
   return group;
 }

@@ -22,12 +22,17 @@ namespace tpc::comm {
 struct ProcessGroup {
   int rank = 0;
   int size = 1;
+  /// This process's place among the job's processes on this node (which
+  /// GPU it takes).
+  int localRank = 0;
+  int localSize = 1;
   std::string jobId;
   bool underMpirun = false;
 };
 
-/// Reads OpenMPI's (OMPI_COMM_WORLD_RANK/SIZE, PMIX_NAMESPACE) or PMI's
-/// (PMI_RANK/PMI_SIZE) environment.
+/// Reads OpenMPI's (OMPI_COMM_WORLD_RANK/SIZE/LOCAL_RANK/LOCAL_SIZE,
+/// PMIX_NAMESPACE) or PMI's (PMI_RANK/PMI_SIZE, MPI_LOCALRANKID/NRANKS)
+/// environment.
 ProcessGroup detectProcessGroup();
 
 /// Runs `body` on every rank: on `threads` thread ranks when this process is

@@ -71,6 +71,31 @@ NcclCommunicator::connect(gloo::rendezvous::Store &store, int rank, int size,
       throw CollectiveError("NCCL unique id of the wrong size");
     std::memcpy(&id, bytes.data(), sizeof(id));
   }
+  return join(&id, rank, size, timeout);
+}
+
+std::unique_ptr<NcclCommunicator>
+NcclCommunicator::connect(Communicator &bootstrap, int device,
+                          std::chrono::milliseconds timeout) {
+  checkCuda(cudaSetDevice(device), "cudaSetDevice");
+  ncclUniqueId id;
+  // The id's bytes ride in floats: a broadcast copies bits, adds nothing.
+  constexpr size_t kFloats = (sizeof(id) + sizeof(float) - 1) / sizeof(float);
+  float words[kFloats] = {};
+  if (bootstrap.rank() == 0) {
+    checkNccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    std::memcpy(words, &id, sizeof(id));
+  }
+  bootstrap.broadcast(words, kFloats, 0);
+  std::memcpy(&id, words, sizeof(id));
+  return join(&id, bootstrap.rank(), bootstrap.size(), timeout);
+}
+
+std::unique_ptr<NcclCommunicator>
+NcclCommunicator::join(const void *uniqueId, int rank, int size,
+                       std::chrono::milliseconds timeout) {
+  ncclUniqueId id;
+  std::memcpy(&id, uniqueId, sizeof(id));
   auto impl = std::make_unique<Impl>();
   impl->timeout = timeout;
   checkCuda(cudaStreamCreate(&impl->stream), "cudaStreamCreate");

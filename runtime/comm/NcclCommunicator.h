@@ -30,6 +30,12 @@ public:
   static std::unique_ptr<NcclCommunicator>
   connect(gloo::rendezvous::Store &store, int rank, int size, int device,
           std::chrono::milliseconds timeout);
+  /// Joins the group of `bootstrap`'s ranks (same rank and size) on CUDA
+  /// device `device`; the unique id travels by `bootstrap`'s broadcast, so
+  /// thread ranks and mpirun processes connect alike.
+  static std::unique_ptr<NcclCommunicator>
+  connect(Communicator &bootstrap, int device,
+          std::chrono::milliseconds timeout);
   ~NcclCommunicator() override;
 
   int rank() const override { return rank_; }
@@ -45,6 +51,10 @@ public:
 private:
   struct Impl;
   NcclCommunicator(int rank, int size, std::unique_ptr<Impl> impl);
+  /// Joins the group whose ncclUniqueId is `uniqueId`.
+  static std::unique_ptr<NcclCommunicator>
+  join(const void *uniqueId, int rank, int size,
+       std::chrono::milliseconds timeout);
   /// Waits for the queued collective, polling for NCCL errors.
   void wait(const char *op);
 

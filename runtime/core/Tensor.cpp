@@ -21,7 +21,7 @@ void checkCuda(cudaError_t err, const char *what) {
 }
 #endif
 
-std::shared_ptr<void> allocate(int64_t bytes, Device device) {
+std::shared_ptr<void> allocate(int64_t bytes, Device device, void *stream) {
   if (device == Device::Host) {
     void *p = std::malloc(bytes > 0 ? bytes : 1);
     if (!p)
@@ -31,6 +31,11 @@ std::shared_ptr<void> allocate(int64_t bytes, Device device) {
   }
 #if TPC_HAS_CUDA
   void *p = nullptr;
+  if (stream) {
+    auto s = static_cast<cudaStream_t>(stream);
+    checkCuda(cudaMallocAsync(&p, bytes > 0 ? bytes : 1, s), "cudaMallocAsync");
+    return std::shared_ptr<void>(p, [s](void *q) { cudaFreeAsync(q, s); });
+  }
   checkCuda(cudaMalloc(&p, bytes > 0 ? bytes : 1), "cudaMalloc");
   return std::shared_ptr<void>(p, [](void *q) { cudaFree(q); });
 #else
@@ -62,12 +67,13 @@ int64_t Tensor::numElements() const {
   return n;
 }
 
-Tensor Tensor::empty(std::vector<int64_t> shape, DType dtype, Device device) {
+Tensor Tensor::empty(std::vector<int64_t> shape, DType dtype, Device device,
+                     void *cudaStream) {
   Tensor t;
   t.shape_ = std::move(shape);
   t.dtype_ = dtype;
   t.device_ = device;
-  t.storage_ = allocate(t.bytes(), device);
+  t.storage_ = allocate(t.bytes(), device, cudaStream);
   return t;
 }
 

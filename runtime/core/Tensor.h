@@ -23,8 +23,13 @@ public:
   Tensor() = default;
 
   /// Uninitialized storage for `shape` on `device`. Throws
-  /// std::runtime_error when the device cannot be used.
-  static Tensor empty(std::vector<int64_t> shape, DType dtype, Device device);
+  /// std::runtime_error when the device cannot be used. On a CUDA device
+  /// with `cudaStream` (a cudaStream_t), the storage is allocated and freed
+  /// in that stream's order (cudaMallocAsync / cudaFreeAsync): temporaries
+  /// then cost no device-wide synchronization, and the stream must outlive
+  /// the tensor.
+  static Tensor empty(std::vector<int64_t> shape, DType dtype, Device device,
+                      void *cudaStream = nullptr);
   /// `values` (f32, row-major) converted to `dtype` on `device`.
   static Tensor fromFloats(const std::vector<float> &values,
                            std::vector<int64_t> shape, DType dtype,

@@ -83,6 +83,13 @@ __global__ void unaryKernel(const T *x, int64_t n, T *out, Op op) {
     out[i] = store<T>(op(load(x[i])));
 }
 
+template <typename From, typename To>
+__global__ void convertKernel(const From *x, int64_t n, To *out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = store<To>(load(x[i]));
+}
+
 template <typename T>
 __global__ void broadcastRows(const T *bias, int64_t rows, int64_t cols,
                               T *y) {
@@ -286,11 +293,38 @@ bool tpc::cuda::deviceAvailable(std::string *why) {
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess || count == 0) {
     if (why)
-      *why = err != cudaSuccess ? cudaGetErrorString(err)
-                                : "no CUDA device present";
+      *why = err == cudaErrorInsufficientDriver
+                 ? std::string("no CUDA driver for this runtime (") +
+                       cudaGetErrorString(err) + ")"
+             : err != cudaSuccess && err != cudaErrorNoDevice
+                 ? std::string(cudaGetErrorString(err))
+                 : std::string("no CUDA device present");
     return false;
   }
   return true;
+}
+
+int tpc::cuda::deviceCount() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
+void tpc::cuda::setDevice(int device) {
+  check(cudaSetDevice(device), "cudaSetDevice");
+}
+
+void tpc::cuda::convert(Context &ctx, DType from, const void *x, DType to,
+                        int64_t n, void *out) {
+  dispatch(from, [&](auto fromTag) {
+    dispatch(to, [&](auto toTag) {
+      using From = decltype(fromTag);
+      using To = decltype(toTag);
+      convertKernel<<<blocksFor(n, kThreads), kThreads, 0,
+                      cudaStream_t(ctx.stream())>>>(
+          static_cast<const From *>(x), n, static_cast<To *>(out));
+      check(cudaGetLastError(), "convert");
+    });
+  });
 }
 
 void tpc::cuda::linear(Context &ctx, DType dtype, const void *x, int64_t rows,

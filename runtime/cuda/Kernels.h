@@ -24,6 +24,10 @@ using tpc::dtypeSize;
 
 /// True when a CUDA device can be used; otherwise `why` says why not.
 bool deviceAvailable(std::string *why = nullptr);
+/// How many CUDA devices can be used (0 without a driver or a device).
+int deviceCount();
+/// Makes `device` current for the calling thread.
+void setDevice(int device);
 
 /// A stream and a cuBLAS handle on the current device.
 class Context {
@@ -42,6 +46,9 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
+/// out[i] = x[i] converted from `from` to `to` (round to nearest even).
+void convert(Context &ctx, DType from, const void *x, DType to, int64_t n,
+             void *out);
 void linear(Context &ctx, DType dtype, const void *x, int64_t rows, int64_t in,
             const void *weight, bool inOut, int64_t out, const void *bias,
             void *y);

@@ -5,13 +5,16 @@
 //       [--bench N]
 //
 // Runs the tp = N forward pass on N thread ranks (or this process's rank
-// under mpirun), prints a one-screen summary, optionally the difference
-// against the tp = 1 program and timings, and writes the logits.
+// under mpirun) on the CPU or on CUDA devices (one GPU per rank with NCCL,
+// or virtual ranks sharing a GPU), prints a one-screen summary, optionally
+// the difference against the tp = 1 program and timings, and writes the
+// logits.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/comm/GlooCommunicator.h"
 #include "runtime/comm/Launch.h"
 #if TPC_HAS_CUDA
-#include "runtime/cuda/Kernels.h"
+#include "runtime/comm/NcclCommunicator.h"
 #endif
 #include "runtime/program/Program.h"
 #include "runtime/weights/Safetensors.h"
@@ -31,6 +34,10 @@ using namespace tpc;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+double seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
 struct Options {
   std::string weights;
   std::optional<uint64_t> seed;
@@ -127,29 +134,105 @@ program::Ids parseTokens(const std::string &text) {
   return ids;
 }
 
-/// Runs `forward` on `ranks` ranks with their `contexts`, which (with the
-/// weights they loaded) live across passes; returns rank 0's logits.
-std::vector<float> run(program::Ids ids, int ranks, const Options &o,
-                       const weights::WeightStore *store,
-                       std::vector<program::RankContext> &contexts,
-                       Tensor (*forward)(program::RankContext &,
-                                         program::Ids)) {
-  contexts.resize(ranks);
+/// Where the ranks compute and how they talk.
+struct Placement {
+  bool cuda = false;
+  /// CUDA devices present (when `cuda`).
+  int devices = 0;
+  /// One GPU per rank through NCCL; otherwise virtual ranks share GPUs and
+  /// their collectives are staged through the host (Gloo).
+  bool nccl = false;
+  /// The summary's words for it.
+  std::string description;
+};
+
+Placement place(const std::string &device, int ranks) {
+  Placement p;
+  if (device == "cpu") {
+    p.description = "cpu";
+    return p;
+  }
+  std::string why;
+  p.devices = program::cudaDeviceCount(&why);
+  if (p.devices == 0)
+    usageError("--device cuda: no CUDA device can be used (" + why + ")");
+  p.cuda = true;
+  comm::ProcessGroup group = comm::detectProcessGroup();
+  int perNode = group.underMpirun ? group.localSize : ranks;
+  p.nccl = ranks > 1 && perNode <= p.devices;
+  if (ranks == 1)
+    p.description = "cuda:0";
+  else if (p.nccl)
+    p.description = "cuda, one GPU per rank, NCCL";
+  else
+    p.description = "cuda, " + std::to_string(perNode) + " ranks on " +
+                    std::to_string(p.devices) +
+                    " GPU(s), collectives staged through the host";
+  return p;
+}
+
+/// What rank 0 saw.
+struct RunResult {
   std::vector<float> logits;
-  comm::runRanks(ranks, std::chrono::seconds(60),
-                 [&](comm::Communicator &comm) {
-                   program::RankContext &ctx = contexts[comm.rank()];
-                   ctx.rank = comm.rank();
-                   ctx.size = comm.size();
-                   ctx.comm = &comm;
-                   ctx.store = store;
-                   ctx.seed = o.seed.value_or(0);
-                   ctx.seq = ids.seq;
-                   Tensor out = forward(ctx, ids);
-                   if (comm.rank() == 0)
-                     logits = out.toFloats();
-                 });
-  return logits;
+  DType dtype = DType::F32;
+  double firstPass = 0;
+  double perPass = 0;
+};
+
+/// One rank of the run: its device and communicator, the first pass (which
+/// loads the weights) and `benchPasses` more, timed.
+void runRank(comm::Communicator &host, const Placement &placement,
+             const program::Ids &ids, const Options &o,
+             const weights::WeightStore *store, int benchPasses,
+             Tensor (*forward)(program::RankContext &, program::Ids),
+             RunResult &result) {
+  comm::ProcessGroup group = comm::detectProcessGroup();
+  int local = group.underMpirun ? group.localRank : host.rank();
+  std::unique_ptr<program::Backend> gpu;
+  std::unique_ptr<comm::Communicator> deviceComm;
+  comm::Communicator *comm = &host;
+  if (placement.cuda) {
+    int device = local % placement.devices;
+    gpu = program::makeCudaBackend(device);
+#if TPC_HAS_CUDA
+    if (placement.nccl)
+      deviceComm = comm::NcclCommunicator::connect(host, device,
+                                                   std::chrono::seconds(60));
+    else
+      deviceComm = std::make_unique<comm::HostStagedCommunicator>(host);
+    comm = deviceComm.get();
+#endif
+  }
+  // Declared after the backend: its tensors go first.
+  program::RankContext ctx;
+  ctx.rank = host.rank();
+  ctx.size = host.size();
+  ctx.comm = comm;
+  ctx.store = store;
+  ctx.seed = o.seed.value_or(0);
+  ctx.seq = ids.seq;
+  ctx.backend = gpu.get();
+  auto pass = [&] {
+    Tensor out = forward(ctx, ids);
+    program::backendOf(ctx).synchronize();
+    return out;
+  };
+  auto start = Clock::now();
+  Tensor out = pass();
+  if (host.rank() == 0) {
+    result.firstPass = seconds(start);
+    result.logits = out.toFloats();
+    result.dtype = out.dtype();
+  }
+  if (benchPasses > 0) {
+    host.barrier();
+    auto benchStart = Clock::now();
+    for (int i = 0; i < benchPasses; ++i)
+      pass();
+    host.barrier();
+    if (host.rank() == 0)
+      result.perPass = seconds(benchStart) / benchPasses;
+  }
 }
 
 void writeLogits(const std::string &path, const std::vector<float> &logits,
@@ -168,29 +251,24 @@ void writeLogits(const std::string &path, const std::vector<float> &logits,
     throw std::runtime_error(path + ": cannot write the logits");
 }
 
-double seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
 } // namespace
 
 int main(int argc, char **argv) {
   const char *self = argc > 0 ? argv[0] : "tpc-program";
   try {
     Options o = parse(argc, argv);
-    if (o.device.empty()) {
-#if TPC_HAS_CUDA
-      o.device = cuda::deviceAvailable() ? "cuda" : "cpu";
-#else
-      o.device = "cpu";
-#endif
-    }
-    if (o.device == "cuda")
-      usageError("--device cuda: this program's GPU path is not built yet "
-                 "(the CUDA kernels exist, the program layer runs on the "
-                 "CPU); use --device cpu");
-    if (o.device != "cpu")
+    if (o.device.empty())
+      o.device = program::cudaDeviceCount() > 0 ? "cuda" : "cpu";
+    if (o.device != "cpu" && o.device != "cuda")
       usageError("--device: expected cpu or cuda, got '" + o.device + "'");
     program::Ids ids = parseTokens(o.tokens);
+    int ranks = int(tpc_program_tp);
+    comm::ProcessGroup group = comm::detectProcessGroup();
+    if (group.underMpirun && group.size != ranks)
+      usageError("mpirun started " + std::to_string(group.size) +
+                 " processes for a tp = " + std::to_string(ranks) +
+                 " program; use -np " + std::to_string(ranks));
+    Placement placement = place(o.device, ranks);
 
     std::optional<weights::WeightStore> store;
     if (!o.weights.empty()) {
@@ -201,46 +279,55 @@ int main(int argc, char **argv) {
     }
     const weights::WeightStore *source = store ? &*store : nullptr;
 
-    int ranks = int(tpc_program_tp);
-    std::vector<program::RankContext> sharded, single;
-    auto start = Clock::now();
-    std::vector<float> logits = run(ids, ranks, o, source, sharded, forward);
-    double first = seconds(start);
+    // Ranks are threads of this process, or the processes of an mpirun
+    // job; either way they are started once, for every pass.
+    RunResult result;
+    comm::runRanks(
+        ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
+          runRank(host, placement, ids, o, source, o.bench, forward, result);
+        });
+    // Under mpirun, the first process speaks for the job.
+    if (group.rank != 0)
+      return 0;
 
-    std::printf("model %s, tp = %lld, %lld x %lld tokens, device cpu\n",
-                tpc_program_model, (long long)ranks, (long long)ids.batch,
-                (long long)ids.seq);
+    std::printf("model %s (%s), tp = %lld, %lld x %lld tokens, device %s\n",
+                tpc_program_model, dtypeName(result.dtype).c_str(),
+                (long long)ranks, (long long)ids.batch, (long long)ids.seq,
+                placement.description.c_str());
     std::printf("weights per rank: %.1f MiB; collectives per pass: %lld\n",
                 tpc_program_weight_bytes_per_rank / 1048576.0,
                 (long long)tpc_program_collectives);
-    std::printf("first pass (loading weights included): %.3f s\n", first);
+    std::printf("first pass (loading weights included): %.3f s\n",
+                result.firstPass);
 
     if (o.verify) {
-      std::vector<float> reference =
-          run(ids, 1, o, source, single, forward_tp1);
+      // The unsharded program, on one rank of the same device.
+      RunResult single;
+      Placement one = place(o.device, 1);
+      comm::runThreadRanks(
+          1, std::chrono::seconds(60), [&](comm::Communicator &host) {
+            runRank(host, one, ids, o, source, 0, forward_tp1, single);
+          });
+      const std::vector<float> &reference = single.logits;
       // Relative to the largest logit: per-element ratios explode on
       // logits near zero and say nothing.
       double maxAbs = 0, scale = 0;
-      for (size_t i = 0; i < logits.size(); ++i) {
-        maxAbs = std::max(maxAbs, std::fabs(double(logits[i]) - reference[i]));
+      for (size_t i = 0; i < result.logits.size(); ++i) {
+        maxAbs = std::max(maxAbs,
+                          std::fabs(double(result.logits[i]) - reference[i]));
         scale = std::max(scale, std::fabs(double(reference[i])));
       }
       std::printf("verify against tp = 1: max abs diff %.3g, max rel diff "
                   "%.3g (to the largest |logit| %.3g)\n",
                   maxAbs, maxAbs / std::max(scale, 1e-30), scale);
     }
-    if (o.bench > 0) {
-      // The first pass loaded the weights; every rank keeps them.
-      auto benchStart = Clock::now();
-      for (int i = 0; i < o.bench; ++i)
-        run(ids, ranks, o, source, sharded, forward);
-      double perPass = seconds(benchStart) / o.bench;
-      std::printf("bench: %.4f s per pass, %.1f tokens/s (weights loaded, "
-                  "ranks started per pass)\n",
-                  perPass, ids.batch * ids.seq / perPass);
-    }
+    if (o.bench > 0)
+      std::printf("bench: %.4f s per pass, %.1f tokens/s (%d passes after "
+                  "the first)\n",
+                  result.perPass, ids.batch * ids.seq / result.perPass,
+                  o.bench);
     if (!o.output.empty()) {
-      writeLogits(o.output, logits, ids);
+      writeLogits(o.output, result.logits, ids);
       std::printf("logits [%lld, %lld, %lld] written to %s\n",
                   (long long)ids.batch, (long long)ids.seq,
                   (long long)tpc_program_vocab, o.output.c_str());

@@ -1,7 +1,12 @@
 //===- Ops.cpp - the calls a partitioned program makes, one per op --------===//
+//
+// The semantics of each op on one rank: result shapes, the rank's head and
+// vocabulary offsets, which rank adds a bias, how a collective's pieces
+// are packed. The arithmetic is the rank's backend's (Backend.h).
+//
+//===----------------------------------------------------------------------===//
 #include "runtime/program/Ops.h"
 
-#include "runtime/cpu/Kernels.h"
 #include "runtime/weights/Slice.h"
 
 #include <numeric>
@@ -11,19 +16,8 @@ using namespace tpc;
 using namespace tpc::program;
 
 namespace {
-float *f32(Tensor &t) { return static_cast<float *>(t.data()); }
-const float *f32(const Tensor &t) {
-  return static_cast<const float *>(t.data());
-}
-
-Tensor like(const Tensor &t) {
-  return Tensor::empty(t.shape(), DType::F32, Device::Host);
-}
-
-void requireHostF32(const Tensor &t, const char *op) {
-  if (t.device() != Device::Host || t.dtype() != DType::F32)
-    throw std::runtime_error(std::string(op) +
-                             ": the CPU program works on host f32 tensors");
+Tensor like(RankContext &ctx, const Tensor &t) {
+  return backendOf(ctx).empty(t.shape(), t.dtype());
 }
 
 void requireSameShape(const Tensor &a, const Tensor &b, const char *op) {
@@ -50,26 +44,45 @@ Around around(const std::vector<int64_t> &shape, int d) {
 
 /// Moves a rank's `ranges` of a dimension between its local tensor (the
 /// ranges side by side) and the global one. `toGlobal`: from the local
-/// `src` into the global `dst`; otherwise from the global `src` into the
-/// local `dst`. `srcDim`/`dstDim` are the two tensors' sizes along the
-/// dimension; `a` gives the sizes around it.
-void copyRanges(const float *src, int64_t srcDim, float *dst, int64_t dstDim,
+/// `src` (starting at element `srcAt`) into the global `dst`; otherwise
+/// from the global `src` into the local `dst` (at `dstAt`). `srcDim` /
+/// `dstDim` are the two tensors' sizes along the dimension; `a` gives the
+/// sizes around it.
+void copyRanges(Backend &backend, const Tensor &src, int64_t srcAt,
+                int64_t srcDim, Tensor &dst, int64_t dstAt, int64_t dstDim,
                 const Around &a, const std::vector<sharding::Range> &ranges,
                 bool toGlobal) {
   int64_t local = 0;
   for (sharding::Range range : ranges) {
-    for (int64_t o = 0; o < a.outer; ++o) {
-      int64_t globalAt =
-          (o * (toGlobal ? dstDim : srcDim) + range.begin) * a.inner;
-      int64_t localAt = (o * (toGlobal ? srcDim : dstDim) + local) * a.inner;
-      const float *from = src + (toGlobal ? localAt : globalAt);
-      float *to = dst + (toGlobal ? globalAt : localAt);
-      std::copy(from, from + range.length() * a.inner, to);
-    }
+    int64_t srcOffset = (toGlobal ? local : range.begin) * a.inner;
+    int64_t dstOffset = (toGlobal ? range.begin : local) * a.inner;
+    backend.copyRows(src, srcAt + srcOffset, srcDim * a.inner, dst,
+                     dstAt + dstOffset, dstDim * a.inner,
+                     range.length() * a.inner, a.outer);
     local += range.length();
   }
 }
+
+/// `x` in f32 on its device: itself, or a converted copy. Collectives
+/// reduce and move f32 (a 16-bit sum over ranks would round at every step).
+Tensor asF32(Backend &backend, const Tensor &x) {
+  return x.dtype() == DType::F32 ? x : backend.convert(x, DType::F32);
+}
+
+/// `x` (f32) back in `dtype`.
+Tensor restore(Backend &backend, const Tensor &x, DType dtype) {
+  return dtype == DType::F32 ? x : backend.convert(x, dtype);
+}
+
+float *f32(Tensor &t) { return static_cast<float *>(t.data()); }
+const float *f32(const Tensor &t) {
+  return static_cast<const float *>(t.data());
+}
 } // namespace
+
+Backend &tpc::program::backendOf(RankContext &ctx) {
+  return ctx.backend ? *ctx.backend : cpuBackend();
+}
 
 sharding::DimSplit tpc::program::splitOf(const RankContext &ctx,
                                          const Layout &layout,
@@ -79,7 +92,7 @@ sharding::DimSplit tpc::program::splitOf(const RankContext &ctx,
 
 Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
                             const std::vector<int64_t> &globalShape,
-                            const Layout &layout) {
+                            const Layout &layout, DType dtype) {
   if (auto it = ctx.weights.find(name); it != ctx.weights.end())
     return it->second;
   weights::ShardSpec spec;
@@ -107,8 +120,11 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
       for (float &v : values)
         v += 1.0f;
   }
+  Backend &backend = backendOf(ctx);
   Tensor shard =
-      Tensor::fromFloats(values, spec.localShape(), DType::F32, Device::Host);
+      Tensor::fromFloats(values, spec.localShape(), dtype, Device::Host);
+  if (backend.device() != Device::Host)
+    shard = backend.convert(shard, dtype);
   ctx.weights.emplace(name, shard);
   return shard;
 }
@@ -116,18 +132,16 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
 Tensor tpc::program::embedding(RankContext &ctx, const Tensor &table,
                                const Layout &tableLayout, int64_t vocab,
                                const Ids &ids) {
-  requireHostF32(table, "embedding");
   int64_t rowBegin = 0;
   if (tableLayout.dim == 0)
     rowBegin =
         sharding::elementRanges(splitOf(ctx, tableLayout, vocab), ctx.rank)[0]
             .begin;
   int64_t hidden = table.shape()[1];
-  Tensor out =
-      Tensor::empty({ids.batch, ids.seq, hidden}, DType::F32, Device::Host);
-  int64_t bad =
-      cpu::embedding(f32(table), rowBegin, table.shape()[0], hidden, vocab,
-                     ids.values.data(), ids.values.size(), f32(out));
+  Backend &backend = backendOf(ctx);
+  Tensor out = backend.empty({ids.batch, ids.seq, hidden}, table.dtype());
+  int64_t bad = backend.embedding(table, rowBegin, table.shape()[0], hidden,
+                                  vocab, ids.values, out);
   if (bad >= 0)
     throw std::runtime_error("token id " + std::to_string(ids.values[bad]) +
                              " is outside the vocabulary of " +
@@ -135,7 +149,7 @@ Tensor tpc::program::embedding(RankContext &ctx, const Tensor &table,
   return out;
 }
 
-Ids tpc::program::positions(const Ids &ids) {
+Ids tpc::program::positions(RankContext &, const Ids &ids) {
   Ids out = ids;
   for (int64_t b = 0; b < ids.batch; ++b)
     for (int64_t s = 0; s < ids.seq; ++s)
@@ -146,7 +160,6 @@ Ids tpc::program::positions(const Ids &ids) {
 Tensor tpc::program::linear(RankContext &ctx, const Tensor &x,
                             const Tensor &weight, const Tensor *bias,
                             bool inOut, bool resultPartial) {
-  requireHostF32(x, "linear");
   int64_t in = inOut ? weight.shape()[0] : weight.shape()[1];
   int64_t out = inOut ? weight.shape()[1] : weight.shape()[0];
   if (lastDim(x) != in)
@@ -155,30 +168,30 @@ Tensor tpc::program::linear(RankContext &ctx, const Tensor &x,
                              std::to_string(in));
   std::vector<int64_t> shape = x.shape();
   shape.back() = out;
-  Tensor y = Tensor::empty(shape, DType::F32, Device::Host);
+  Backend &backend = backendOf(ctx);
+  Tensor y = backend.empty(shape, x.dtype());
   bool addBias = bias && (!resultPartial || ctx.rank == 0);
-  cpu::linear(f32(x), rowsOf(x), in, f32(weight), inOut, out,
-              addBias ? f32(*bias) : nullptr, f32(y));
+  backend.linear(x, rowsOf(x), in, weight, inOut, out, addBias ? bias : nullptr,
+                 y);
   return y;
 }
 
-Tensor tpc::program::splitPiece(const Tensor &x, int64_t pieces,
-                                int64_t index) {
-  int64_t width = lastDim(x) / pieces, rows = rowsOf(x);
+Tensor tpc::program::splitPiece(RankContext &ctx, const Tensor &x,
+                                int64_t pieces, int64_t index) {
+  int64_t width = lastDim(x) / pieces;
   std::vector<int64_t> shape = x.shape();
   shape.back() = width;
-  Tensor t = Tensor::empty(shape, DType::F32, Device::Host);
-  for (int64_t r = 0; r < rows; ++r)
-    std::copy(f32(x) + r * lastDim(x) + index * width,
-              f32(x) + r * lastDim(x) + (index + 1) * width,
-              f32(t) + r * width);
+  Backend &backend = backendOf(ctx);
+  Tensor t = backend.empty(shape, x.dtype());
+  backend.copyRows(x, index * width, lastDim(x), t, 0, width, width, rowsOf(x));
   return t;
 }
 
-std::vector<Tensor> tpc::program::split(const Tensor &x, int64_t pieces) {
+std::vector<Tensor> tpc::program::split(RankContext &ctx, const Tensor &x,
+                                        int64_t pieces) {
   std::vector<Tensor> out;
   for (int64_t p = 0; p < pieces; ++p)
-    out.push_back(splitPiece(x, pieces, p));
+    out.push_back(splitPiece(ctx, x, pieces, p));
   return out;
 }
 
@@ -193,50 +206,54 @@ Tensor tpc::program::linearBias(RankContext &ctx, const Tensor &x,
   return linear(ctx, x, weight, &bias, inOut, resultPartial);
 }
 
-Tensor tpc::program::add(const Tensor &a, const Tensor &b) {
+Tensor tpc::program::add(RankContext &ctx, const Tensor &a, const Tensor &b) {
   requireSameShape(a, b, "add");
-  Tensor out = like(a);
-  cpu::add(f32(a), f32(b), a.numElements(), f32(out));
+  Tensor out = like(ctx, a);
+  backendOf(ctx).add(a, b, out);
   return out;
 }
 
-Tensor tpc::program::mul(const Tensor &a, const Tensor &b) {
+Tensor tpc::program::mul(RankContext &ctx, const Tensor &a, const Tensor &b) {
   requireSameShape(a, b, "mul");
-  Tensor out = like(a);
-  cpu::mul(f32(a), f32(b), a.numElements(), f32(out));
+  Tensor out = like(ctx, a);
+  backendOf(ctx).mul(a, b, out);
   return out;
 }
 
-Tensor tpc::program::gelu(const Tensor &x) {
-  Tensor out = like(x);
-  cpu::geluTanh(f32(x), x.numElements(), f32(out));
+Tensor tpc::program::gelu(RankContext &ctx, const Tensor &x) {
+  Tensor out = like(ctx, x);
+  backendOf(ctx).geluTanh(x, out);
   return out;
 }
 
-Tensor tpc::program::silu(const Tensor &x) {
-  Tensor out = like(x);
-  cpu::silu(f32(x), x.numElements(), f32(out));
+Tensor tpc::program::silu(RankContext &ctx, const Tensor &x) {
+  Tensor out = like(ctx, x);
+  backendOf(ctx).silu(x, out);
   return out;
 }
 
-Tensor tpc::program::layerNorm(const Tensor &x, const Tensor &scale,
-                               const Tensor &shift, double eps) {
-  Tensor out = like(x);
-  cpu::layerNorm(f32(x), rowsOf(x), lastDim(x), f32(scale), f32(shift),
-                 float(eps), f32(out));
+Tensor tpc::program::layerNorm(RankContext &ctx, const Tensor &x,
+                               const Tensor &scale, const Tensor &shift,
+                               double eps) {
+  Tensor out = like(ctx, x);
+  backendOf(ctx).layerNorm(x, rowsOf(x), lastDim(x), scale, shift, float(eps),
+                           out);
   return out;
 }
 
-Tensor tpc::program::rmsNorm(const Tensor &x, const Tensor &scale, double eps) {
-  Tensor out = like(x);
-  cpu::rmsNorm(f32(x), rowsOf(x), lastDim(x), f32(scale), float(eps), f32(out));
+Tensor tpc::program::rmsNorm(RankContext &ctx, const Tensor &x,
+                             const Tensor &scale, double eps) {
+  Tensor out = like(ctx, x);
+  backendOf(ctx).rmsNorm(x, rowsOf(x), lastDim(x), scale, float(eps), out);
   return out;
 }
 
-Tensor tpc::program::rope(const Tensor &x, int64_t headDim, double theta) {
-  Tensor out = x.to(Device::Host, DType::F32);
-  cpu::rope(f32(out), x.shape()[0], x.shape()[1], lastDim(x) / headDim, headDim,
-            theta);
+Tensor tpc::program::rope(RankContext &ctx, const Tensor &x, int64_t headDim,
+                          double theta) {
+  Backend &backend = backendOf(ctx);
+  Tensor out = backend.convert(x, x.dtype());
+  backend.rope(out, x.shape()[0], x.shape()[1], lastDim(x) / headDim, headDim,
+               theta);
   return out;
 }
 
@@ -253,92 +270,106 @@ Tensor tpc::program::attention(RankContext &ctx, const Tensor &q,
     return sharding::unitRange(splitOf(ctx, layout, heads * headDim), ctx.rank)
         .begin;
   };
-  Tensor out = like(q);
-  cpu::attention(f32(q), f32(k), f32(v), q.shape()[0], q.shape()[1],
-                 lastDim(q) / headDim, lastDim(k) / headDim, headDim,
-                 firstHead(qLayout, numHeads), firstHead(kvLayout, numKvHeads),
-                 groups, window, f32(out));
+  Tensor out = like(ctx, q);
+  backendOf(ctx).attention(
+      q, k, v, q.shape()[0], q.shape()[1], lastDim(q) / headDim,
+      lastDim(k) / headDim, headDim, firstHead(qLayout, numHeads),
+      firstHead(kvLayout, numKvHeads), groups, window, out);
   return out;
 }
 
-Tensor tpc::program::lmHead(const Tensor &x, const Tensor &table) {
+Tensor tpc::program::lmHead(RankContext &ctx, const Tensor &x,
+                            const Tensor &table) {
   std::vector<int64_t> shape = x.shape();
   shape.back() = table.shape()[0];
-  Tensor out = Tensor::empty(shape, DType::F32, Device::Host);
-  cpu::lmHead(f32(x), rowsOf(x), lastDim(x), f32(table), table.shape()[0],
-              f32(out));
+  Backend &backend = backendOf(ctx);
+  Tensor out = backend.empty(shape, x.dtype());
+  backend.lmHead(x, rowsOf(x), lastDim(x), table, table.shape()[0], out);
   return out;
 }
 
 void tpc::program::allReduce(RankContext &ctx, Tensor &x) {
-  ctx.comm->allReduceSum(f32(x), x.numElements());
+  x = allReduced(ctx, x);
 }
 
 Tensor tpc::program::allReduced(RankContext &ctx, const Tensor &x) {
-  Tensor out = x.to(Device::Host, DType::F32);
-  allReduce(ctx, out);
-  return out;
+  Backend &backend = backendOf(ctx);
+  Tensor sum = backend.convert(x, DType::F32);
+  backend.synchronize();
+  ctx.comm->allReduceSum(f32(sum), sum.numElements());
+  return restore(backend, sum, x.dtype());
 }
 
 Tensor tpc::program::allGather(RankContext &ctx, const Tensor &x,
                                const Layout &layout, int64_t globalSize) {
   if (globalSize < 0)
     globalSize = ctx.seq;
+  Backend &backend = backendOf(ctx);
   sharding::DimSplit split = splitOf(ctx, layout, globalSize);
   Around local = around(x.shape(), layout.dim);
   std::vector<size_t> counts;
   for (int r = 0; r < ctx.size; ++r)
     counts.push_back(sharding::localSize(split, r) * local.outer * local.inner);
-  std::vector<float> gathered(
-      std::accumulate(counts.begin(), counts.end(), size_t(0)));
-  ctx.comm->allGather(f32(x), gathered.data(), counts);
+  Tensor mine = asF32(backend, x);
+  Tensor gathered = backend.empty(
+      {int64_t(std::accumulate(counts.begin(), counts.end(), size_t(0)))},
+      DType::F32);
+  backend.synchronize();
+  ctx.comm->allGather(f32(mine), f32(gathered), counts);
   std::vector<int64_t> shape = x.shape();
   shape[layout.dim] = globalSize;
-  Tensor out = Tensor::empty(shape, DType::F32, Device::Host);
+  Tensor out = backend.empty(shape, DType::F32);
   // Each rank's block is [outer, localSize(r), inner]: put its ranges back.
   size_t at = 0;
   for (int r = 0; r < ctx.size; ++r) {
-    copyRanges(gathered.data() + at, sharding::localSize(split, r), f32(out),
-               globalSize, local, sharding::elementRanges(split, r),
+    copyRanges(backend, gathered, int64_t(at), sharding::localSize(split, r),
+               out, 0, globalSize, local, sharding::elementRanges(split, r),
                /*toGlobal=*/true);
     at += counts[r];
   }
-  return out;
+  return restore(backend, out, x.dtype());
 }
 
 Tensor tpc::program::reduceScatter(RankContext &ctx, const Tensor &x,
                                    const Layout &layout) {
   if (layout.groups > 1)
     throw std::runtime_error("reduce_scatter cannot produce shared KV heads");
+  Backend &backend = backendOf(ctx);
   int64_t globalSize = x.shape()[layout.dim];
   sharding::DimSplit split = splitOf(ctx, layout, globalSize);
   Around whole = around(x.shape(), layout.dim);
+  Tensor full = asF32(backend, x);
   // Pack every rank's part contiguously, rank after rank.
   std::vector<size_t> counts;
-  std::vector<float> packed;
+  for (int r = 0; r < ctx.size; ++r)
+    counts.push_back(sharding::localSize(split, r) * whole.outer * whole.inner);
+  Tensor packed = backend.empty(
+      {int64_t(std::accumulate(counts.begin(), counts.end(), size_t(0)))},
+      DType::F32);
+  size_t at = 0;
   for (int r = 0; r < ctx.size; ++r) {
-    int64_t size = sharding::localSize(split, r);
-    std::vector<float> part(size * whole.outer * whole.inner);
-    copyRanges(f32(x), globalSize, part.data(), size, whole,
+    copyRanges(backend, full, 0, globalSize, packed, int64_t(at),
+               sharding::localSize(split, r), whole,
                sharding::elementRanges(split, r), /*toGlobal=*/false);
-    counts.push_back(part.size());
-    packed.insert(packed.end(), part.begin(), part.end());
+    at += counts[r];
   }
   std::vector<int64_t> shape = x.shape();
   shape[layout.dim] = sharding::localSize(split, ctx.rank);
-  Tensor out = Tensor::empty(shape, DType::F32, Device::Host);
-  ctx.comm->reduceScatterSum(packed.data(), f32(out), counts);
-  return out;
+  Tensor out = backend.empty(shape, DType::F32);
+  backend.synchronize();
+  ctx.comm->reduceScatterSum(f32(packed), f32(out), counts);
+  return restore(backend, out, x.dtype());
 }
 
 Tensor tpc::program::allSlice(RankContext &ctx, const Tensor &x,
                               const Layout &layout) {
+  Backend &backend = backendOf(ctx);
   int64_t globalSize = x.shape()[layout.dim];
   sharding::DimSplit split = splitOf(ctx, layout, globalSize);
   std::vector<int64_t> shape = x.shape();
   shape[layout.dim] = sharding::localSize(split, ctx.rank);
-  Tensor out = Tensor::empty(shape, DType::F32, Device::Host);
-  copyRanges(f32(x), globalSize, f32(out), shape[layout.dim],
+  Tensor out = backend.empty(shape, x.dtype());
+  copyRanges(backend, x, 0, globalSize, out, 0, shape[layout.dim],
              around(x.shape(), layout.dim),
              sharding::elementRanges(split, ctx.rank), /*toGlobal=*/false);
   return out;

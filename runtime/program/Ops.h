@@ -5,7 +5,9 @@
 // rank (see docs/lowering-plan.md). Arguments are the op's global
 // attributes and the layouts the partitioner chose; local extents and head
 // offsets follow from them through runtime/sharding/Split.h, so one program
-// serves every rank. CPU (f32) for now.
+// serves every rank. Every call takes the rank's context first: its device
+// (a Backend), its communicator and its weights. Tensors keep the element
+// type of the program (f32, bf16 or f16); collectives reduce in f32.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_PROGRAM_OPS_H
@@ -13,6 +15,7 @@
 
 #include "runtime/comm/Communicator.h"
 #include "runtime/core/Tensor.h"
+#include "runtime/program/Backend.h"
 #include "runtime/sharding/Split.h"
 #include "runtime/weights/Safetensors.h"
 
@@ -44,7 +47,12 @@ struct RankContext {
   int64_t seq = 0;
   /// The rank's weights, loaded on first use and kept across passes.
   std::map<std::string, Tensor> weights;
+  /// The device the rank computes on; the host's when null.
+  Backend *backend = nullptr;
 };
+
+/// The context's backend.
+Backend &backendOf(RankContext &ctx);
 
 /// How `globalSize` elements of a dimension laid out by `layout` are dealt
 /// over the context's ranks.
@@ -52,9 +60,11 @@ sharding::DimSplit splitOf(const RankContext &ctx, const Layout &layout,
                            int64_t globalSize);
 
 /// The rank's shard of weight `name` of `globalShape`, loaded (or made up)
-/// on first use and kept in the context.
+/// on first use, converted to `dtype` on the rank's device and kept in the
+/// context.
 Tensor weight(RankContext &ctx, const std::string &name,
-              const std::vector<int64_t> &globalShape, const Layout &layout);
+              const std::vector<int64_t> &globalShape, const Layout &layout,
+              DType dtype);
 
 /// Token ids [batch, seq].
 struct Ids {
@@ -65,34 +75,36 @@ struct Ids {
 Tensor embedding(RankContext &ctx, const Tensor &table,
                  const Layout &tableLayout, int64_t vocab, const Ids &ids);
 /// Position ids [batch, seq] (0..seq-1 in each row).
-Ids positions(const Ids &ids);
+Ids positions(RankContext &ctx, const Ids &ids);
 /// `resultPartial`: the input dimension is split and the result a partial
 /// sum, so the bias is added on rank 0 only.
 Tensor linear(RankContext &ctx, const Tensor &x, const Tensor &weight,
               const Tensor *bias, bool inOut, bool resultPartial);
 /// Cuts the last dimension into `pieces` equal consecutive parts.
-std::vector<Tensor> split(const Tensor &x, int64_t pieces);
+std::vector<Tensor> split(RankContext &ctx, const Tensor &x, int64_t pieces);
 /// Part `index` of split(x, pieces).
-Tensor splitPiece(const Tensor &x, int64_t pieces, int64_t index);
+Tensor splitPiece(RankContext &ctx, const Tensor &x, int64_t pieces,
+                  int64_t index);
 /// linear without and with a bias, as generated code calls them.
 Tensor linearNoBias(RankContext &ctx, const Tensor &x, const Tensor &weight,
                     bool inOut);
 Tensor linearBias(RankContext &ctx, const Tensor &x, const Tensor &weight,
                   const Tensor &bias, bool inOut, bool resultPartial);
-Tensor add(const Tensor &a, const Tensor &b);
-Tensor mul(const Tensor &a, const Tensor &b);
-Tensor gelu(const Tensor &x);
-Tensor silu(const Tensor &x);
-Tensor layerNorm(const Tensor &x, const Tensor &scale, const Tensor &shift,
-                 double eps);
-Tensor rmsNorm(const Tensor &x, const Tensor &scale, double eps);
-Tensor rope(const Tensor &x, int64_t headDim, double theta);
+Tensor add(RankContext &ctx, const Tensor &a, const Tensor &b);
+Tensor mul(RankContext &ctx, const Tensor &a, const Tensor &b);
+Tensor gelu(RankContext &ctx, const Tensor &x);
+Tensor silu(RankContext &ctx, const Tensor &x);
+Tensor layerNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,
+                 const Tensor &shift, double eps);
+Tensor rmsNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,
+               double eps);
+Tensor rope(RankContext &ctx, const Tensor &x, int64_t headDim, double theta);
 /// `qLayout` / `kvLayout` are the layouts of q and k (whole, or split by
 /// heads with `unit` = head_dim and, for k, `groups`).
 Tensor attention(RankContext &ctx, const Tensor &q, const Tensor &k,
                  const Tensor &v, int64_t numHeads, int64_t numKvHeads,
                  const Layout &qLayout, const Layout &kvLayout, int64_t window);
-Tensor lmHead(const Tensor &x, const Tensor &table);
+Tensor lmHead(RankContext &ctx, const Tensor &x, const Tensor &table);
 
 /// Collectives over the context's ranks. `layout` is the split one side of
 /// the collective has (the input of a gather, the result of a scatter or

@@ -8,12 +8,16 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/comm/GlooCommunicator.h"
+#if TPC_HAS_CUDA
+#include "runtime/comm/NcclCommunicator.h"
+#endif
 #include "runtime/program/Ops.h"
 
 #include "gtest/gtest.h"
 
 #include <chrono>
 #include <cmath>
+#include <memory>
 
 using namespace tpc;
 using namespace tpc::program;
@@ -23,10 +27,10 @@ namespace {
 constexpr int64_t kVocab = 11, kHidden = 16, kHeads = 4, kHeadDim = 4,
                   kInner = 32, kPositions = 8;
 
-std::vector<Tensor> split3(const Tensor &qkv);
-
-/// A 2-block GPT-2: every layout whole at tp = 1, Megatron's otherwise.
-std::vector<float> gpt2(RankContext &ctx, const Ids &ids) {
+/// A 2-block GPT-2 stored in `dtype` (biases are small noise, norm scales
+/// near 1, as random weights make them): every layout whole at tp = 1,
+/// Megatron's otherwise.
+std::vector<float> gpt2(RankContext &ctx, const Ids &ids, DType dtype) {
   bool split = ctx.size > 1;
   Layout whole;
   Layout rows = split ? Layout{0} : whole; // split dimension 0
@@ -36,73 +40,141 @@ std::vector<float> gpt2(RankContext &ctx, const Ids &ids) {
   Layout headRows = split ? Layout{0, false, kHeadDim} : whole;
   Layout heads = split ? Layout{2, false, kHeadDim} : whole;
 
-  Tensor wte = weight(ctx, "wte", {kVocab, kHidden}, rows);
-  Tensor wpe = weight(ctx, "wpe", {kPositions, kHidden}, rows);
-  Tensor x = add(embedding(ctx, wte, rows, kVocab, ids),
-                 embedding(ctx, wpe, rows, kPositions, positions(ids)));
+  Tensor wte = weight(ctx, "wte", {kVocab, kHidden}, rows, dtype);
+  Tensor wpe = weight(ctx, "wpe", {kPositions, kHidden}, rows, dtype);
+  Tensor x = add(ctx, embedding(ctx, wte, rows, kVocab, ids),
+                 embedding(ctx, wpe, rows, kPositions, positions(ctx, ids)));
   if (split)
     allReduce(ctx, x); // the embeddings' partial sums, made whole
   for (int l = 0; l < 2; ++l) {
     std::string p = "h." + std::to_string(l) + ".";
-    Tensor h = layerNorm(x, weight(ctx, p + "ln_1.w", {kHidden}, whole),
-                         weight(ctx, p + "ln_1.b", {kHidden}, whole), 1e-5);
-    Tensor wqkv = weight(ctx, p + "c_attn.w", {kHidden, 3 * kHidden}, qkvCols);
-    Tensor bqkv = weight(ctx, p + "c_attn.b", {3 * kHidden}, qkvBias);
-    std::vector<Tensor> qkv = split3(linear(ctx, h, wqkv, &bqkv, true, false));
+    Tensor h =
+        layerNorm(ctx, x, weight(ctx, p + "ln_1.w", {kHidden}, whole, dtype),
+                  weight(ctx, p + "ln_1.bias", {kHidden}, whole, dtype), 1e-5);
+    Tensor wqkv =
+        weight(ctx, p + "c_attn.w", {kHidden, 3 * kHidden}, qkvCols, dtype);
+    Tensor bqkv = weight(ctx, p + "c_attn.bias", {3 * kHidden}, qkvBias, dtype);
+    std::vector<Tensor> qkv =
+        program::split(ctx, linear(ctx, h, wqkv, &bqkv, true, false), 3);
     Tensor a =
         attention(ctx, qkv[0], qkv[1], qkv[2], kHeads, kHeads, heads, heads, 0);
-    Tensor wo = weight(ctx, p + "c_proj.w", {kHidden, kHidden}, headRows);
-    Tensor bo = weight(ctx, p + "c_proj.b", {kHidden}, whole);
+    Tensor wo =
+        weight(ctx, p + "c_proj.w", {kHidden, kHidden}, headRows, dtype);
+    Tensor bo = weight(ctx, p + "c_proj.bias", {kHidden}, whole, dtype);
     Tensor o = linear(ctx, a, wo, &bo, true, split);
     if (split)
       allReduce(ctx, o);
-    x = add(x, o);
-    h = layerNorm(x, weight(ctx, p + "ln_2.w", {kHidden}, whole),
-                  weight(ctx, p + "ln_2.b", {kHidden}, whole), 1e-5);
-    Tensor up = linear(ctx, h, weight(ctx, p + "fc.w", {kHidden, kInner}, cols),
-                       nullptr, true, false);
-    Tensor wd = weight(ctx, p + "proj.w", {kInner, kHidden}, rows);
-    Tensor bd = weight(ctx, p + "proj.b", {kHidden}, whole);
-    Tensor d = linear(ctx, gelu(up), wd, &bd, true, split);
+    x = add(ctx, x, o);
+    h = layerNorm(ctx, x, weight(ctx, p + "ln_2.w", {kHidden}, whole, dtype),
+                  weight(ctx, p + "ln_2.bias", {kHidden}, whole, dtype), 1e-5);
+    Tensor up =
+        linear(ctx, h, weight(ctx, p + "fc.w", {kHidden, kInner}, cols, dtype),
+               nullptr, true, false);
+    Tensor wd = weight(ctx, p + "proj.w", {kInner, kHidden}, rows, dtype);
+    Tensor bd = weight(ctx, p + "proj.bias", {kHidden}, whole, dtype);
+    Tensor d = linear(ctx, gelu(ctx, up), wd, &bd, true, split);
     if (split)
       allReduce(ctx, d);
-    x = add(x, d);
+    x = add(ctx, x, d);
   }
-  x = layerNorm(x, weight(ctx, "ln_f.w", {kHidden}, whole),
-                weight(ctx, "ln_f.b", {kHidden}, whole), 1e-5);
-  Tensor logits = lmHead(x, wte);
+  x = layerNorm(ctx, x, weight(ctx, "ln_f.w", {kHidden}, whole, dtype),
+                weight(ctx, "ln_f.bias", {kHidden}, whole, dtype), 1e-5);
+  Tensor logits = lmHead(ctx, x, wte);
   if (split)
     logits = allGather(ctx, logits, Layout{2}, kVocab);
   return logits.toFloats();
 }
 
-std::vector<Tensor> split3(const Tensor &qkv) { return split(qkv, 3); }
-
-std::vector<float> runAt(int tp, const Ids &ids) {
+/// The model's logits at `tp` thread ranks, on the CPU or (`cuda`) as
+/// virtual ranks on GPU 0 with collectives staged through the host.
+std::vector<float> runAt(int tp, const Ids &ids, DType dtype = DType::F32,
+                         bool cuda = false) {
   std::vector<float> logits;
   comm::runThreadRanks(tp, 20s, [&](comm::Communicator &comm) {
-    RankContext ctx{comm.rank(), comm.size(), &comm, nullptr, 7};
-    std::vector<float> out = gpt2(ctx, ids);
+    std::unique_ptr<Backend> gpu;
+    std::unique_ptr<comm::Communicator> staged;
+#if TPC_HAS_CUDA
+    if (cuda) {
+      gpu = makeCudaBackend(0);
+      staged = std::make_unique<comm::HostStagedCommunicator>(comm);
+    }
+#endif
+    RankContext ctx{comm.rank(), comm.size(), staged ? staged.get() : &comm,
+                    nullptr, 7};
+    ctx.backend = gpu.get();
+    std::vector<float> out = gpt2(ctx, ids, dtype);
     if (comm.rank() == 0)
       logits = out;
   });
   return logits;
 }
 
+double maxAbs(const std::vector<float> &values) {
+  double m = 0;
+  for (float v : values)
+    m = std::max(m, std::fabs(double(v)));
+  return m;
+}
+
+double maxDiff(const std::vector<float> &a, const std::vector<float> &b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
 TEST(ProgramOps, Gpt2AtTp2And3EqualsTp1) {
   Ids ids{{1, 5, 10, 3, 0, 7, 2, 9, 4, 6}, 2, 5};
   std::vector<float> reference = runAt(1, ids);
   ASSERT_EQ(reference.size(), size_t(2 * 5 * kVocab));
-  double spread = 0;
-  for (float v : reference)
-    spread = std::max(spread, std::fabs(double(v)));
-  EXPECT_GT(spread, 1e-3) << "the logits should not be trivially zero";
+  EXPECT_GT(maxAbs(reference), 1e-3)
+      << "the logits should not be trivially zero";
   for (int tp : {2, 3}) {
     std::vector<float> logits = runAt(tp, ids);
     ASSERT_EQ(logits.size(), reference.size());
     for (size_t i = 0; i < logits.size(); ++i)
       ASSERT_NEAR(logits[i], reference[i], 1e-5)
           << "tp = " << tp << " at " << i;
+  }
+}
+
+TEST(ProgramOps, Gpt2In16BitsRoundsAndStillMatchesAcrossDegrees) {
+  // bf16 and f16 store every weight and activation rounded: the logits
+  // differ from f32 (by the types' precision, not more), and tp = 3 stays
+  // within a few rounding steps of tp = 1 (partial sums are added in a
+  // different order before they are rounded).
+  Ids ids{{1, 5, 10, 3, 0, 7, 2, 9, 4, 6}, 2, 5};
+  std::vector<float> f32 = runAt(1, ids);
+  double scale = maxAbs(f32);
+  for (auto [dtype, epsilon] :
+       {std::pair{DType::BF16, 0x1p-8}, std::pair{DType::F16, 0x1p-11}}) {
+    std::vector<float> tp1 = runAt(1, ids, dtype);
+    std::vector<float> tp3 = runAt(3, ids, dtype);
+    ASSERT_EQ(tp1.size(), f32.size());
+    ASSERT_EQ(tp3.size(), f32.size());
+    double fromF32 = maxDiff(tp1, f32) / scale;
+    EXPECT_GT(fromF32, 0.0) << dtypeName(dtype) << " computed like f32";
+    EXPECT_LT(fromF32, 16 * epsilon) << dtypeName(dtype);
+    EXPECT_LT(maxDiff(tp3, tp1) / scale, 16 * epsilon) << dtypeName(dtype);
+  }
+}
+
+TEST(ProgramOps, Gpt2OnCudaEqualsCpu) {
+  // The CUDA backend through the same calls: every op, the packing of the
+  // collectives (copyRows) and the 16-bit conversions on the device.
+  std::string why;
+  if (cudaDeviceCount(&why) == 0)
+    GTEST_SKIP() << "CUDA program path not run: " << why;
+  Ids ids{{1, 5, 10, 3, 0, 7, 2, 9, 4, 6}, 2, 5};
+  std::vector<float> cpu = runAt(1, ids);
+  double scale = maxAbs(cpu);
+  for (int tp : {1, 3}) {
+    EXPECT_LT(maxDiff(runAt(tp, ids, DType::F32, true), cpu), 1e-5)
+        << "f32 tp = " << tp;
+    std::vector<float> bf16Cpu = runAt(tp, ids, DType::BF16);
+    EXPECT_LT(maxDiff(runAt(tp, ids, DType::BF16, true), bf16Cpu) / scale,
+              16 * 0x1p-8)
+        << "bf16 tp = " << tp;
   }
 }
 
@@ -123,14 +195,15 @@ TEST(ProgramOps, GqaAttentionUnevenHeadsSharedKv) {
       Layout qHeads = split ? Layout{2, false, d} : Layout{};
       Layout kvHeadsLayout =
           split ? Layout{2, false, d, 1, heads / kvHeads} : Layout{};
-      Tensor x = embedding(ctx, weight(ctx, "emb", {8, 12}, Layout{}), Layout{},
-                           8, ids);
+      DType dtype = DType::F32;
+      Tensor x = embedding(ctx, weight(ctx, "emb", {8, 12}, Layout{}, dtype),
+                           Layout{}, 8, ids);
       auto proj = [&](const char *name, int64_t out, const Layout &layout) {
-        return linear(ctx, x, weight(ctx, name, {out, 12}, layout), nullptr,
-                      false, false);
+        return linear(ctx, x, weight(ctx, name, {out, 12}, layout, dtype),
+                      nullptr, false, false);
       };
-      Tensor q = rope(proj("q", heads * d, qCols), d, 10000.0);
-      Tensor k = rope(proj("k", kvHeads * d, kvCols), d, 10000.0);
+      Tensor q = rope(ctx, proj("q", heads * d, qCols), d, 10000.0);
+      Tensor k = rope(ctx, proj("k", kvHeads * d, kvCols), d, 10000.0);
       Tensor v = proj("v", kvHeads * d, kvCols);
       Tensor a =
           attention(ctx, q, k, v, heads, kvHeads, qHeads, kvHeadsLayout, 0);

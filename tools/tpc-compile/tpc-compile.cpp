@@ -194,10 +194,6 @@ FloatType elementType(MLIRContext &context) {
 int emitExecutable(ModuleOp module) {
   if (outputPath == "-")
     return fail("--emit=exe: give the executable's path with -o");
-  if (dtype != DTypeOption::F32)
-    return fail("--dtype: executables compute in f32 on the CPU, the only "
-                "program path built so far; use --dtype f32 (bf16 and f16 "
-                "need the GPU program path)");
   auto forward = module.lookupSymbol<func::FuncOp>(kForwardFuncName);
   if (!forward)
     return fail(modelPath + ": no @forward function to compile");

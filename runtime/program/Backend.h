@@ -1,0 +1,96 @@
+//===- Backend.h - the kernels of one device, on runtime tensors -*- C++
+//-*-===//
+//
+// What the program layer (Ops.cpp) needs from the device a rank computes
+// on: every op's kernel on whole tensors, strided copies (to pack and
+// unpack collectives), element-type conversions and a way to wait for
+// queued work. Ops.cpp owns the semantics (shapes, head offsets, which
+// rank adds a bias); a backend only computes. Outputs are allocated by the
+// caller with empty().
+//
+// CpuBackend computes in f32: bf16 and f16 tensors are widened on the way
+// in and rounded on the way out, as GPU kernels do in registers, so a
+// 16-bit program on the CPU stores and rounds at the same op boundaries as
+// on a GPU (inside attention the GPU also rounds the probabilities).
+// CudaBackend runs runtime/cuda's kernels on one device's stream.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_RUNTIME_PROGRAM_BACKEND_H
+#define TPC_RUNTIME_PROGRAM_BACKEND_H
+
+#include "runtime/core/Tensor.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tpc::program {
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+
+  virtual Device device() const = 0;
+  /// "cpu" or "cuda:N".
+  virtual std::string name() const = 0;
+  /// Uninitialized storage on this backend's device.
+  virtual Tensor empty(std::vector<int64_t> shape, DType dtype) = 0;
+  /// A copy of `x` in `dtype` on this device (always a new tensor).
+  virtual Tensor convert(const Tensor &x, DType dtype) = 0;
+  /// `rows` blocks of `width` elements from `src` (starting at element
+  /// `srcAt`, blocks `srcPitch` elements apart) to `dst` (likewise). Both
+  /// tensors have the same element type.
+  virtual void copyRows(const Tensor &src, int64_t srcAt, int64_t srcPitch,
+                        Tensor &dst, int64_t dstAt, int64_t dstPitch,
+                        int64_t width, int64_t rows) = 0;
+  /// Waits until every queued kernel is done (before a collective reads
+  /// device memory from another stream or the host).
+  virtual void synchronize() = 0;
+
+  /// The kernels, with the shapes and conventions of runtime/cpu/Kernels.h.
+  virtual void linear(const Tensor &x, int64_t rows, int64_t in,
+                      const Tensor &weight, bool inOut, int64_t out,
+                      const Tensor *bias, Tensor &y) = 0;
+  virtual void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
+                      const Tensor &table, int64_t vocab, Tensor &logits) = 0;
+  /// Rows [rowBegin, rowBegin + localRows) of the table; ids outside them
+  /// give zero rows. Returns the index of an id outside [0, vocab), or -1.
+  virtual int64_t embedding(const Tensor &table, int64_t rowBegin,
+                            int64_t localRows, int64_t hidden, int64_t vocab,
+                            const std::vector<int32_t> &ids, Tensor &out) = 0;
+  virtual void add(const Tensor &a, const Tensor &b, Tensor &out) = 0;
+  virtual void mul(const Tensor &a, const Tensor &b, Tensor &out) = 0;
+  virtual void geluTanh(const Tensor &x, Tensor &out) = 0;
+  virtual void silu(const Tensor &x, Tensor &out) = 0;
+  virtual void layerNorm(const Tensor &x, int64_t rows, int64_t hidden,
+                         const Tensor &scale, const Tensor &shift, float eps,
+                         Tensor &y) = 0;
+  virtual void rmsNorm(const Tensor &x, int64_t rows, int64_t hidden,
+                       const Tensor &scale, float eps, Tensor &y) = 0;
+  /// In place.
+  virtual void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
+                    int64_t headDim, double theta) = 0;
+  virtual void attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                         int64_t batch, int64_t seq, int64_t qHeads,
+                         int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
+                         int64_t kvHeadBegin, int64_t groups, int64_t window,
+                         Tensor &out) = 0;
+};
+
+/// The host's backend (OpenBLAS GEMMs, f32 arithmetic). One instance serves
+/// any number of ranks.
+Backend &cpuBackend();
+
+/// How many CUDA devices a backend can use (0 when this runtime was built
+/// without CUDA, or without a driver or a device); `why` says why none.
+int cudaDeviceCount(std::string *why = nullptr);
+
+/// A backend on CUDA device `device` with its own stream and cuBLAS handle,
+/// made current for the calling thread. Throws std::runtime_error when this
+/// runtime was built without CUDA or the device cannot be used.
+std::unique_ptr<Backend> makeCudaBackend(int device);
+
+} // namespace tpc::program
+
+#endif // TPC_RUNTIME_PROGRAM_BACKEND_H

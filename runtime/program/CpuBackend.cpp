@@ -1,0 +1,154 @@
+//===- CpuBackend.cpp - the program layer's kernels on the host -----------===//
+#include "runtime/program/Backend.h"
+
+#include "runtime/cpu/Kernels.h"
+
+#include <cstring>
+#include <optional>
+
+using namespace tpc;
+using namespace tpc::program;
+
+namespace {
+/// The f32 values of a host tensor: its own storage when it is f32, else a
+/// widened copy.
+class Widened {
+public:
+  explicit Widened(const Tensor &t) {
+    if (t.dtype() == DType::F32) {
+      data_ = static_cast<const float *>(t.data());
+    } else {
+      copy = t.toFloats();
+      data_ = copy.data();
+    }
+  }
+  const float *get() const { return data_; }
+
+private:
+  std::vector<float> copy;
+  const float *data_ = nullptr;
+};
+
+/// An f32 destination for a host tensor: its own storage when it is f32,
+/// else a buffer rounded into the tensor when this goes out of scope.
+/// `load` starts the buffer from the tensor's values (for in-place ops).
+class Narrowed {
+public:
+  explicit Narrowed(Tensor &t, bool load = false) : t(t) {
+    if (t.dtype() == DType::F32) {
+      data_ = static_cast<float *>(t.data());
+      return;
+    }
+    buffer = load ? t.toFloats() : std::vector<float>(t.numElements());
+    data_ = buffer.data();
+  }
+  ~Narrowed() {
+    if (t.dtype() == DType::F32)
+      return;
+    auto *out = static_cast<uint16_t *>(t.data());
+    bool bf16 = t.dtype() == DType::BF16;
+    for (size_t i = 0; i < buffer.size(); ++i)
+      out[i] = bf16 ? floatToBf16(buffer[i]) : floatToF16(buffer[i]);
+  }
+  Narrowed(const Narrowed &) = delete;
+  Narrowed &operator=(const Narrowed &) = delete;
+  float *get() const { return data_; }
+
+private:
+  Tensor &t;
+  std::vector<float> buffer;
+  float *data_ = nullptr;
+};
+
+class CpuBackend final : public Backend {
+public:
+  Device device() const override { return Device::Host; }
+  std::string name() const override { return "cpu"; }
+  Tensor empty(std::vector<int64_t> shape, DType dtype) override {
+    return Tensor::empty(std::move(shape), dtype, Device::Host);
+  }
+  Tensor convert(const Tensor &x, DType dtype) override {
+    if (dtype == x.dtype()) {
+      Tensor out = empty(x.shape(), dtype);
+      std::memcpy(out.data(), x.data(), x.bytes());
+      return out;
+    }
+    return x.to(Device::Host, dtype);
+  }
+  void copyRows(const Tensor &src, int64_t srcAt, int64_t srcPitch, Tensor &dst,
+                int64_t dstAt, int64_t dstPitch, int64_t width,
+                int64_t rows) override {
+    int64_t elem = dtypeSize(src.dtype());
+    const char *from = static_cast<const char *>(src.data());
+    char *to = static_cast<char *>(dst.data());
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(to + (dstAt + r * dstPitch) * elem,
+                  from + (srcAt + r * srcPitch) * elem, width * elem);
+  }
+  void synchronize() override {}
+
+  void linear(const Tensor &x, int64_t rows, int64_t in, const Tensor &weight,
+              bool inOut, int64_t out, const Tensor *bias, Tensor &y) override {
+    std::optional<Widened> b;
+    if (bias)
+      b.emplace(*bias);
+    cpu::linear(Widened(x).get(), rows, in, Widened(weight).get(), inOut, out,
+                b ? b->get() : nullptr, Narrowed(y).get());
+  }
+  void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
+              const Tensor &table, int64_t vocab, Tensor &logits) override {
+    cpu::lmHead(Widened(x).get(), rows, hidden, Widened(table).get(), vocab,
+                Narrowed(logits).get());
+  }
+  int64_t embedding(const Tensor &table, int64_t rowBegin, int64_t localRows,
+                    int64_t hidden, int64_t vocab,
+                    const std::vector<int32_t> &ids, Tensor &out) override {
+    return cpu::embedding(Widened(table).get(), rowBegin, localRows, hidden,
+                          vocab, ids.data(), int64_t(ids.size()),
+                          Narrowed(out).get());
+  }
+  void add(const Tensor &a, const Tensor &b, Tensor &out) override {
+    cpu::add(Widened(a).get(), Widened(b).get(), a.numElements(),
+             Narrowed(out).get());
+  }
+  void mul(const Tensor &a, const Tensor &b, Tensor &out) override {
+    cpu::mul(Widened(a).get(), Widened(b).get(), a.numElements(),
+             Narrowed(out).get());
+  }
+  void geluTanh(const Tensor &x, Tensor &out) override {
+    cpu::geluTanh(Widened(x).get(), x.numElements(), Narrowed(out).get());
+  }
+  void silu(const Tensor &x, Tensor &out) override {
+    cpu::silu(Widened(x).get(), x.numElements(), Narrowed(out).get());
+  }
+  void layerNorm(const Tensor &x, int64_t rows, int64_t hidden,
+                 const Tensor &scale, const Tensor &shift, float eps,
+                 Tensor &y) override {
+    cpu::layerNorm(Widened(x).get(), rows, hidden, Widened(scale).get(),
+                   Widened(shift).get(), eps, Narrowed(y).get());
+  }
+  void rmsNorm(const Tensor &x, int64_t rows, int64_t hidden,
+               const Tensor &scale, float eps, Tensor &y) override {
+    cpu::rmsNorm(Widened(x).get(), rows, hidden, Widened(scale).get(), eps,
+                 Narrowed(y).get());
+  }
+  void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
+            int64_t headDim, double theta) override {
+    cpu::rope(Narrowed(x, /*load=*/true).get(), batch, seq, heads, headDim,
+              theta);
+  }
+  void attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                 int64_t batch, int64_t seq, int64_t qHeads, int64_t kvHeads,
+                 int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
+                 int64_t groups, int64_t window, Tensor &out) override {
+    cpu::attention(Widened(q).get(), Widened(k).get(), Widened(v).get(), batch,
+                   seq, qHeads, kvHeads, headDim, qHeadBegin, kvHeadBegin,
+                   groups, window, Narrowed(out).get());
+  }
+};
+} // namespace
+
+Backend &tpc::program::cpuBackend() {
+  static CpuBackend backend;
+  return backend;
+}

@@ -1,0 +1,172 @@
+//===- CudaBackend.cpp - the program layer's kernels on a CUDA device -----===//
+//
+// runtime/cuda's kernels on one device, queued on the backend's stream.
+// Tensors it makes live in that stream's order (cudaMallocAsync), so the
+// temporaries of a forward pass come from the device's memory pool without
+// synchronizing; collectives call synchronize() first.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/program/Backend.h"
+
+#include <stdexcept>
+
+using namespace tpc;
+using namespace tpc::program;
+
+#if TPC_HAS_CUDA
+#include "runtime/cuda/Kernels.h"
+
+#include <cuda_runtime.h>
+
+namespace {
+void check(cudaError_t err, const char *what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA ") + what + ": " +
+                             cudaGetErrorString(err));
+}
+
+class CudaBackend final : public Backend {
+public:
+  explicit CudaBackend(int device) : device_(device) {
+    cuda::setDevice(device);
+    ctx = std::make_unique<cuda::Context>();
+  }
+
+  Device device() const override { return Device::Cuda; }
+  std::string name() const override {
+    return "cuda:" + std::to_string(device_);
+  }
+  Tensor empty(std::vector<int64_t> shape, DType dtype) override {
+    return Tensor::empty(std::move(shape), dtype, Device::Cuda, ctx->stream());
+  }
+  Tensor convert(const Tensor &x, DType dtype) override {
+    Tensor out = empty(x.shape(), dtype);
+    if (x.device() == Device::Host) {
+      // Host data (weights as they are loaded): convert there, then copy.
+      Tensor host = x.to(Device::Host, dtype);
+      check(cudaMemcpyAsync(out.data(), host.data(), host.bytes(),
+                            cudaMemcpyHostToDevice, stream()),
+            "copy to device");
+      synchronize(); // `host` is freed on return.
+    } else {
+      cuda::convert(*ctx, x.dtype(), x.data(), dtype, x.numElements(),
+                    out.data());
+    }
+    return out;
+  }
+  void copyRows(const Tensor &src, int64_t srcAt, int64_t srcPitch, Tensor &dst,
+                int64_t dstAt, int64_t dstPitch, int64_t width,
+                int64_t rows) override {
+    int64_t elem = dtypeSize(src.dtype());
+    check(cudaMemcpy2DAsync(
+              static_cast<char *>(dst.data()) + dstAt * elem, dstPitch * elem,
+              static_cast<const char *>(src.data()) + srcAt * elem,
+              srcPitch * elem, width * elem, rows, cudaMemcpyDeviceToDevice,
+              stream()),
+          "copy rows");
+  }
+  void synchronize() override { ctx->synchronize(); }
+
+  void linear(const Tensor &x, int64_t rows, int64_t in, const Tensor &weight,
+              bool inOut, int64_t out, const Tensor *bias, Tensor &y) override {
+    cuda::linear(*ctx, x.dtype(), x.data(), rows, in, weight.data(), inOut, out,
+                 bias ? bias->data() : nullptr, y.data());
+  }
+  void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
+              const Tensor &table, int64_t vocab, Tensor &logits) override {
+    cuda::lmHead(*ctx, x.dtype(), x.data(), rows, hidden, table.data(), vocab,
+                 logits.data());
+  }
+  int64_t embedding(const Tensor &table, int64_t rowBegin, int64_t localRows,
+                    int64_t hidden, int64_t vocab,
+                    const std::vector<int32_t> &ids, Tensor &out) override {
+    // Ids outside the vocabulary are found on the host: the kernel only
+    // looks rows up.
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] < 0 || ids[i] >= vocab)
+        return int64_t(i);
+    int32_t *deviceIds = nullptr;
+    size_t bytes = ids.size() * sizeof(int32_t);
+    check(
+        cudaMallocAsync(reinterpret_cast<void **>(&deviceIds), bytes, stream()),
+        "ids");
+    check(cudaMemcpyAsync(deviceIds, ids.data(), bytes, cudaMemcpyHostToDevice,
+                          stream()),
+          "copy ids");
+    cuda::embedding(*ctx, table.dtype(), table.data(), rowBegin, localRows,
+                    hidden, deviceIds, int64_t(ids.size()), out.data());
+    check(cudaFreeAsync(deviceIds, stream()), "free ids");
+    // The copy reads the caller's pageable vector: wait before it may go.
+    synchronize();
+    return -1;
+  }
+  void add(const Tensor &a, const Tensor &b, Tensor &out) override {
+    cuda::add(*ctx, a.dtype(), a.data(), b.data(), a.numElements(), out.data());
+  }
+  void mul(const Tensor &a, const Tensor &b, Tensor &out) override {
+    cuda::mul(*ctx, a.dtype(), a.data(), b.data(), a.numElements(), out.data());
+  }
+  void geluTanh(const Tensor &x, Tensor &out) override {
+    cuda::geluTanh(*ctx, x.dtype(), x.data(), x.numElements(), out.data());
+  }
+  void silu(const Tensor &x, Tensor &out) override {
+    cuda::silu(*ctx, x.dtype(), x.data(), x.numElements(), out.data());
+  }
+  void layerNorm(const Tensor &x, int64_t rows, int64_t hidden,
+                 const Tensor &scale, const Tensor &shift, float eps,
+                 Tensor &y) override {
+    cuda::layerNorm(*ctx, x.dtype(), x.data(), rows, hidden, scale.data(),
+                    shift.data(), eps, y.data());
+  }
+  void rmsNorm(const Tensor &x, int64_t rows, int64_t hidden,
+               const Tensor &scale, float eps, Tensor &y) override {
+    cuda::rmsNorm(*ctx, x.dtype(), x.data(), rows, hidden, scale.data(), eps,
+                  y.data());
+  }
+  void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
+            int64_t headDim, double theta) override {
+    cuda::rope(*ctx, x.dtype(), x.data(), batch, seq, heads, headDim, theta);
+  }
+  void attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                 int64_t batch, int64_t seq, int64_t qHeads, int64_t kvHeads,
+                 int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
+                 int64_t groups, int64_t window, Tensor &out) override {
+    cuda::attention(*ctx, q.dtype(), q.data(), k.data(), v.data(), batch, seq,
+                    qHeads, kvHeads, headDim, qHeadBegin, kvHeadBegin, groups,
+                    window, out.data());
+  }
+
+private:
+  cudaStream_t stream() const { return cudaStream_t(ctx->stream()); }
+
+  int device_;
+  std::unique_ptr<cuda::Context> ctx;
+};
+} // namespace
+
+int tpc::program::cudaDeviceCount(std::string *why) {
+  return cuda::deviceAvailable(why) ? cuda::deviceCount() : 0;
+}
+
+std::unique_ptr<Backend> tpc::program::makeCudaBackend(int device) {
+  std::string why;
+  if (!cuda::deviceAvailable(&why))
+    throw std::runtime_error("no CUDA device can be used: " + why);
+  if (device >= cuda::deviceCount())
+    throw std::runtime_error("CUDA device " + std::to_string(device) +
+                             " does not exist (" +
+                             std::to_string(cuda::deviceCount()) + " present)");
+  return std::make_unique<CudaBackend>(device);
+}
+#else
+int tpc::program::cudaDeviceCount(std::string *why) {
+  if (why)
+    *why = "this program was built without CUDA";
+  return 0;
+}
+
+std::unique_ptr<Backend> tpc::program::makeCudaBackend(int) {
+  throw std::runtime_error("this program was built without CUDA (no CUDA "
+                           "toolkit where tpc was built)");
+}
+#endif
