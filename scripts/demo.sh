@@ -25,4 +25,4 @@ printf 'compiled in %.1f s\n' "$(echo "$(date +%s.%N) - $start" | bc)"
 
 echo
 echo "== run on 4 ranks, random weights, verified against tp = 1"
-"$exe" --random-weights 0 --tokens "$tokens" --verify --output "$build/gpt2-tp4.logits.safetensors"
+"$exe" --device cpu --random-weights 0 --tokens "$tokens" --verify --bench 3 --output "$build/gpt2-tp4.logits.safetensors"
