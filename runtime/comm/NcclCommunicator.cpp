@@ -5,6 +5,7 @@
 #include <gloo/rendezvous/store.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 #include <string>
@@ -23,6 +24,12 @@ void checkNccl(ncclResult_t result, const char *what) {
   if (result != ncclSuccess)
     throw CollectiveError(std::string(what) + ": " +
                           ncclGetErrorString(result));
+}
+
+/// Even splits take NCCL's ring collectives; uneven ones are composed.
+bool allEqual(const std::vector<size_t> &counts) {
+  return std::all_of(counts.begin(), counts.end(),
+                     [&](size_t c) { return c == counts[0]; });
 }
 
 std::vector<size_t> offsetsOf(const std::vector<size_t> &counts) {
@@ -137,6 +144,13 @@ void NcclCommunicator::allReduceSum(float *data, size_t count) {
 
 void NcclCommunicator::allGather(const float *in, float *out,
                                  const std::vector<size_t> &counts) {
+  if (allEqual(counts)) {
+    checkNccl(
+        ncclAllGather(in, out, counts[0], ncclFloat, impl->comm, impl->stream),
+        "ncclAllGather");
+    wait("all_gather");
+    return;
+  }
   // Uneven counts: one broadcast per rank into its place, as one group.
   std::vector<size_t> offsets = offsetsOf(counts);
   checkNccl(ncclGroupStart(), "ncclGroupStart");
@@ -151,6 +165,13 @@ void NcclCommunicator::allGather(const float *in, float *out,
 
 void NcclCommunicator::reduceScatterSum(const float *data, float *out,
                                         const std::vector<size_t> &counts) {
+  if (allEqual(counts)) {
+    checkNccl(ncclReduceScatter(data, out, counts[0], ncclFloat, ncclSum,
+                                impl->comm, impl->stream),
+              "ncclReduceScatter");
+    wait("reduce_scatter");
+    return;
+  }
   // Uneven counts: one reduce per rank onto its part, as one group.
   std::vector<size_t> offsets = offsetsOf(counts);
   checkNccl(ncclGroupStart(), "ncclGroupStart");

@@ -1,7 +1,9 @@
 //===- NcclCommunicatorTest.cpp - collectives on device buffers -----------===//
 //
-// Host-staged virtual ranks on one GPU, and NCCL across GPUs, on device
-// buffers with uneven counts. Skipped, saying why, without enough devices.
+// Host-staged virtual ranks on one GPU, and NCCL across GPUs (joined
+// through a store, or bootstrapped by a Gloo group as executables do), on
+// device buffers with even and uneven counts, every result checked.
+// Skipped, saying why, without enough devices.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/comm/NcclCommunicator.h"
@@ -26,25 +28,68 @@ int deviceCount() {
   return count;
 }
 
-/// all_reduce, uneven all_gather and reduce_scatter on device buffers.
-void exercise(Communicator &comm) {
+std::vector<float> download(const float *device, size_t count) {
+  std::vector<float> host(count);
+  cudaMemcpy(host.data(), device, count * sizeof(float),
+             cudaMemcpyDeviceToHost);
+  return host;
+}
+
+float *upload(const std::vector<float> &host) {
+  float *device = nullptr;
+  if (cudaMalloc(&device, host.size() * sizeof(float)) != cudaSuccess)
+    throw std::runtime_error("cudaMalloc failed");
+  cudaMemcpy(device, host.data(), host.size() * sizeof(float),
+             cudaMemcpyHostToDevice);
+  return device;
+}
+
+void expectEqual(const std::vector<float> &got,
+                 const std::vector<float> &expected, const char *what) {
+  if (got != expected)
+    throw std::runtime_error(std::string(what) + " gave wrong values");
+}
+
+/// all_reduce, all_gather and reduce_scatter on device buffers, with even
+/// counts (NCCL's ring collectives) or uneven ones (rank r has 3 + r
+/// elements: composed of broadcasts and reduces); every result checked.
+void exercise(Communicator &comm, bool even) {
   int rank = comm.rank(), size = comm.size();
-  std::vector<size_t> counts;
+  std::vector<size_t> counts, offsets;
+  size_t total = 0;
+  for (int r = 0; r < size; ++r) {
+    counts.push_back(even ? 4 : 3 + r);
+    offsets.push_back(total);
+    total += counts.back();
+  }
+  // all_reduce: rank r holds r + 1 everywhere.
+  float *sum = upload(std::vector<float>(total, float(rank + 1)));
+  comm.allReduceSum(sum, total);
+  expectEqual(download(sum, total),
+              std::vector<float>(total, float(size * (size + 1) / 2)),
+              "all_reduce");
+  // all_gather: rank r contributes 100 r + i.
+  std::vector<float> mine(counts[rank]), all(total);
+  for (size_t i = 0; i < mine.size(); ++i)
+    mine[i] = float(100 * rank + i);
   for (int r = 0; r < size; ++r)
-    counts.push_back(3 + r);
-  size_t total = std::accumulate(counts.begin(), counts.end(), size_t(0));
-  float *d = nullptr;
-  cudaMalloc(&d, total * sizeof(float) * 2);
-  std::vector<float> host(total, float(rank + 1));
-  cudaMemcpy(d, host.data(), total * sizeof(float), cudaMemcpyHostToDevice);
-  comm.allReduceSum(d, total);
-  cudaMemcpy(host.data(), d, total * sizeof(float), cudaMemcpyDeviceToHost);
-  if (host[0] != float(size * (size + 1) / 2))
-    throw std::runtime_error("all_reduce mismatch");
-  comm.allGather(d, d + total, counts);
-  comm.reduceScatterSum(d, d + total, counts);
+    for (size_t i = 0; i < counts[r]; ++i)
+      all[offsets[r] + i] = float(100 * r + i);
+  float *in = upload(mine), *gathered = upload(std::vector<float>(total));
+  comm.allGather(in, gathered, counts);
+  expectEqual(download(gathered, total), all, "all_gather");
+  // reduce_scatter: rank r holds (r + 1) j at j; its part is the sum.
+  std::vector<float> data(total), part(counts[rank]);
+  for (size_t j = 0; j < total; ++j)
+    data[j] = float((rank + 1) * j);
+  for (size_t i = 0; i < part.size(); ++i)
+    part[i] = float(size * (size + 1) / 2 * (offsets[rank] + i));
+  float *full = upload(data), *out = upload(std::vector<float>(part.size()));
+  comm.reduceScatterSum(full, out, counts);
+  expectEqual(download(out, part.size()), part, "reduce_scatter");
   comm.barrier();
-  cudaFree(d);
+  for (float *p : {sum, in, gathered, full, out})
+    cudaFree(p);
 }
 
 TEST(DeviceCollectives, HostStagedVirtualRanksOnOneGpu) {
@@ -53,7 +98,8 @@ TEST(DeviceCollectives, HostStagedVirtualRanksOnOneGpu) {
   runThreadRanks(3, 30s, [](Communicator &host) {
     cudaSetDevice(0);
     HostStagedCommunicator staged(host);
-    exercise(staged);
+    exercise(staged, /*even=*/false);
+    exercise(staged, /*even=*/true);
   });
 }
 
@@ -68,7 +114,8 @@ TEST(DeviceCollectives, NcclAcrossGpus) {
     threads.emplace_back([&, r] {
       try {
         auto comm = NcclCommunicator::connect(store, r, devices, r, 30s);
-        exercise(*comm);
+        exercise(*comm, /*even=*/false);
+        exercise(*comm, /*even=*/true);
       } catch (const std::exception &e) {
         errors[r] = e.what();
       }
@@ -79,3 +126,16 @@ TEST(DeviceCollectives, NcclAcrossGpus) {
     EXPECT_EQ(e, "");
 }
 } // namespace
+
+TEST(DeviceCollectives, NcclBootstrappedByAHostGroup) {
+  // How executables connect: the unique id travels by the Gloo group's
+  // broadcast, one GPU per thread rank.
+  int devices = deviceCount();
+  if (devices < 2)
+    GTEST_SKIP() << "NCCL needs two CUDA devices, found " << devices;
+  runThreadRanks(devices, 30s, [](Communicator &host) {
+    auto comm = NcclCommunicator::connect(host, host.rank(), 30s);
+    exercise(*comm, /*even=*/false);
+    exercise(*comm, /*even=*/true);
+  });
+}
