@@ -87,3 +87,36 @@ float tpc::f16ToFloat(uint16_t bits) {
   std::memcpy(&f, &word, 4);
   return f;
 }
+
+void tpc::widen(DType dtype, const void *src, float *dst, size_t count) {
+  if (dtype == DType::F32) {
+    std::memcpy(dst, src, count * sizeof(float));
+    return;
+  }
+  const auto *in = static_cast<const uint16_t *>(src);
+  if (dtype == DType::BF16) {
+    // The top half of an f32: a shift, vectorized.
+    for (size_t i = 0; i < count; ++i) {
+      uint32_t word = uint32_t(in[i]) << 16;
+      std::memcpy(dst + i, &word, 4);
+    }
+    return;
+  }
+  for (size_t i = 0; i < count; ++i)
+    dst[i] = f16ToFloat(in[i]);
+}
+
+void tpc::narrow(const float *src, DType dtype, void *dst, size_t count) {
+  if (dtype == DType::F32) {
+    std::memcpy(dst, src, count * sizeof(float));
+    return;
+  }
+  auto *out = static_cast<uint16_t *>(dst);
+  if (dtype == DType::BF16) {
+    for (size_t i = 0; i < count; ++i)
+      out[i] = floatToBf16(src[i]);
+    return;
+  }
+  for (size_t i = 0; i < count; ++i)
+    out[i] = floatToF16(src[i]);
+}

@@ -2,6 +2,7 @@
 #ifndef TPC_RUNTIME_CORE_DTYPE_H
 #define TPC_RUNTIME_CORE_DTYPE_H
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -21,6 +22,12 @@ uint16_t floatToBf16(float value);
 float bf16ToFloat(uint16_t bits);
 uint16_t floatToF16(float value);
 float f16ToFloat(uint16_t bits);
+
+/// `count` elements of `dtype` at `src` widened to f32 at `dst`, and f32
+/// values rounded to `dtype`: loops the compiler can vectorize, for whole
+/// tensors.
+void widen(DType dtype, const void *src, float *dst, size_t count);
+void narrow(const float *src, DType dtype, void *dst, size_t count);
 
 } // namespace tpc
 

@@ -85,28 +85,14 @@ Tensor Tensor::fromFloats(const std::vector<float> &values,
     throw std::runtime_error("fromFloats: " + std::to_string(values.size()) +
                              " values for " +
                              std::to_string(host.numElements()) + " elements");
-  auto *out16 = static_cast<uint16_t *>(host.data());
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (dtype == DType::F32)
-      static_cast<float *>(host.data())[i] = values[i];
-    else
-      out16[i] =
-          dtype == DType::BF16 ? floatToBf16(values[i]) : floatToF16(values[i]);
-  }
+  narrow(values.data(), dtype, host.data(), values.size());
   return device == Device::Host ? host : host.to(device, dtype);
 }
 
 std::vector<float> Tensor::toFloats() const {
   Tensor host = device_ == Device::Host ? *this : to(Device::Host, dtype_);
   std::vector<float> out(numElements());
-  const auto *in16 = static_cast<const uint16_t *>(host.data());
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (dtype_ == DType::F32)
-      out[i] = static_cast<const float *>(host.data())[i];
-    else
-      out[i] =
-          dtype_ == DType::BF16 ? bf16ToFloat(in16[i]) : f16ToFloat(in16[i]);
-  }
+  widen(dtype_, host.data(), out.data(), out.size());
   return out;
 }
 

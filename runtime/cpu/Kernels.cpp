@@ -5,10 +5,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <thread>
 #include <vector>
 
 using namespace tpc;
+
+void cpu::shareCores(int ranks) {
+  const char *user = std::getenv("OPENBLAS_NUM_THREADS");
+  if (user && *user)
+    return;
+  int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  openblas_set_num_threads(std::max(1, cores / std::max(1, ranks)));
+}
 
 void cpu::linear(const float *x, int64_t rows, int64_t in, const float *weight,
                  bool inOut, int64_t out, const float *bias, float *y) {

@@ -15,6 +15,12 @@
 
 namespace tpc::cpu {
 
+/// Shares the host's cores among `ranks` ranks computing at once on this
+/// host: each rank's GEMMs use cores / ranks BLAS threads (at least one),
+/// so that ranks do not oversubscribe the cores. OPENBLAS_NUM_THREADS, when
+/// set, wins.
+void shareCores(int ranks);
+
 /// y[rows, out] = x[rows, in] W (+ bias[out]). `inOut` weights are stored
 /// [in, out] (GPT-2 Conv1D), otherwise [out, in] (torch.nn.Linear).
 /// A null `bias` adds nothing (also how a rank other than the first handles

@@ -43,12 +43,8 @@ public:
     data_ = buffer.data();
   }
   ~Narrowed() {
-    if (t.dtype() == DType::F32)
-      return;
-    auto *out = static_cast<uint16_t *>(t.data());
-    bool bf16 = t.dtype() == DType::BF16;
-    for (size_t i = 0; i < buffer.size(); ++i)
-      out[i] = bf16 ? floatToBf16(buffer[i]) : floatToF16(buffer[i]);
+    if (t.dtype() != DType::F32)
+      narrow(buffer.data(), t.dtype(), t.data(), buffer.size());
   }
   Narrowed(const Narrowed &) = delete;
   Narrowed &operator=(const Narrowed &) = delete;

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/comm/GlooCommunicator.h"
 #include "runtime/comm/Launch.h"
+#include "runtime/cpu/Kernels.h"
 #if TPC_HAS_CUDA
 #include "runtime/comm/NcclCommunicator.h"
 #endif
@@ -281,6 +282,8 @@ int main(int argc, char **argv) {
 
     // Ranks are threads of this process, or the processes of an mpirun
     // job; either way they are started once, for every pass.
+    if (!placement.cuda)
+      cpu::shareCores(group.underMpirun ? group.localSize : ranks);
     RunResult result;
     comm::runRanks(
         ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
@@ -304,6 +307,8 @@ int main(int argc, char **argv) {
       // The unsharded program, on one rank of the same device.
       RunResult single;
       Placement one = place(o.device, 1);
+      if (!one.cuda)
+        cpu::shareCores(1);
       comm::runThreadRanks(
           1, std::chrono::seconds(60), [&](comm::Communicator &host) {
             runRank(host, one, ids, o, source, 0, forward_tp1, single);
