@@ -67,9 +67,11 @@ cl::opt<EmitKind> emit(
                clEnumValN(EmitKind::Exe, "exe",
                           "an executable running the program (default)")),
     cl::init(EmitKind::Exe), cl::cat(category));
-cl::opt<bool> saveTemps("save-temps",
-                        cl::desc("Keep the generated C++ beside the output"),
-                        cl::init(false), cl::cat(category));
+cl::opt<bool> saveTemps(
+    "save-temps",
+    cl::desc("Keep the intermediates beside the executable: OUT.tpc.mlir "
+             "(imported), OUT.partitioned.mlir, OUT.report.txt, OUT.cpp"),
+    cl::init(false), cl::cat(category));
 cl::opt<ReportFormat> reportFormat(
     "report-format", cl::desc("Format of --emit=report"),
     cl::values(clEnumValN(ReportFormat::Text, "text", "a table (default)"),
@@ -189,6 +191,23 @@ FloatType elementType(MLIRContext &context) {
   }
   llvm_unreachable("unknown dtype");
 }
+/// With --save-temps, writes `print`'s output to the executable's path
+/// plus `suffix`; false (said) when the file cannot be written.
+bool saveTemp(StringRef suffix,
+              llvm::function_ref<void(llvm::raw_ostream &)> print) {
+  if (!saveTemps)
+    return true;
+  std::string path = outputPath + suffix.str(), error;
+  auto file = openOutputFile(path, &error);
+  if (!file) {
+    fail(path + ": " + error);
+    return false;
+  }
+  print(file->os());
+  file->keep();
+  return true;
+}
+
 /// Plans the model at tp = N and at tp = 1 (for --verify), prints both as
 /// one C++ file with the program's facts, and compiles it with the runtime.
 int emitExecutable(ModuleOp module) {
@@ -204,11 +223,18 @@ int emitExecutable(ModuleOp module) {
           TpcDialect::getMaxPositionsAttrName()))
     maxPositions = attr.getInt();
 
+  if (!saveTemp(".tpc.mlir", [&](raw_ostream &os) { module.print(os); }))
+    return 1;
   OwningOpRef<ModuleOp> single = module.clone();
   if (failed(plan(module, tp, /*partition=*/true, "")))
     return 1;
   FailureOr<PlanReport> report = buildPlanReport(module, ReportOptions());
   if (failed(report))
+    return 1;
+  if (!saveTemp(".partitioned.mlir",
+                [&](raw_ostream &os) { module.print(os); }) ||
+      !saveTemp(".report.txt",
+                [&](raw_ostream &os) { printPlanReportText(*report, os); }))
     return 1;
   int64_t collectives = 0;
   for (const auto &entry : report->total.collectives)
