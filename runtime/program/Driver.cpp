@@ -137,6 +137,12 @@ program::Ids parseTokens(const std::string &text) {
 
 /// Where the ranks compute and how they talk.
 struct Placement {
+  /// Ranks computing on this host: this program's thread ranks, or the
+  /// mpirun job's processes on this node.
+  int ranksHere = 1;
+  /// This process's place among them under mpirun (thread ranks use their
+  /// rank).
+  std::optional<int> processLocalRank;
   bool cuda = false;
   /// CUDA devices present (when `cuda`).
   int devices = 0;
@@ -147,8 +153,12 @@ struct Placement {
   std::string description;
 };
 
-Placement place(const std::string &device, int ranks) {
+Placement place(const std::string &device, int ranks,
+                const comm::ProcessGroup &group) {
   Placement p;
+  p.ranksHere = group.underMpirun ? group.localSize : ranks;
+  if (group.underMpirun)
+    p.processLocalRank = group.localRank;
   if (device == "cpu") {
     p.description = "cpu";
     return p;
@@ -158,15 +168,13 @@ Placement place(const std::string &device, int ranks) {
   if (p.devices == 0)
     usageError("--device cuda: no CUDA device can be used (" + why + ")");
   p.cuda = true;
-  comm::ProcessGroup group = comm::detectProcessGroup();
-  int perNode = group.underMpirun ? group.localSize : ranks;
-  p.nccl = ranks > 1 && perNode <= p.devices;
+  p.nccl = ranks > 1 && p.ranksHere <= p.devices;
   if (ranks == 1)
     p.description = "cuda:0";
   else if (p.nccl)
     p.description = "cuda, one GPU per rank, NCCL";
   else
-    p.description = "cuda, " + std::to_string(perNode) + " ranks on " +
+    p.description = "cuda, " + std::to_string(p.ranksHere) + " ranks on " +
                     std::to_string(p.devices) +
                     " GPU(s), collectives staged through the host";
   return p;
@@ -187,8 +195,7 @@ void runRank(comm::Communicator &host, const Placement &placement,
              const weights::WeightStore *store, int benchPasses,
              Tensor (*forward)(program::RankContext &, program::Ids),
              RunResult &result) {
-  comm::ProcessGroup group = comm::detectProcessGroup();
-  int local = group.underMpirun ? group.localRank : host.rank();
+  int local = placement.processLocalRank.value_or(host.rank());
   std::unique_ptr<program::Backend> gpu;
   std::unique_ptr<comm::Communicator> deviceComm;
   comm::Communicator *comm = &host;
@@ -269,7 +276,7 @@ int main(int argc, char **argv) {
       usageError("mpirun started " + std::to_string(group.size) +
                  " processes for a tp = " + std::to_string(ranks) +
                  " program; use -np " + std::to_string(ranks));
-    Placement placement = place(o.device, ranks);
+    Placement placement = place(o.device, ranks, group);
 
     std::optional<weights::WeightStore> store;
     if (!o.weights.empty()) {
@@ -283,7 +290,7 @@ int main(int argc, char **argv) {
     // Ranks are threads of this process, or the processes of an mpirun
     // job; either way they are started once, for every pass.
     if (!placement.cuda)
-      cpu::shareCores(group.underMpirun ? group.localSize : ranks);
+      cpu::shareCores(placement.ranksHere);
     RunResult result;
     comm::runRanks(
         ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
@@ -306,7 +313,7 @@ int main(int argc, char **argv) {
     if (o.verify) {
       // The unsharded program, on one rank of the same device.
       RunResult single;
-      Placement one = place(o.device, 1);
+      Placement one = place(o.device, 1, group);
       if (!one.cuda)
         cpu::shareCores(1);
       comm::runThreadRanks(

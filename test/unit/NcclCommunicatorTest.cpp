@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/comm/NcclCommunicator.h"
 #include "runtime/comm/GlooCommunicator.h"
+#include "runtime/cuda/Kernels.h"
 
 #include <cuda_runtime.h>
 #include <gloo/rendezvous/hash_store.h>
@@ -21,13 +22,6 @@ using namespace tpc::comm;
 using namespace std::chrono_literals;
 
 namespace {
-int deviceCount() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess)
-    return 0;
-  return count;
-}
-
 std::vector<float> download(const float *device, size_t count) {
   std::vector<float> host(count);
   cudaMemcpy(host.data(), device, count * sizeof(float),
@@ -93,7 +87,7 @@ void exercise(Communicator &comm, bool even) {
 }
 
 TEST(DeviceCollectives, HostStagedVirtualRanksOnOneGpu) {
-  if (deviceCount() < 1)
+  if (tpc::cuda::deviceCount() < 1)
     GTEST_SKIP() << "no CUDA device present";
   runThreadRanks(3, 30s, [](Communicator &host) {
     cudaSetDevice(0);
@@ -104,7 +98,7 @@ TEST(DeviceCollectives, HostStagedVirtualRanksOnOneGpu) {
 }
 
 TEST(DeviceCollectives, NcclAcrossGpus) {
-  int devices = deviceCount();
+  int devices = tpc::cuda::deviceCount();
   if (devices < 2)
     GTEST_SKIP() << "NCCL needs two CUDA devices, found " << devices;
   gloo::rendezvous::HashStore store;
@@ -130,7 +124,7 @@ TEST(DeviceCollectives, NcclAcrossGpus) {
 TEST(DeviceCollectives, NcclBootstrappedByAHostGroup) {
   // How executables connect: the unique id travels by the Gloo group's
   // broadcast, one GPU per thread rank.
-  int devices = deviceCount();
+  int devices = tpc::cuda::deviceCount();
   if (devices < 2)
     GTEST_SKIP() << "NCCL needs two CUDA devices, found " << devices;
   runThreadRanks(devices, 30s, [](Communicator &host) {

@@ -17,8 +17,6 @@ logits a tpc executable wrote, relative to the largest |logit|, with "ok"
 when it is at most R; exits 1 otherwise.
 """
 import argparse
-import json
-import struct
 import sys
 
 import torch
@@ -50,16 +48,6 @@ def make(args):
     save_file(state, args.out)
 
 
-def read_logits(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    info = json.loads(data[8:8 + n])["logits"]
-    begin, end = info["data_offsets"]
-    values = torch.frombuffer(bytearray(data[8 + n + begin:8 + n + end]),
-                              dtype=torch.float32)
-    return values.reshape(info["shape"]).double()
-
-
 def compare(args):
     model = build(args.model_dir)
     missing, unexpected = model.load_state_dict(load_file(args.weights),
@@ -72,7 +60,7 @@ def compare(args):
                         for seq in args.tokens.split(";")])
     with torch.no_grad():
         expected = model(input_ids=ids).logits.double()
-    got = read_logits(args.tpc_logits)
+    got = load_file(args.tpc_logits)["logits"].double()
     if got.shape != expected.shape:
         sys.exit(f"shapes differ: tpc {list(got.shape)}, transformers "
                  f"{list(expected.shape)}")
