@@ -14,6 +14,7 @@ PACKAGES=(
   libgloo-dev                               # CPU runtime collectives
   openmpi-bin                               # mpirun: ranks as processes
   bc                                        # demo timing
+  python3-numpy                             # the tests' numpy reference
 )
 
 missing=()
