@@ -147,6 +147,36 @@ private:
   std::string error;
 };
 
+/// `eos_token_id`: one token id or a list of them, each in [0, vocab).
+std::vector<int64_t> readEosTokenIds(const json::Object &object,
+                                     StringRef path, int64_t vocab,
+                                     FieldReader &r) {
+  const json::Value *v = object.get("eos_token_id");
+  if (!v || v->kind() == json::Value::Null)
+    return {};
+  std::vector<int64_t> ids;
+  auto add = [&](const json::Value &item) {
+    std::optional<int64_t> id = item.getAsInteger();
+    if (id && *id >= 0 && *id < vocab) {
+      ids.push_back(*id);
+      return true;
+    }
+    return false;
+  };
+  bool ok = true;
+  if (const json::Array *list = v->getAsArray())
+    for (const json::Value &item : *list)
+      ok &= add(item);
+  else
+    ok = add(*v);
+  if (!ok)
+    r.expected("eos_token_id",
+               "a token id in [0, " + llvm::Twine(vocab) +
+                   ") or a list of them",
+               *v);
+  return ids;
+}
+
 /// `divisor` must divide `total`; reported on field `key`.
 void checkDivides(FieldReader &r, StringRef key, int64_t divisor,
                   StringRef totalKey, int64_t total) {
@@ -313,6 +343,8 @@ llvm::Expected<ModelConfig> mlir::tpc::parseModelConfig(StringRef text,
   else
     readLlamaFamily(r, c);
   readDtype(r, c);
+  if (!r.failed())
+    c.eosTokenIds = readEosTokenIds(*object, path, c.vocabSize, r);
   if (!r.failed() && c.numLayers > kMaxLayers)
     r.fail(c.family == ModelFamily::Gpt2 ? "n_layer" : "num_hidden_layers",
            llvm::formatv("expected at most {0} layers, got {1}", kMaxLayers,
@@ -340,5 +372,39 @@ llvm::Expected<ModelConfig> mlir::tpc::readModelConfig(StringRef path) {
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         file + ": cannot read: " + buffer.getError().message());
-  return parseModelConfig((*buffer)->getBuffer(), file);
+  llvm::Expected<ModelConfig> config =
+      parseModelConfig((*buffer)->getBuffer(), file);
+  if (!config)
+    return config.takeError();
+
+  // generation_config.json, beside the config, says how to generate: its
+  // end-of-sequence ids win over the config's.
+  llvm::SmallString<256> generation(llvm::sys::path::parent_path(file));
+  llvm::sys::path::append(generation, "generation_config.json");
+  if (!llvm::sys::fs::exists(generation))
+    return config;
+  auto text = llvm::MemoryBuffer::getFile(generation, /*IsText=*/true);
+  if (!text)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        generation + ": cannot read: " + text.getError().message());
+  llvm::Expected<json::Value> root = json::parse((*text)->getBuffer());
+  if (!root)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   generation + ": invalid JSON: " +
+                                       llvm::toString(root.takeError()));
+  const json::Object *object = root->getAsObject();
+  if (!object)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   generation +
+                                       ": expected a JSON object at the top "
+                                       "level");
+  FieldReader r(*object, generation);
+  std::vector<int64_t> ids =
+      readEosTokenIds(*object, generation, config->vocabSize, r);
+  if (llvm::Error err = r.takeError())
+    return std::move(err);
+  if (object->get("eos_token_id"))
+    config->eosTokenIds = std::move(ids);
+  return config;
 }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::tpc {
 
@@ -49,12 +50,16 @@ struct ModelConfig {
   /// The checkpoint's dtype as the config states it ("float32", ...), if
   /// it does.
   std::optional<std::string> checkpointDtype;
+  /// The ids that end a generated sequence: generation_config.json's
+  /// `eos_token_id` when it is beside the config, else config.json's.
+  std::vector<int64_t> eosTokenIds;
 };
 
 /// The most blocks a model may have (also for --num-layers).
 inline constexpr int64_t kMaxModelLayers = 10000;
 
-/// Reads the config at `path`: a config.json, or a directory holding one.
+/// Reads the config at `path`: a config.json, or a directory holding one
+/// (and, when there is one beside it, generation_config.json).
 llvm::Expected<ModelConfig> readModelConfig(llvm::StringRef path);
 
 /// Parses `text` as the contents of the config file `path`.

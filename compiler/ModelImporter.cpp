@@ -69,7 +69,7 @@ public:
   }
 
   Value positions(Value ids) {
-    return PositionsOp::create(b, loc, ids.getType(), ids);
+    return PositionsOp::create(b, loc, ids.getType(), ids, /*offsets=*/Value());
   }
 
   Value add(Value x, Value y) {
@@ -82,7 +82,8 @@ public:
   Value silu(Value x) { return SiluOp::create(b, loc, x.getType(), x); }
 
   Value rope(Value x, int64_t headDim, double theta) {
-    return RopeOp::create(b, loc, x.getType(), x, b.getI64IntegerAttr(headDim),
+    return RopeOp::create(b, loc, x.getType(), x, /*offsets=*/Value(),
+                          b.getI64IntegerAttr(headDim),
                           b.getF64FloatAttr(theta));
   }
 
@@ -100,7 +101,7 @@ public:
     Type type = resultType(
         rules::attention(shapeOf(q), shapeOf(k), shapeOf(v), heads, kvHeads));
     return AttentionOp::create(
-        b, loc, type, q, k, v, b.getI64IntegerAttr(heads),
+        b, loc, type, q, k, v, /*offsets=*/Value(), b.getI64IntegerAttr(heads),
         b.getI64IntegerAttr(kvHeads),
         window ? b.getI64IntegerAttr(*window) : IntegerAttr());
   }
@@ -250,6 +251,9 @@ OwningOpRef<ModuleOp> mlir::tpc::importModel(const ModelConfig &config,
                 b.getStringAttr(familyName(config.family)));
   func->setAttr(TpcDialect::getMaxPositionsAttrName(),
                 b.getI64IntegerAttr(config.maxPositions));
+  if (!config.eosTokenIds.empty())
+    func->setAttr(TpcDialect::getEosTokenIdsAttrName(),
+                  b.getDenseI64ArrayAttr(config.eosTokenIds));
 
   b.setInsertionPointToStart(func.addEntryBlock());
   Value ids = func.getArgument(0);

@@ -1,7 +1,7 @@
 //===- ModelImporter.h - model description to tpc IR ------------*- C++ -*-===//
 //
 // Builds the whole forward pass of a model (embedding, blocks, final norm,
-// LM head) as one func in the tpc dialect, with global shapes: the input is
+// LM head) as one func (@forward, kForwardFuncName) in the tpc dialect, with global shapes: the input is
 // token ids [batch, seq] with both dimensions dynamic, the result the
 // logits [batch, seq, vocab]. Weights are tpc.weight ops named and shaped
 // exactly as in the family's Hugging Face checkpoints.
@@ -11,6 +11,7 @@
 #define TPC_COMPILER_MODELIMPORTER_H
 
 #include "compiler/ModelConfig.h"
+#include "dialects/tpc/TpcOps.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -30,9 +31,6 @@ struct ImportOptions {
   /// them, "" as GPT2Model saves them.
   std::string gpt2Prefix = "transformer.";
 };
-
-/// The name of the function the importer builds.
-inline constexpr llvm::StringLiteral kForwardFuncName = "forward";
 
 /// Builds `config`'s forward graph in a new module.
 OwningOpRef<ModuleOp> importModel(const ModelConfig &config,

@@ -57,14 +57,28 @@ struct AutoShardPass : public mlir::tpc::impl::AutoShardBase<AutoShardPass> {
     model.linkLatency = linkLatencyUs * 1e-6;
     model.peakFlops = peakTflops * 1e12;
     model.tokens = tokens;
+    // State (weights, KV caches) is held once per rank for every function
+    // of the module: a name laid out by an earlier function is pinned to
+    // that layout in the later ones (prefill and decode share forward's
+    // weights, decode reads the caches prefill filled).
+    llvm::StringMap<ShardingAttr> stateLayouts;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
+      func.walk([&](StateOpInterface state) {
+        auto it = stateLayouts.find(state.getStateName());
+        if (it != stateLayouts.end() && !getResultSharding(state, 0))
+          setResultShardings(state, {it->second});
+      });
       planning::LayoutPlanner planner(func, model, sequenceParallel);
       if (failed(planner.plan()))
         return signalPassFailure();
       planner.reportPinConflicts();
       planner.annotate();
+      func.walk([&](StateOpInterface state) {
+        stateLayouts.try_emplace(state.getStateName(),
+                                 getResultSharding(state, 0));
+      });
     }
   }
 };

@@ -116,6 +116,14 @@ double PlanReport::commTime(const Link &link) const {
   return time;
 }
 
+int64_t PlanReport::collectiveCount() const {
+  int64_t count = 0;
+  for (const auto &[kind, stats] : total.collectives)
+    if (kind != "tpc.all_slice")
+      count += stats.count;
+  return count;
+}
+
 double PlanReport::computeTime() const {
   return total.flopsPerToken * options.tokens / options.peakFlops;
 }
@@ -123,9 +131,17 @@ double PlanReport::computeTime() const {
 FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
                                                  const ReportOptions &options) {
   func::FuncOp func;
-  for (auto f : module.getOps<func::FuncOp>())
-    if (f->hasAttr(TpcDialect::getPartitionedAttrName()))
+  for (auto f : module.getOps<func::FuncOp>()) {
+    if (!f->hasAttr(TpcDialect::getPartitionedAttrName()))
+      continue;
+    if (options.function.empty() ? !func || f.getSymName() == "forward"
+                                 : f.getSymName() == options.function)
       func = f;
+  }
+  if (!func && !options.function.empty())
+    return module.emitError() << "the plan report needs a partitioned "
+                                 "function @"
+                              << options.function;
   if (!func)
     return module.emitError() << "the plan report needs a partitioned "
                                  "function; run tpc-partition first";
@@ -142,7 +158,27 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
   report.options = options;
 
   std::vector<double> weightBytes(report.ranks, 0.0);
+  std::vector<double> kvBytes(report.ranks, 0.0);
   func.walk([&](Operation *op) {
+    if (auto cache = dyn_cast<KvCacheOp>(op)) {
+      // Per position of one sequence: the features each rank holds.
+      int64_t features = cache.getGlobalFeatures()
+                             ? int64_t(*cache.getGlobalFeatures())
+                             : cache.getType().getDimSize(2);
+      double elementBytes =
+          tpc::elementBytes(cache.getType().getElementType());
+      report.kvBytesPerPositionGlobal += features * elementBytes;
+      ShardingAttr sharding = getResultSharding(cache, 0);
+      auto global = RankedTensorType::get(
+          {1, 1, features}, cache.getType().getElementType());
+      for (int64_t r = 0; r < report.ranks; ++r)
+        kvBytes[r] += elementBytes *
+                      (sharding && sharding.getDims()[2].isSplit()
+                           ? split::localSize(
+                                 dimSplit(sharding, global, 2, report.ranks), r)
+                           : features);
+      return;
+    }
     if (auto weight = dyn_cast<WeightOp>(op)) {
       RankedTensorType global = globalTypeOf(weight);
       ShardingAttr sharding = getResultSharding(weight, 0);
@@ -194,6 +230,10 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
       *std::max_element(weightBytes.begin(), weightBytes.end());
   report.weightBytesMin =
       *std::min_element(weightBytes.begin(), weightBytes.end());
+  report.kvBytesPerPositionMax =
+      *std::max_element(kvBytes.begin(), kvBytes.end());
+  report.kvBytesPerPositionMin =
+      *std::min_element(kvBytes.begin(), kvBytes.end());
 
   // Warnings: TP over a slow link, and models too narrow for their degree.
   if (report.ranks > 1) {

@@ -27,6 +27,9 @@ struct Link {
 };
 
 struct ReportOptions {
+  /// The partitioned function to report on; empty: @forward when the
+  /// module has one partitioned, else its only partitioned function.
+  std::string function;
   int64_t tokens = 4096;     ///< batch x sequence of the estimated pass.
   double peakFlops = 400e12; ///< Per rank.
   std::vector<Link> links = {{"NVLink", 450e9, 5e-6}, {"PCIe", 64e9, 10e-6}};
@@ -54,12 +57,18 @@ struct PlanReport {
   BlockReport total;
   double weightBytesMax = 0, weightBytesMin = 0, weightBytesGlobal = 0;
   double activationBytesPerToken = 0; ///< Per rank, before buffer reuse.
+  /// KV-cache bytes per position of one sequence: the largest rank's, the
+  /// smallest rank's, and the model's (all ranks' shards counted once).
+  double kvBytesPerPositionMax = 0, kvBytesPerPositionMin = 0,
+         kvBytesPerPositionGlobal = 0;
   std::vector<std::string> warnings;
 
   /// Estimated seconds of communication over `link` for one pass.
   double commTime(const Link &link) const;
   /// Estimated seconds of compute per rank for one pass.
   double computeTime() const;
+  /// Collectives that communicate (all but local slices) in one pass.
+  int64_t collectiveCount() const;
 };
 
 /// Summarizes the partitioned function `func` (a func.func marked

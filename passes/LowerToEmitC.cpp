@@ -63,8 +63,10 @@ private:
 
 /// The layout of `v` (as its producer's tpc.sharding says) as a C++
 /// tpc::program::Layout literal.
-std::string layoutOf(Value v) {
-  ShardingAttr sharding = getSharding(v);
+std::string layoutOf(Value v) { return runtimeLayoutLiteral(getSharding(v)); }
+} // namespace
+
+std::string mlir::tpc::runtimeLayoutLiteral(ShardingAttr sharding) {
   if (!sharding)
     return "tpc::program::Layout{}";
   int dim = -1;
@@ -78,6 +80,8 @@ std::string layoutOf(Value v) {
                        ds ? ds.getGroups() : 1)
       .str();
 }
+
+namespace {
 
 /// The runtime's name for a float element type (tensors of tpc ops are f32,
 /// bf16 or f16: the dialect admits no other).
@@ -227,7 +231,10 @@ struct LowerToEmitCPass
     });
     add(PositionsOp(), [](PositionsOp op, PositionsOp::Adaptor a, Call &c,
                           OpBuilder &b, Type t) {
-      return c.operand(a.getIds()).build(b, op.getLoc(), t, "positions");
+      c.operand(a.getIds());
+      if (a.getOffsets())
+        c.operand(a.getOffsets());
+      return c.build(b, op.getLoc(), t, "positions");
     });
     add(LinearOp(),
         [](LinearOp op, LinearOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
@@ -279,17 +286,19 @@ struct LowerToEmitCPass
         });
     add(RopeOp(),
         [](RopeOp op, RopeOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
-          return c.operand(a.getInput())
-              .integer(op.getHeadDim())
+          c.operand(a.getInput());
+          if (a.getOffsets())
+            c.operand(a.getOffsets());
+          return c.integer(op.getHeadDim())
               .real(op.getTheta().convertToDouble())
               .build(b, op.getLoc(), t, "rope");
         });
     add(AttentionOp(), [](AttentionOp op, AttentionOp::Adaptor a, Call &c,
                           OpBuilder &b, Type t) {
-      return c.operand(a.getQ())
-          .operand(a.getK())
-          .operand(a.getV())
-          .integer(op.getNumHeads())
+      c.operand(a.getQ()).operand(a.getK()).operand(a.getV());
+      if (a.getOffsets())
+        c.operand(a.getOffsets());
+      return c.integer(op.getNumHeads())
           .integer(op.getNumKvHeads())
           .literal(layoutOf(op.getQ()))
           .literal(layoutOf(op.getK()))
@@ -302,6 +311,30 @@ struct LowerToEmitCPass
               .operand(a.getWeight())
               .build(b, op.getLoc(), t, "lmHead");
         });
+    add(LastTokenOp(), [](LastTokenOp op, LastTokenOp::Adaptor a, Call &c,
+                          OpBuilder &b, Type t) {
+      return c.operand(a.getInput())
+          .operand(a.getLengths())
+          .build(b, op.getLoc(), t, "lastToken");
+    });
+    add(KvCacheOp(), [](KvCacheOp op, KvCacheOp::Adaptor, Call &c, OpBuilder &b,
+                        Type t) {
+      int64_t features = op.getGlobalFeatures()
+                             ? int64_t(*op.getGlobalFeatures())
+                             : op.getType().getDimSize(2);
+      return c.string(op.getName())
+          .integer(features)
+          .literal(layoutOf(op.getResult()))
+          .literal(dtypeOf(op.getType().getElementType()))
+          .build(b, op.getLoc(), t, "kvCache");
+    });
+    add(CacheUpdateOp(), [](CacheUpdateOp op, CacheUpdateOp::Adaptor a,
+                            Call &c, OpBuilder &b, Type t) {
+      return c.operand(a.getCache())
+          .operand(a.getInput())
+          .operand(a.getOffsets())
+          .build(b, op.getLoc(), t, "cacheUpdate");
+    });
     add(AllReduceOp(), [](AllReduceOp op, AllReduceOp::Adaptor a, Call &c,
                           OpBuilder &b, Type t) {
       return c.operand(a.getInput()).build(b, op.getLoc(), t, "allReduced");
@@ -340,10 +373,10 @@ struct LowerToEmitCPass
     for (auto func : module.getOps<func::FuncOp>()) {
       for (StringRef name : {TpcDialect::getPartitionedAttrName(),
                              TpcDialect::getModelTypeAttrName(),
-                             TpcDialect::getMaxPositionsAttrName()})
+                             TpcDialect::getMaxPositionsAttrName(),
+                             TpcDialect::getShardedResultsAttrName()})
         func->removeAttr(name);
-      if (func.getSymName() == "forward")
-        func.setSymName(functionName);
+      func.setSymName((func.getSymName() + nameSuffix).str());
     }
   }
 };

@@ -52,6 +52,8 @@ private:
   /// Conversions to a whole or split layout made so far, reused by later
   /// users: (value, split dim or -1).
   DenseMap<std::pair<Value, int>, Value> converted;
+  /// Set when a conversion was impossible (reported).
+  bool failedConversion = false;
 };
 
 } // namespace
@@ -110,6 +112,17 @@ Value Partitioner::convert(Value v, Layout to, Operation *user, OpBuilder &b) {
   FailureOr<Layout> from = layoutOf(v, user);
   if (failed(from) || *from == to)
     return v;
+  if (v.getDefiningOp<KvCacheOp>()) {
+    // The update writes the buffer in place; a converted copy would be lost.
+    user->emitError() << "the KV cache must be laid out as its update writes "
+                         "it, got a cache "
+                      << (from->dim >= 0 ? "split along dimension " +
+                                               std::to_string(from->dim)
+                                         : std::string("laid out whole"))
+                      << " for an update that needs another layout";
+    failedConversion = true;
+    return v;
+  }
   // The program is one block in order, so an earlier conversion dominates.
   Value &cached = converted[{v, to.dim}];
   if (cached && cached.getParentBlock() == user->getBlock())
@@ -186,8 +199,16 @@ LogicalResult Partitioner::run() {
   for (Operation *op : ops) {
     b.setInsertionPoint(op);
     if (isa<func::ReturnOp>(op)) {
-      for (OpOperand &operand : op->getOpOperands())
-        operand.set(convert(operand.get(), Layout{}, op, b));
+      // Results are whole, or with `tpc.sharded_results` stay split as
+      // produced (partial sums are still reduced).
+      bool keepSplits = func->hasAttr(TpcDialect::getShardedResultsAttrName());
+      for (OpOperand &operand : op->getOpOperands()) {
+        FailureOr<Layout> have = layoutOf(operand.get(), op);
+        if (failed(have))
+          return failure();
+        Layout want = keepSplits ? Layout{have->dim, false} : Layout{};
+        operand.set(convert(operand.get(), want, op, b));
+      }
       continue;
     }
     FailureOr<ShardingRule> rule = getShardingRule(op);
@@ -221,15 +242,23 @@ LogicalResult Partitioner::run() {
     }
   }
 
+  if (failedConversion)
+    return failure();
+
   // Local types for everything the program computes; weights remember the
   // checkpoint shape their shard is cut from.
   for (Operation *op : ops)
-    if (auto weight = dyn_cast<WeightOp>(op))
-      weight.setGlobalShape(globalTypes.lookup(weight).getShape());
+    if (auto state = dyn_cast<StateOpInterface>(op))
+      state.recordGlobalShape(globalTypes.lookup(state).getShape());
   for (Operation *op : ops)
     for (Value result : op->getResults())
       if (auto global = globalTypes.lookup(result))
         result.setType(localType(global, shardings.lookup(result)));
+  // Split results are returned as the rank's shards.
+  Operation *terminator = func.front().getTerminator();
+  func.setFunctionType(FunctionType::get(func.getContext(),
+                                         func.getArgumentTypes(),
+                                         terminator->getOperandTypes()));
   func->setAttr(TpcDialect::getPartitionedAttrName(),
                 UnitAttr::get(func.getContext()));
   return success();

@@ -3,6 +3,7 @@
 #define TPC_PASSES_PASSES_H
 
 #include "dialects/tpc/TpcDialect.h"
+#include "dialects/tpc/TpcAttrs.h"
 
 #include "mlir/Dialect/EmitC/IR/EmitC.h"
 
@@ -33,6 +34,10 @@ struct TpPipelineOptions : public PassPipelineOptions<TpPipelineOptions> {
 
 /// auto-shard, then (if `options.partition`) partition.
 void buildTpPipeline(OpPassManager &pm, const TpPipelineOptions &options);
+
+/// `sharding` (null: whole) as the C++ literal of the runtime's
+/// tpc::program::Layout that generated code passes to the program layer.
+std::string runtimeLayoutLiteral(ShardingAttr sharding);
 
 /// Registers every tpc pass and pipeline with the global registry.
 void registerTpcPassesAndPipelines();

@@ -4,6 +4,51 @@
 
 include "mlir/Pass/PassBase.td"
 
+def DeriveGeneration : Pass<"tpc-derive-generation", "ModuleOp"> {
+  let summary = "Derive the prefill and decode programs of text generation";
+  let description = [{
+    Adds `@prefill` and `@decode` beside `@forward`, each the forward graph
+    rewritten to run against a KV cache. Both take the token ids, the
+    number of tokens each sequence already holds in the cache (`offsets`)
+    and the number of real tokens each sequence has in this call
+    (`lengths`, for right-padded prompts), and return the logits of each
+    sequence's last token. Decode's ids are `[batch, 1]`.
+
+    - `tpc.positions` and `tpc.rope` count from the offsets;
+    - every `tpc.attention` writes its keys and values into two named
+      caches (`tpc.kv_cache` + `tpc.cache_update`) and attends over them;
+    - `tpc.last_token` picks each sequence's last token before the ops
+      that end the graph one token at a time (final norm, LM head).
+
+    The results keep their vocabulary split (`tpc.sharded_results`): the
+    runtime samples across the ranks. Run before `tpc-auto-shard`, which
+    lays out each cache like the keys that fill it and gives every weight
+    and cache one layout across the three programs.
+
+    Before:
+    ```mlir
+    func.func @forward(%ids: tensor<?x?xi32>) -> tensor<?x?x50257xf32> {
+      %q = tpc.rope %qp head_dim = 64 theta = 1.0e4 : tensor<?x?x768xf32>
+      %a = tpc.attention %q, %k, %v heads = 12 kv_heads = 12 : ...
+      %logits = tpc.lm_head %x, %wte : ...
+    ```
+    After (`@decode`; `@prefill` keeps `tensor<?x?xi32>` ids):
+    ```mlir
+    func.func @decode(%ids: tensor<?x1xi32>, %offsets: tensor<?xi32>,
+                      %lengths: tensor<?xi32>) -> tensor<?x50257xf32>
+        attributes {tpc.sharded_results} {
+      %q = tpc.rope %qp offsets %offsets head_dim = 64 theta = 1.0e4 : ...
+      %kc = tpc.kv_cache "model.layers.0.self_attn.k_cache" : tensor<?x?x768xf32>
+      %k1 = tpc.cache_update %kc, %k, %offsets : ...
+      ...
+      %a = tpc.attention %q, %k1, %v1 offsets %offsets heads = 12 kv_heads = 12
+      %last = tpc.last_token %x, %lengths : ...
+      %logits = tpc.lm_head %last, %wte : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::tpc::TpcDialect"];
+}
+
 def AutoShard : Pass<"tpc-auto-shard", "ModuleOp"> {
   let summary = "Choose a tensor-parallel layout for every value";
   let description = [{
@@ -184,9 +229,9 @@ def LowerToEmitC : Pass<"tpc-lower-to-emitc", "ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"functionName", "function-name", "std::string",
-           /*default=*/"\"forward\"",
-           "Name of the C++ function the partitioned @forward becomes">,
+    Option<"nameSuffix", "name-suffix", "std::string", /*default=*/"\"\"",
+           "Appended to the name of every function (forward_tp1, ...), so "
+           "that programs of several plans link into one executable">,
   ];
   let dependentDialects = ["::mlir::emitc::EmitCDialect"];
 }

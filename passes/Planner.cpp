@@ -60,7 +60,7 @@ SmallVector<Strategy> LayoutPlanner::candidatesOf(const ShardingRule &rule,
   return out;
 }
 
-SmallVector<Layout> LayoutPlanner::weightCandidates(WeightOp weight) const {
+SmallVector<Layout> LayoutPlanner::weightCandidates(StateOpInterface weight) const {
   SmallVector<Layout> out = {{}};
   if (model.ranks == 1)
     return out;
@@ -97,7 +97,7 @@ Cost LayoutPlanner::reshard(Value v, Layout to) const {
   Cost cost = conversionCost(v, from, to);
   // The converted tensor is an activation too.
   if (sequenceParallel && !typeOf(v).hasStaticShape() &&
-      !isa_and_nonnull<WeightOp>(v.getDefiningOp()))
+      !isa_and_nonnull<StateOpInterface>(v.getDefiningOp()))
     cost.activations += perRankBytes(v, to);
   return cost;
 }
@@ -106,10 +106,14 @@ Cost LayoutPlanner::conversionCost(Value v, Layout from, Layout to) const {
   double bytes = model.bytes(typeOf(v));
   if (to.partial)
     return {0, 0, kInfinity}; // Nothing makes a whole value partial.
+  // A KV cache is updated in place: it must already be laid out as its
+  // update writes it.
+  if (isa_and_nonnull<KvCacheOp>(v.getDefiningOp()))
+    return {0, 0, kInfinity};
   // Re-laying out a weight at run time means holding it in the new layout
   // as well, every pass: that memory counts like a weight of its own.
   double heldBytes =
-      isa_and_nonnull<WeightOp>(v.getDefiningOp()) ? memoryCost(v, to) : 0.0;
+      isa_and_nonnull<StateOpInterface>(v.getDefiningOp()) ? memoryCost(v, to) : 0.0;
   if (from.partial)
     return {heldBytes, 0,
             model.collectiveTime(to.dim < 0 ? CollectiveKind::AllReduce
@@ -167,7 +171,7 @@ Cost LayoutPlanner::valueCost(Value v) const {
   // Sequence parallelism weighs what token-shaped values hold per rank.
   auto type = cast<RankedTensorType>(v.getType());
   if (sequenceParallel && !type.hasStaticShape() &&
-      !isa_and_nonnull<WeightOp>(v.getDefiningOp()))
+      !isa_and_nonnull<StateOpInterface>(v.getDefiningOp()))
     cost.activations = perRankBytes(v, layouts.lookup(v));
   SmallVector<Layout, 4> seen;
   for (OpOperand &use : v.getUses()) {
@@ -189,7 +193,7 @@ double LayoutPlanner::memoryCost(Value weight, Layout layout) const {
   return layout.dim >= 0 ? bytes / model.ranks : bytes;
 }
 
-Cost LayoutPlanner::weightCost(WeightOp weight) const {
+Cost LayoutPlanner::weightCost(StateOpInterface weight) const {
   Layout layout = layouts.lookup(weight);
   return {memoryCost(weight, layout), 0,
           perRankBytes(weight, layout) / kHbmBandwidth};
@@ -199,7 +203,7 @@ Cost LayoutPlanner::localCost(ArrayRef<Operation *> ops) const {
   Cost cost;
   llvm::SetVector<Value> values;
   for (Operation *op : ops) {
-    if (auto weight = dyn_cast<WeightOp>(op))
+    if (auto weight = dyn_cast<StateOpInterface>(op))
       cost += weightCost(weight);
     else if (auto it = nodeIndex.find(op); it != nodeIndex.end())
       cost += nodeCost(nodes[it->second]);
@@ -224,7 +228,7 @@ bool LayoutPlanner::tryMove(ArrayRef<std::pair<Node *, Strategy>> moves) {
   // The moved ops, the users of their results, the weights they would move
   // and those weights' users are the only costs a move can change.
   llvm::SetVector<Operation *> affected;
-  SmallVector<std::pair<WeightOp, Layout>> weightMoves;
+  SmallVector<std::pair<StateOpInterface, Layout>> weightMoves;
   SmallVector<std::pair<Node *, Strategy>> allMoves(moves.begin(), moves.end());
   for (size_t m = 0; m < allMoves.size(); ++m) {
     auto [node, s] = allMoves[m];
@@ -233,7 +237,7 @@ bool LayoutPlanner::tryMove(ArrayRef<std::pair<Node *, Strategy>> moves) {
       for (Operation *user : result.getUsers())
         affected.insert(user);
     for (auto [i, operand] : llvm::enumerate(node->op->getOperands())) {
-      auto weight = operand.getDefiningOp<WeightOp>();
+      auto weight = operand.getDefiningOp<StateOpInterface>();
       if (!weight || pinnedWeights.count(weight))
         continue;
       Layout want = requiredOperandLayout(node->rule, s, i);
@@ -342,7 +346,7 @@ LayoutPlanner::withFollowers(Node &node, Strategy s) {
   return moves;
 }
 
-bool LayoutPlanner::tryWeightMove(WeightOp weight, Layout layout) {
+bool LayoutPlanner::tryWeightMove(StateOpInterface weight, Layout layout) {
   SmallVector<Operation *> affected = {weight};
   for (Operation *user : weight->getUsers())
     affected.push_back(user);
@@ -398,7 +402,7 @@ LogicalResult LayoutPlanner::applyPins() {
     node.candidates = matching;
     pinned.insert(node.op);
   }
-  for (WeightOp weight : weights) {
+  for (StateOpInterface weight : weights) {
     ShardingAttr pin = getResultSharding(weight, 0);
     if (!pin)
       continue;
@@ -421,7 +425,7 @@ LogicalResult LayoutPlanner::applyPins() {
 
 LogicalResult LayoutPlanner::plan() {
   func.walk([&](Operation *op) {
-    if (auto weight = dyn_cast<WeightOp>(op)) {
+    if (auto weight = dyn_cast<StateOpInterface>(op)) {
       weights.push_back(weight);
       return;
     }
@@ -440,8 +444,8 @@ LogicalResult LayoutPlanner::plan() {
   // embedding and LM head): the greedy start decides a shared weight at its
   // first user, blind to the others, and escaping that takes more than a
   // local move. Each restart holds one such weight in one layout.
-  SmallVector<std::pair<WeightOp, Layout>> seeds = {{WeightOp(), Layout{}}};
-  for (WeightOp weight : weights) {
+  SmallVector<std::pair<StateOpInterface, Layout>> seeds = {{StateOpInterface(), Layout{}}};
+  for (StateOpInterface weight : weights) {
     if (pinnedWeights.count(weight) || llvm::range_size(weight->getUsers()) < 2)
       continue;
     for (Layout layout : weightCandidates(weight))
@@ -480,7 +484,7 @@ Cost LayoutPlanner::totalCost() const {
   Cost cost;
   for (const Node &node : nodes)
     cost += nodeCost(node);
-  for (WeightOp weight : weights)
+  for (StateOpInterface weight : weights)
     cost += weightCost(weight);
   func::FuncOp f = func;
   for (BlockArgument arg : f.getArguments())
@@ -505,7 +509,7 @@ void LayoutPlanner::search() {
       for (auto [i, operand] : llvm::enumerate(node.op->getOperands()))
         cost += reshard(operand, requiredOperandLayout(node.rule, s, i));
       for (auto [i, operand] : llvm::enumerate(node.op->getOperands()))
-        if (auto weight = operand.getDefiningOp<WeightOp>())
+        if (auto weight = operand.getDefiningOp<StateOpInterface>())
           cost.memory +=
               memoryCost(weight, requiredOperandLayout(node.rule, s, i));
       for (Value result : node.op->getResults())
@@ -523,7 +527,7 @@ void LayoutPlanner::search() {
     }
     setStrategy(node, best);
     for (auto [i, operand] : llvm::enumerate(node.op->getOperands())) {
-      auto weight = operand.getDefiningOp<WeightOp>();
+      auto weight = operand.getDefiningOp<StateOpInterface>();
       Layout want = requiredOperandLayout(node.rule, best, i);
       if (weight && !pinnedWeights.count(weight) &&
           layouts.lookup(weight).isReplicated() && !want.partial &&
@@ -562,7 +566,7 @@ void LayoutPlanner::search() {
               improved |= tryMove({{&node, s}, {&user, t}});
       }
     }
-    for (WeightOp weight : weights) {
+    for (StateOpInterface weight : weights) {
       if (pinnedWeights.count(weight))
         continue;
       for (Layout layout : weightCandidates(weight))
@@ -622,7 +626,7 @@ void LayoutPlanner::annotate() {
         layout.dim >= 0 ? granularity.get(v, layout.dim) : Granularity{};
     return toShardingAttr(context, layout, typeOf(v), g);
   };
-  for (WeightOp weight : weights) {
+  for (StateOpInterface weight : weights) {
     setResultShardings(weight, {attrFor(weight)});
     // A weight that stays whole though it is large is worth a word.
     if (model.ranks > 1 && weight.getType().getRank() == 2 &&

@@ -82,11 +82,11 @@ private:
   bool dimSplittable(Value v, unsigned d, bool isSequence) const;
   std::string splittableDegrees(Value v, unsigned d) const;
   SmallVector<Strategy> candidatesOf(const ShardingRule &rule, Operation *op);
-  SmallVector<Layout> weightCandidates(WeightOp weight) const;
+  SmallVector<Layout> weightCandidates(StateOpInterface weight) const;
   LogicalResult applyPins();
 
   Cost nodeCost(const Node &node) const;
-  Cost weightCost(WeightOp weight) const;
+  Cost weightCost(StateOpInterface weight) const;
   /// What converting `v` costs: once for each distinct layout its users
   /// need, as the partitioner converts a value once per layout.
   Cost valueCost(Value v) const;
@@ -104,7 +104,7 @@ private:
   /// Tries every node of `moves` with its strategy, and their weights laid
   /// out as the strategies ask; keeps the move when the total cost falls.
   bool tryMove(ArrayRef<std::pair<Node *, Strategy>> moves);
-  bool tryWeightMove(WeightOp weight, Layout layout);
+  bool tryWeightMove(StateOpInterface weight, Layout layout);
   /// `node` moved to `s`, with the elementwise ops downstream of it (up to
   /// a few steps) moved to the strategy that keeps their layout in step, so
   /// that a residual stream can change layout in one move.
@@ -123,7 +123,7 @@ private:
 
   std::vector<Node> nodes;
   DenseMap<Operation *, size_t> nodeIndex;
-  SmallVector<WeightOp> weights;
+  SmallVector<StateOpInterface> weights;
   DenseMap<Value, Layout> layouts;
   DenseSet<Operation *> pinned;
   DenseMap<Operation *, Layout> pinnedWeights;

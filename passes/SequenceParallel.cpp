@@ -20,6 +20,14 @@ using namespace mlir;
 using namespace mlir::tpc;
 
 namespace {
+/// True when the function's token ids are [batch, 1].
+bool isSingleTokenProgram(func::FuncOp func) {
+  if (func.getNumArguments() == 0)
+    return false;
+  auto ids = dyn_cast<RankedTensorType>(func.getArgument(0).getType());
+  return ids && ids.getRank() == 2 && ids.getDimSize(1) == 1;
+}
+
 struct SequenceParallelPass
     : public mlir::tpc::impl::SequenceParallelBase<SequenceParallelPass> {
   using SequenceParallelBase::SequenceParallelBase;
@@ -42,9 +50,14 @@ struct SequenceParallelPass
         func.emitError() << "tpc-sequence-parallel runs before tpc-partition";
         return signalPassFailure();
       }
-      // Weights keep their layouts; activations are chosen again.
+      // Decode programs (one token per sequence) have no sequence to
+      // split, and gain nothing from trading time for activation bytes.
+      if (isSingleTokenProgram(func))
+        continue;
+      // Weights and caches keep their layouts; activations are chosen
+      // again.
       func.walk([&](Operation *op) {
-        if (!isa<WeightOp>(op))
+        if (!isa<StateOpInterface>(op))
           op->removeAttr(TpcDialect::getShardingAttrName());
       });
       planning::LayoutPlanner planner(func, model, /*sequenceParallel=*/true);

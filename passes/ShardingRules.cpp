@@ -34,6 +34,12 @@ SmallVector<DimFactor> leadingFactors(ShardingRule &rule, int64_t count,
   return dims;
 }
 
+/// The dimension of a per-sequence operand (offsets, lengths) of an op whose
+/// activation dimensions are `dims` ([batch, seq, ...]): the batch.
+SmallVector<DimFactor> perSequence(ArrayRef<DimFactor> dims) {
+  return {dims.front()};
+}
+
 /// Every dimension its own parallel factor, shared by all operands and the
 /// result (elementwise ops); the last dimension is `Local` for norms.
 ShardingRule elementwise(Operation *op, bool lastIsLocal,
@@ -91,6 +97,8 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
         SmallVector<DimFactor> ids =
             leadingFactors(rule, rankOf(op.getIds()), /*sequenceIsLocal=*/true);
         rule.operands.push_back(ids);
+        if (op.getOffsets())
+          rule.operands.push_back(perSequence(ids));
         rule.results.push_back(ids);
         return rule;
       })
@@ -117,14 +125,19 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
         int heads = rule.addFactor("heads", FactorKind::Parallel);
         dims.push_back({heads, op.getHeadDim()});
         rule.operands.push_back(dims);
+        if (op.getOffsets())
+          rule.operands.push_back(perSequence(dims));
         rule.results.push_back(dims);
         return rule;
       })
       .Case<AttentionOp>([](AttentionOp op) -> FailureOr<ShardingRule> {
-        // Heads are independent; a token attends to the whole sequence.
+        // Heads are independent; a token attends to the whole sequence (or
+        // the whole cache, a sequence of its own).
         ShardingRule rule;
         SmallVector<DimFactor> q = leadingFactors(rule, 2, true);
         SmallVector<DimFactor> kv = q;
+        if (op.getOffsets())
+          kv[1] = {rule.addFactor("cache_seq", FactorKind::Local)};
         int heads = rule.addFactor("heads", FactorKind::Parallel);
         int64_t qFeatures =
             cast<RankedTensorType>(op.getQ().getType()).getDimSize(2);
@@ -134,7 +147,33 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
         kv.push_back(
             {heads, headDim, 1, op.getNumHeads() / op.getNumKvHeads()});
         rule.operands = {q, kv, kv};
+        if (op.getOffsets())
+          rule.operands.push_back(perSequence(q));
         rule.results.push_back(q);
+        return rule;
+      })
+      .Case<LastTokenOp>([](LastTokenOp op) -> FailureOr<ShardingRule> {
+        // Rows are picked along the sequence; features pass through.
+        ShardingRule rule;
+        SmallVector<DimFactor> input = leadingFactors(rule, 2, true);
+        int features = rule.addFactor("features", FactorKind::Parallel);
+        input.push_back({features});
+        rule.operands = {input, perSequence(input)};
+        rule.results.push_back({input[0], input[2]});
+        return rule;
+      })
+      .Case<CacheUpdateOp>([](CacheUpdateOp op) -> FailureOr<ShardingRule> {
+        // The cache and the new entries share batch and features; each has
+        // its own sequence, which stays whole.
+        ShardingRule rule;
+        SmallVector<DimFactor> input = leadingFactors(rule, 2, true);
+        int features = rule.addFactor("features", FactorKind::Parallel);
+        input.push_back({features});
+        SmallVector<DimFactor> cache = {
+            input[0], {rule.addFactor("cache_seq", FactorKind::Local)},
+            {features}};
+        rule.operands = {cache, input, perSequence(input)};
+        rule.results.push_back(cache);
         return rule;
       })
       .Case<LmHeadOp>([](LmHeadOp op) -> FailureOr<ShardingRule> {

@@ -115,9 +115,23 @@ llvm::Expected<Shape> shape_rules::embedding(ShapeRef table, ShapeRef ids) {
   return result;
 }
 
-llvm::Expected<Shape> shape_rules::positions(ShapeRef ids) {
+/// Offsets (or lengths) give one entry per sequence: their shape is
+/// `batch`, the leading dimensions of the tensor they index.
+static llvm::Error checkPerSequence(llvm::StringRef what, ShapeRef values,
+                                   ShapeRef batch) {
+  if (shapesCompatible(values, batch))
+    return llvm::Error::success();
+  return fail("{0} must have one entry per sequence, shape {1}, got {2}", what,
+              format(batch), format(values));
+}
+
+llvm::Expected<Shape> shape_rules::positions(ShapeRef ids,
+                                             std::optional<ShapeRef> offsets) {
   if (auto err = checkMinRank("ids", ids, 1))
     return std::move(err);
+  if (offsets)
+    if (auto err = checkPerSequence("offsets", *offsets, ids.drop_back()))
+      return std::move(err);
   return Shape(ids);
 }
 
@@ -136,9 +150,13 @@ llvm::Expected<Shape> shape_rules::norm(ShapeRef input,
   return Shape(input);
 }
 
-llvm::Expected<Shape> shape_rules::rope(ShapeRef input, int64_t headDim) {
+llvm::Expected<Shape> shape_rules::rope(ShapeRef input, int64_t headDim,
+                                        std::optional<ShapeRef> offsets) {
   if (auto err = checkRank("input", input, 3))
     return std::move(err);
+  if (offsets)
+    if (auto err = checkPerSequence("offsets", *offsets, input.take_front()))
+      return std::move(err);
   if (headDim <= 0 || headDim % 2 != 0)
     return fail("head_dim must be positive and even, got {0}", headDim);
   if (isStatic(input[2]) && input[2] % headDim != 0)
@@ -149,7 +167,8 @@ llvm::Expected<Shape> shape_rules::rope(ShapeRef input, int64_t headDim) {
 
 llvm::Expected<Shape> shape_rules::attention(ShapeRef q, ShapeRef k, ShapeRef v,
                                              int64_t numHeads,
-                                             int64_t numKvHeads) {
+                                             int64_t numKvHeads,
+                                             std::optional<ShapeRef> offsets) {
   for (auto [name, shape] : {std::pair{"q", q}, {"k", k}, {"v", v}})
     if (auto err = checkRank(name, shape, 3))
       return std::move(err);
@@ -159,11 +178,16 @@ llvm::Expected<Shape> shape_rules::attention(ShapeRef q, ShapeRef k, ShapeRef v,
     return fail("num_kv_heads must be positive and divide num_heads {0}, "
                 "got {1}",
                 numHeads, numKvHeads);
-  for (unsigned d = 0; d < 2; ++d)
+  // Keys from a cache may be any number; otherwise one per query.
+  unsigned shared = offsets ? 1 : 2;
+  for (unsigned d = 0; d < shared; ++d)
     if (!dimsCompatible(q[d], k[d]) || !dimsCompatible(q[d], v[d]))
-      return fail("q, k and v must agree in batch and sequence, got {0}, "
-                  "{1}, {2}",
-                  format(q), format(k), format(v));
+      return fail("q, k and v must agree in {0}, got {1}, {2}, {3}",
+                  offsets ? "batch" : "batch and sequence", format(q),
+                  format(k), format(v));
+  if (offsets)
+    if (auto err = checkPerSequence("offsets", *offsets, q.take_front()))
+      return std::move(err);
   if (!shapesCompatible(k, v))
     return fail("k and v must have one shape, got {0} and {1}", format(k),
                 format(v));
@@ -193,6 +217,43 @@ llvm::Expected<Shape> shape_rules::lmHead(ShapeRef input, ShapeRef weight) {
   Shape result(input.drop_back());
   result.push_back(weight[0]);
   return result;
+}
+
+llvm::Expected<Shape> shape_rules::lastToken(ShapeRef input,
+                                             ShapeRef lengths) {
+  if (auto err = checkRank("input", input, 3))
+    return std::move(err);
+  if (auto err = checkPerSequence("lengths", lengths, input.take_front()))
+    return std::move(err);
+  return Shape{input[0], input[2]};
+}
+
+llvm::Error shape_rules::kvCache(ShapeRef cache) {
+  if (auto err = checkRank("a KV cache", cache, 3))
+    return err;
+  if (!isStatic(cache[2]))
+    return fail("a KV cache's features must be static, got {0}",
+                format(cache));
+  return llvm::Error::success();
+}
+
+llvm::Expected<Shape> shape_rules::cacheUpdate(ShapeRef cache, ShapeRef input,
+                                               ShapeRef offsets) {
+  if (auto err = kvCache(cache))
+    return std::move(err);
+  if (auto err = checkRank("input", input, 3))
+    return std::move(err);
+  if (!dimsCompatible(cache[0], input[0]) ||
+      !dimsCompatible(cache[2], input[2]))
+    return fail("input must match the cache in batch and features, got {0} "
+                "for cache {1}",
+                format(input), format(cache));
+  if (isStatic(cache[1]) && isStatic(input[1]) && input[1] > cache[1])
+    return fail("input must have at most the cache's {0} positions, got {1}",
+                cache[1], input[1]);
+  if (auto err = checkPerSequence("offsets", offsets, input.take_front()))
+    return std::move(err);
+  return Shape(cache);
 }
 
 static llvm::Error checkCollectiveDim(ShapeRef input, int64_t dim) {

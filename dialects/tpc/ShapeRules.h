@@ -51,19 +51,36 @@ llvm::Expected<llvm::SmallVector<Shape>> split(ShapeRef input,
 /// [..., hidden].
 llvm::Expected<Shape> embedding(ShapeRef table, ShapeRef ids);
 
-/// positions: ids [..., seq] give positions of the same shape.
-llvm::Expected<Shape> positions(ShapeRef ids);
+/// positions: ids [..., seq] give positions of the same shape; the
+/// optional offsets have one entry per sequence, ids' shape without `seq`.
+llvm::Expected<Shape> positions(ShapeRef ids,
+                                std::optional<ShapeRef> offsets = {});
 
 /// Norms over the last dimension: every parameter is [hidden].
 llvm::Expected<Shape> norm(ShapeRef input, llvm::ArrayRef<ShapeRef> params);
 
-/// rope: input [batch, seq, heads * head_dim], head_dim even.
-llvm::Expected<Shape> rope(ShapeRef input, int64_t headDim);
+/// rope: input [batch, seq, heads * head_dim], head_dim even; the optional
+/// offsets are [batch].
+llvm::Expected<Shape> rope(ShapeRef input, int64_t headDim,
+                           std::optional<ShapeRef> offsets = {});
 
 /// attention: q [b, s, num_heads * d], k and v [b, s, num_kv_heads * d];
-/// num_kv_heads divides num_heads. Gives q's shape.
+/// num_kv_heads divides num_heads. Gives q's shape. With offsets [b], k and
+/// v are caches [b, cache_seq, num_kv_heads * d] of any length.
 llvm::Expected<Shape> attention(ShapeRef q, ShapeRef k, ShapeRef v,
-                                int64_t numHeads, int64_t numKvHeads);
+                                int64_t numHeads, int64_t numKvHeads,
+                                std::optional<ShapeRef> offsets = {});
+
+/// last_token: input [b, s, n] and lengths [b] give [b, n].
+llvm::Expected<Shape> lastToken(ShapeRef input, ShapeRef lengths);
+
+/// A KV cache buffer: [batch, max_seq, features].
+llvm::Error kvCache(ShapeRef cache);
+
+/// cache_update: cache [b, max_seq, n], input [b, s, n] (s <= max_seq when
+/// both are static) and offsets [b] give the cache's shape.
+llvm::Expected<Shape> cacheUpdate(ShapeRef cache, ShapeRef input,
+                                  ShapeRef offsets);
 
 /// lm_head: input [..., hidden] and weight [vocab, hidden] give
 /// [..., vocab].

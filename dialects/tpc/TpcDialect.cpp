@@ -44,7 +44,16 @@ LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
              << attr.getValue();
     return success();
   }
-  if (name == getPartitionedAttrName()) {
+  if (name == getEosTokenIdsAttrName()) {
+    auto ids = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    if (!ids || llvm::any_of(ids.asArrayRef(), [](int64_t id) { return id < 0; }))
+      return op->emitError() << "'" << name
+                             << "' must be an array<i64> of non-negative "
+                                "token ids, got "
+                             << attr.getValue();
+    return success();
+  }
+  if (name == getPartitionedAttrName() || name == getShardedResultsAttrName()) {
     if (!isa<UnitAttr>(attr.getValue()))
       return op->emitError() << "'" << name << "' must be a unit attribute, "
                              << "got " << attr.getValue();
@@ -55,7 +64,9 @@ LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
                            << "', expected one of '" << getShardingAttrName()
                            << "', '" << getModelTypeAttrName() << "', '"
                            << getMaxPositionsAttrName() << "', '"
-                           << getPartitionedAttrName() << "'";
+                           << getPartitionedAttrName() << "', '"
+                           << getShardedResultsAttrName() << "', '"
+                           << getEosTokenIdsAttrName() << "'";
 
   SmallVector<Attribute> entries;
   if (auto array = dyn_cast<ArrayAttr>(attr.getValue()))

@@ -21,8 +21,13 @@ def Tpc_Dialect : Dialect {
     and keep the checkpoint's own layout.
 
     A function imported from a model description carries
-    `tpc.model_type` (the config's `model_type`) and `tpc.max_positions`
-    (the longest sequence the model takes).
+    `tpc.model_type` (the config's `model_type`), `tpc.max_positions`
+    (the longest sequence the model takes) and, when the config names
+    them, `tpc.eos_token_ids` (the ids that end a generated sequence).
+
+    `tpc.sharded_results` marks a function whose results the partitioner
+    leaves split as produced (generation programs return vocabulary-split
+    logits, sampled across the ranks) instead of gathering them.
 
     `tpc.partitioned` marks a function rewritten for one rank by
     `tpc-partition`: its types are local (a dimension whose size differs
@@ -55,6 +60,17 @@ def Tpc_Dialect : Dialect {
     }
     /// True when `op` is inside a function marked partitioned.
     static bool isInPartitionedFunction(::mlir::Operation *op);
+    /// Marks a function whose results stay split as their producers lay
+    /// them out (vocabulary-split logits for distributed sampling), instead
+    /// of being gathered whole (a unit attribute).
+    static constexpr ::llvm::StringLiteral getShardedResultsAttrName() {
+      return ::llvm::StringLiteral("tpc.sharded_results");
+    }
+    /// The token ids that end a generated sequence (a dense i64 array of
+    /// non-negative ids), from the model's config.
+    static constexpr ::llvm::StringLiteral getEosTokenIdsAttrName() {
+      return ::llvm::StringLiteral("tpc.eos_token_ids");
+    }
     /// The longest sequence a function's model takes (a positive integer).
     static constexpr ::llvm::StringLiteral getMaxPositionsAttrName() {
       return ::llvm::StringLiteral("tpc.max_positions");

@@ -6,10 +6,13 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::tpc;
 namespace rules = mlir::tpc::shape_rules;
+
+#include "dialects/tpc/TpcOpInterfaces.cpp.inc"
 
 #define GET_OP_CLASSES
 #include "dialects/tpc/TpcOps.cpp.inc"
@@ -53,6 +56,13 @@ static LogicalResult verifyElementTypes(Operation *op) {
                                << expected << ", got " << element;
   }
   return success();
+}
+
+/// The shape of an optional per-sequence operand.
+static std::optional<ArrayRef<int64_t>> optionalShape(Value v) {
+  if (!v)
+    return std::nullopt;
+  return shapeOf(v);
 }
 
 static LogicalResult verifyPositive(Operation *op, StringRef name,
@@ -199,8 +209,13 @@ LogicalResult WeightOp::verify() {
   return success();
 }
 
+void WeightOp::recordGlobalShape(ArrayRef<int64_t> shape) {
+  setGlobalShape(shape);
+}
+
 LogicalResult PositionsOp::verify() {
-  return verifyResultShape(*this, rules::positions(shapeOf(getIds())));
+  return verifyResultShape(*this, rules::positions(shapeOf(getIds()),
+                                                   optionalShape(getOffsets())));
 }
 
 LogicalResult EmbeddingOp::verify() {
@@ -267,7 +282,8 @@ LogicalResult RopeOp::verify() {
   if (failed(verifyPositive(*this, "theta", getTheta().convertToDouble())))
     return failure();
   return verifyResultShape(*this,
-                           rules::rope(shapeOf(getInput()), getHeadDim()));
+                           rules::rope(shapeOf(getInput()), getHeadDim(),
+                                       optionalShape(getOffsets())));
 }
 
 LogicalResult AttentionOp::verify() {
@@ -276,8 +292,10 @@ LogicalResult AttentionOp::verify() {
   if (getWindow() && *getWindow() < 1)
     return emitOpError() << "window must be >= 1, got " << *getWindow();
   return verifyResultShape(
-      *this, rules::attention(shapeOf(getQ()), shapeOf(getK()), shapeOf(getV()),
-                              getNumHeads(), getNumKvHeads()));
+      *this,
+      rules::attention(shapeOf(getQ()), shapeOf(getK()), shapeOf(getV()),
+                       getNumHeads(), getNumKvHeads(),
+                       optionalShape(getOffsets())));
 }
 
 LogicalResult LmHeadOp::verify() {
@@ -285,6 +303,133 @@ LogicalResult LmHeadOp::verify() {
     return failure();
   return verifyResultShape(
       *this, rules::lmHead(shapeOf(getInput()), shapeOf(getWeight())));
+}
+
+LogicalResult LastTokenOp::verify() {
+  if (failed(verifyElementTypes(*this)))
+    return failure();
+  return verifyResultShape(
+      *this, rules::lastToken(shapeOf(getInput()), shapeOf(getLengths())));
+}
+
+//===----------------------------------------------------------------------===//
+// KV cache
+//===----------------------------------------------------------------------===//
+
+LogicalResult KvCacheOp::verify() {
+  if (getName().empty())
+    return emitOpError() << "name must name the cache buffer, got \"\"";
+  if (auto features = getGlobalFeatures(); features && *features < 1)
+    return emitOpError() << "global_features must be positive, got "
+                         << *features;
+  if (getType().getRank() != 3)
+    return emitOpError() << "a KV cache must have rank 3, got "
+                         << rules::format(getType().getShape());
+  if (TpcDialect::isInPartitionedFunction(*this))
+    return success();
+  if (llvm::Error err = rules::kvCache(getType().getShape()))
+    return emitOpError() << llvm::toString(std::move(err));
+  return success();
+}
+
+void KvCacheOp::recordGlobalShape(ArrayRef<int64_t> shape) {
+  setGlobalFeatures(shape.back());
+}
+
+LogicalResult CacheUpdateOp::verify() {
+  if (failed(verifyElementTypes(*this)))
+    return failure();
+  // The update writes the buffer in place: nothing may see it before.
+  if (!getCache().getDefiningOp<KvCacheOp>() || !getCache().hasOneUse())
+    return emitOpError() << "cache must be a tpc.kv_cache that only this "
+                            "update uses (it is written in place)";
+  return verifyResultShape(
+      *this, rules::cacheUpdate(shapeOf(getCache()), shapeOf(getInput()),
+                                shapeOf(getOffsets())));
+}
+
+//===----------------------------------------------------------------------===//
+// Type inference
+//===----------------------------------------------------------------------===//
+
+FailureOr<SmallVector<Type>> mlir::tpc::inferResultTypes(Operation *op) {
+  auto elementOf = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType();
+  };
+  // A rule's shape with the element type of `like`.
+  auto typed = [&](llvm::Expected<rules::Shape> shape,
+                   Value like) -> FailureOr<SmallVector<Type>> {
+    if (!shape)
+      return op->emitOpError() << llvm::toString(shape.takeError());
+    return SmallVector<Type>{RankedTensorType::get(*shape, elementOf(like))};
+  };
+  auto same = [](Value v) -> FailureOr<SmallVector<Type>> {
+    return SmallVector<Type>{v.getType()};
+  };
+  return llvm::TypeSwitch<Operation *, FailureOr<SmallVector<Type>>>(op)
+      .Case<WeightOp, KvCacheOp>(
+          [&](Operation *state) { return same(state->getResult(0)); })
+      .Case<PositionsOp>([&](PositionsOp p) {
+        return typed(rules::positions(shapeOf(p.getIds()),
+                                      optionalShape(p.getOffsets())),
+                     p.getIds());
+      })
+      .Case<EmbeddingOp>([&](EmbeddingOp e) {
+        return typed(rules::embedding(shapeOf(e.getTable()), shapeOf(e.getIds())),
+                     e.getTable());
+      })
+      .Case<LinearOp>([&](LinearOp l) {
+        return typed(rules::linear(shapeOf(l.getInput()), shapeOf(l.getWeight()),
+                                   optionalShape(l.getBias()), l.getLayout()),
+                     l.getInput());
+      })
+      .Case<SplitOp>([&](SplitOp s) -> FailureOr<SmallVector<Type>> {
+        SmallVector<int64_t> sizes;
+        for (Value result : s.getResults())
+          sizes.push_back(shapeOf(result).back());
+        auto shapes = rules::split(shapeOf(s.getInput()), sizes);
+        if (!shapes)
+          return op->emitOpError() << llvm::toString(shapes.takeError());
+        SmallVector<Type> types;
+        for (const rules::Shape &shape : *shapes)
+          types.push_back(
+              RankedTensorType::get(shape, elementOf(s.getInput())));
+        return types;
+      })
+      .Case<AddOp, MulOp>([&](Operation *b) { return same(b->getOperand(0)); })
+      .Case<GeluOp, SiluOp, LayerNormOp, RmsNormOp>(
+          [&](Operation *u) { return same(u->getOperand(0)); })
+      .Case<RopeOp>([&](RopeOp r) {
+        return typed(rules::rope(shapeOf(r.getInput()), r.getHeadDim(),
+                                 optionalShape(r.getOffsets())),
+                     r.getInput());
+      })
+      .Case<AttentionOp>([&](AttentionOp a) {
+        return typed(rules::attention(shapeOf(a.getQ()), shapeOf(a.getK()),
+                                      shapeOf(a.getV()), a.getNumHeads(),
+                                      a.getNumKvHeads(),
+                                      optionalShape(a.getOffsets())),
+                     a.getQ());
+      })
+      .Case<LmHeadOp>([&](LmHeadOp h) {
+        return typed(rules::lmHead(shapeOf(h.getInput()), shapeOf(h.getWeight())),
+                     h.getInput());
+      })
+      .Case<LastTokenOp>([&](LastTokenOp t) {
+        return typed(rules::lastToken(shapeOf(t.getInput()),
+                                      shapeOf(t.getLengths())),
+                     t.getInput());
+      })
+      .Case<CacheUpdateOp>([&](CacheUpdateOp u) {
+        return typed(rules::cacheUpdate(shapeOf(u.getCache()),
+                                        shapeOf(u.getInput()),
+                                        shapeOf(u.getOffsets())),
+                     u.getCache());
+      })
+      .Default([&](Operation *other) -> FailureOr<SmallVector<Type>> {
+        return other->emitOpError()
+               << "has no shape rule to infer its result types from";
+      });
 }
 
 //===----------------------------------------------------------------------===//

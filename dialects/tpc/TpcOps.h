@@ -11,10 +11,27 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace mlir::tpc {
+/// The side-effect resource of KV caches (see tpc.kv_cache).
+struct KvCacheResource
+    : public SideEffects::Resource::Base<KvCacheResource> {
+  StringRef getName() final { return "tpc.kv_cache"; }
+};
+} // namespace mlir::tpc
+
+#include "dialects/tpc/TpcOpInterfaces.h.inc"
+
 #define GET_OP_CLASSES
 #include "dialects/tpc/TpcOps.h.inc"
 
 namespace mlir::tpc {
+/// The programs of a model: the forward pass over whole sequences (what the
+/// importer builds), and the prefill and decode programs of text generation
+/// that tpc-derive-generation derives from it.
+inline constexpr llvm::StringLiteral kForwardFuncName = "forward";
+inline constexpr llvm::StringLiteral kPrefillFuncName = "prefill";
+inline constexpr llvm::StringLiteral kDecodeFuncName = "decode";
+
 /// Checks that `sharding` can lay out a value of type `type` on `mesh`: one
 /// dimension entry per tensor dimension, only axes the mesh has, and split
 /// dimensions made of whole units and sections. Shared by the verifier of
@@ -26,6 +43,12 @@ LogicalResult verifySharding(ShardingAttr sharding, RankedTensorType type,
 
 /// The mesh's axis names, comma separated, for diagnostics.
 std::string describeAxes(MeshOp mesh);
+
+/// The result types of `op` (a tpc model op) that the shape rules give for
+/// its operands' current types, or failure with the rule's diagnostic.
+/// Passes that change an operand type (a shorter sequence) re-infer the
+/// program's types with it.
+FailureOr<SmallVector<Type>> inferResultTypes(Operation *op);
 } // namespace mlir::tpc
 
 #endif // TPC_DIALECTS_TPC_TPCOPS_H

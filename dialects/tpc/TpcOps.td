@@ -8,6 +8,43 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Tpc_FloatTensor : RankedTensorOf<[F32, BF16, F16]>;
 def Tpc_IdTensor : RankedTensorOf<[I32, I64]>;
+/// One position per sequence of the batch, [batch].
+def Tpc_OffsetsTensor : 1DTensorOf<[I32, I64]>;
+
+/// The KV caches, as one resource: a cache update writes it, a cache read
+/// reads it, so no transformation reorders or drops either.
+def Tpc_KvCacheResource : Resource<"::mlir::tpc::KvCacheResource">;
+
+//===----------------------------------------------------------------------===//
+// Interfaces
+//===----------------------------------------------------------------------===//
+
+def Tpc_StateOpInterface : OpInterface<"StateOpInterface"> {
+  let cppNamespace = "::mlir::tpc";
+  let description = [{
+    Named program state that lives on every rank across calls: a model
+    weight or a KV cache. The planner lays state out like a parameter: its
+    layout is chosen once per name for every function of the module, and
+    its per-rank bytes count as memory held.
+  }];
+  let methods = [
+    InterfaceMethod<"The name that identifies the state (a checkpoint "
+                    "tensor, a cache buffer).", "::llvm::StringRef",
+                    "getStateName", (ins), [{ return $_op.getName(); }]>,
+    InterfaceMethod<"Records the global type's shape before the "
+                    "partitioner makes the result type local.", "void",
+                    "recordGlobalShape",
+                    (ins "::llvm::ArrayRef<int64_t>":$shape)>,
+  ];
+  let extraClassDeclaration = [{
+    /// The state's value (every state op has one result).
+    operator ::mlir::Value() { return getOperation()->getResult(0); }
+    ::mlir::RankedTensorType getType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(
+          getOperation()->getResult(0).getType());
+    }
+  }];
+}
 
 //===----------------------------------------------------------------------===//
 // Mesh
@@ -39,7 +76,8 @@ def Tpc_MeshOp : Tpc_Op<"mesh", [Symbol]> {
 // Model ops
 //===----------------------------------------------------------------------===//
 
-def Tpc_WeightOp : Tpc_Op<"weight", [Pure]> {
+def Tpc_WeightOp : Tpc_Op<"weight",
+    [Pure, DeclareOpInterfaceMethods<Tpc_StateOpInterface>]> {
   let summary = "A model parameter, named as in the checkpoint";
   let description = [{
     A parameter tensor with its checkpoint name and its checkpoint layout, so
@@ -63,12 +101,23 @@ def Tpc_PositionsOp : Tpc_Op<"positions",
     [Pure, AllTypesMatch<["ids", "result"]>]> {
   let summary = "Position index of every token";
   let description = [{
-    `result[..., s] = s`: the index of each token along the last (sequence)
-    dimension, for learned position embeddings.
+    `result[b, s] = s`, or `offsets[b] + s` with `offsets`: the position of
+    each token along the last (sequence) dimension, for learned position
+    embeddings. With a KV cache, `offsets[b]` is the number of tokens
+    sequence `b` already holds.
+
+    ```mlir
+    %p = tpc.positions %ids : tensor<?x?xi32>
+    %q = tpc.positions %ids offsets %start : tensor<?x?xi32>, tensor<?xi32>
+    ```
   }];
-  let arguments = (ins Tpc_IdTensor:$ids);
+  let arguments = (ins Tpc_IdTensor:$ids,
+                       Optional<Tpc_OffsetsTensor>:$offsets);
   let results = (outs Tpc_IdTensor:$result);
-  let assemblyFormat = "$ids attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $ids (`offsets` $offsets^)? attr-dict `:` type($result)
+    (`,` type($offsets)^)?
+  }];
   let hasVerifier = 1;
 }
 
@@ -191,15 +240,22 @@ def Tpc_RopeOp : Tpc_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
     The last dimension holds whole heads of `head_dim` features. Each head
     is rotated in the rotate-half convention of Hugging Face Llama: feature
     `i` pairs with `i + head_dim/2`, angle `pos * theta^(-2i/head_dim)`,
-    positions counted along the sequence dimension from 0.
+    positions counted along the sequence dimension from 0, or from
+    `offsets[b]` for sequence `b` (tokens appended to a KV cache).
+
+    ```mlir
+    %r = tpc.rope %q offsets %start head_dim = 64 theta = 1.0e4
+        : tensor<?x?x768xf32>, tensor<?xi32>
+    ```
   }];
   let arguments = (ins Tpc_FloatTensor:$input,
+                       Optional<Tpc_OffsetsTensor>:$offsets,
                        I64Attr:$head_dim,
                        F64Attr:$theta);
   let results = (outs Tpc_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `head_dim` `=` $head_dim `theta` `=` $theta attr-dict
-    `:` type($result)
+    $input (`offsets` $offsets^)? `head_dim` `=` $head_dim `theta` `=` $theta
+    attr-dict `:` type($result) (`,` type($offsets)^)?
   }];
   let hasVerifier = 1;
 }
@@ -214,17 +270,31 @@ def Tpc_AttentionOp : Tpc_Op<"attention", [Pure]> {
     `window = W` (Mistral's sliding window) a token also ignores keys more
     than `W - 1` positions back. The result is
     `[batch, seq, num_heads * head_dim]`, heads concatenated.
+
+    With `offsets` the keys and values are a KV cache: `k` and `v` are
+    `[batch, cache_seq, num_kv_heads * head_dim]` with key `j` at position
+    `j`, and query `i` of sequence `b` is at position `offsets[b] + i`; it
+    attends to the keys at positions up to its own (and within the window).
+    Keys past a sequence's position are never read, so whatever a cache
+    holds there (padding of a shorter prompt) cannot leak into the result.
+
+    ```mlir
+    %a = tpc.attention %q, %kc, %vc offsets %start heads = 32 kv_heads = 8
+        : (tensor<?x?x4096xbf16>, tensor<?x?x1024xbf16>,
+           tensor<?x?x1024xbf16>, tensor<?xi32>) -> tensor<?x?x4096xbf16>
+    ```
   }];
   let arguments = (ins Tpc_FloatTensor:$q,
                        Tpc_FloatTensor:$k,
                        Tpc_FloatTensor:$v,
+                       Optional<Tpc_OffsetsTensor>:$offsets,
                        I64Attr:$num_heads,
                        I64Attr:$num_kv_heads,
                        OptionalAttr<I64Attr>:$window);
   let results = (outs Tpc_FloatTensor:$result);
   let assemblyFormat = [{
-    $q `,` $k `,` $v `heads` `=` $num_heads `kv_heads` `=` $num_kv_heads
-    (`window` `=` $window^)? attr-dict
+    $q `,` $k `,` $v (`offsets` $offsets^)? `heads` `=` $num_heads
+    `kv_heads` `=` $num_kv_heads (`window` `=` $window^)? attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -240,6 +310,84 @@ def Tpc_LmHeadOp : Tpc_Op<"lm_head", [Pure]> {
   let results = (outs Tpc_FloatTensor:$result);
   let assemblyFormat =
       "$input `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Tpc_LastTokenOp : Tpc_Op<"last_token", [Pure]> {
+  let summary = "Each sequence's last token: [batch, seq, n] to [batch, n]";
+  let description = [{
+    `result[b, :] = input[b, lengths[b] - 1, :]`: the features of the last
+    real token of every sequence of a right-padded batch, where the next
+    token is predicted from. Generation programs take it before the LM
+    head, so that only one row per sequence reaches the vocabulary.
+
+    ```mlir
+    %h = tpc.last_token %x, %lengths
+        : (tensor<?x?x768xf32>, tensor<?xi32>) -> tensor<?x768xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$input, Tpc_OffsetsTensor:$lengths);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat =
+      "$input `,` $lengths attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// KV cache
+//===----------------------------------------------------------------------===//
+
+def Tpc_KvCacheOp : Tpc_Op<"kv_cache",
+    [MemoryEffects<[MemRead<Tpc_KvCacheResource>]>,
+     DeclareOpInterfaceMethods<Tpc_StateOpInterface>]> {
+  let summary = "A named key or value cache buffer of one attention layer";
+  let description = [{
+    The buffer `[batch, max_seq, features]` that keeps the keys (or
+    values) of every position a sequence has seen, for one attention
+    layer; state that persists across calls of the program, like a
+    weight. The runtime allocates it once per rank, for the batch of the
+    first call and the run's maximum sequence length; its features are
+    laid out like the keys that fill it (whole KV heads per rank, shared
+    KV heads held by each rank that uses them). In a partitioned function
+    the type is this rank's shard and `global_features` the global size of
+    the last dimension.
+
+    ```mlir
+    %kc = tpc.kv_cache "model.layers.0.self_attn.k_cache" : tensor<?x?x1024xbf16>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name,
+                       OptionalAttr<I64Attr>:$global_features);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tpc_CacheUpdateOp : Tpc_Op<"cache_update",
+    [MemoryEffects<[MemWrite<Tpc_KvCacheResource>]>,
+     AllTypesMatch<["cache", "result"]>]> {
+  let summary = "Write new keys or values into a KV cache, in place";
+  let description = [{
+    `result = cache` with `cache[b, offsets[b] + i, :] = input[b, i, :]`
+    for every token `i` of the input. `cache` must be a `tpc.kv_cache` used
+    by nothing else: the update writes its buffer in place, and the result
+    is that buffer, with the new entries. Positions past `max_seq` are an
+    error at run time.
+
+    ```mlir
+    %kc1 = tpc.cache_update %kc, %k, %start
+        : (tensor<?x?x1024xbf16>, tensor<?x?x1024xbf16>, tensor<?xi32>)
+        -> tensor<?x?x1024xbf16>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$cache,
+                       Tpc_FloatTensor:$input,
+                       Tpc_OffsetsTensor:$offsets);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $cache `,` $input `,` $offsets attr-dict
+    `:` functional-type(operands, results)
+  }];
   let hasVerifier = 1;
 }
 

@@ -107,40 +107,45 @@ void cpu::rmsNorm(const float *x, int64_t rows, int64_t hidden,
 }
 
 void cpu::rope(float *x, int64_t batch, int64_t seq, int64_t heads,
-               int64_t headDim, double theta) {
+               int64_t headDim, double theta, const int32_t *offsets) {
   int64_t half = headDim / 2;
   std::vector<double> invFreq(half);
   for (int64_t i = 0; i < half; ++i)
     invFreq[i] = std::pow(theta, -2.0 * i / headDim);
   for (int64_t b = 0; b < batch; ++b)
-    for (int64_t s = 0; s < seq; ++s)
+    for (int64_t s = 0; s < seq; ++s) {
+      int64_t position = (offsets ? offsets[b] : 0) + s;
       for (int64_t h = 0; h < heads; ++h) {
         float *v = x + ((b * seq + s) * heads + h) * headDim;
         for (int64_t i = 0; i < half; ++i) {
-          double angle = s * invFreq[i];
+          double angle = position * invFreq[i];
           float c = float(std::cos(angle)), sn = float(std::sin(angle));
           float x0 = v[i], x1 = v[i + half];
           v[i] = x0 * c - x1 * sn;
           v[i + half] = x1 * c + x0 * sn;
         }
       }
+    }
 }
 
 void cpu::attention(const float *q, const float *k, const float *v,
-                    int64_t batch, int64_t seq, int64_t qHeads, int64_t kvHeads,
-                    int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
-                    int64_t groups, int64_t window, float *out) {
+                    int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
+                    int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
+                    int64_t kvHeadBegin, int64_t groups, int64_t window,
+                    const int32_t *offsets, float *out) {
   const float scale = 1.0f / std::sqrt(float(headDim));
-  std::vector<float> scores(seq);
+  std::vector<float> scores(kvSeq);
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t h = 0; h < qHeads; ++h) {
       int64_t kvh = (qHeadBegin + h) / groups - kvHeadBegin;
       for (int64_t i = 0; i < seq; ++i) {
         const float *qi = q + ((b * seq + i) * qHeads + h) * headDim;
-        int64_t first = window > 0 ? std::max<int64_t>(0, i - window + 1) : 0;
+        int64_t position = (offsets ? offsets[b] : 0) + i;
+        int64_t first =
+            window > 0 ? std::max<int64_t>(0, position - window + 1) : 0;
         float best = -std::numeric_limits<float>::infinity();
-        for (int64_t j = first; j <= i; ++j) {
-          const float *kj = k + ((b * seq + j) * kvHeads + kvh) * headDim;
+        for (int64_t j = first; j <= position; ++j) {
+          const float *kj = k + ((b * kvSeq + j) * kvHeads + kvh) * headDim;
           float dot = 0;
           for (int64_t d = 0; d < headDim; ++d)
             dot += qi[d] * kj[d];
@@ -148,14 +153,14 @@ void cpu::attention(const float *q, const float *k, const float *v,
           best = std::max(best, scores[j]);
         }
         float total = 0;
-        for (int64_t j = first; j <= i; ++j) {
+        for (int64_t j = first; j <= position; ++j) {
           scores[j] = std::exp(scores[j] - best);
           total += scores[j];
         }
         float *oi = out + ((b * seq + i) * qHeads + h) * headDim;
         std::fill(oi, oi + headDim, 0.0f);
-        for (int64_t j = first; j <= i; ++j) {
-          const float *vj = v + ((b * seq + j) * kvHeads + kvh) * headDim;
+        for (int64_t j = first; j <= position; ++j) {
+          const float *vj = v + ((b * kvSeq + j) * kvHeads + kvh) * headDim;
           float p = scores[j] / total;
           for (int64_t d = 0; d < headDim; ++d)
             oi[d] += p * vj[d];

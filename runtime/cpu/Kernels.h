@@ -52,19 +52,23 @@ void rmsNorm(const float *x, int64_t rows, int64_t hidden, const float *scale,
              float eps, float *y);
 
 /// Rotary embedding in place on x[batch, seq, heads * headDim], rotate-half
-/// convention (Hugging Face Llama), positions 0..seq-1.
+/// convention (Hugging Face Llama). Token s of sequence b is at position
+/// offsets[b] + s (s when `offsets` is null).
 void rope(float *x, int64_t batch, int64_t seq, int64_t heads, int64_t headDim,
-          double theta);
+          double theta, const int32_t *offsets = nullptr);
 
 /// Causal attention of this rank's query heads. q and out are
-/// [batch, seq, qHeads * headDim], k and v [batch, seq, kvHeads * headDim].
-/// Global query head `qHeadBegin + i` uses global KV head
-/// `(qHeadBegin + i) / groups`, found locally at that minus `kvHeadBegin`.
-/// `window` > 0 also masks keys more than window - 1 positions back.
+/// [batch, seq, qHeads * headDim], k and v [batch, kvSeq, kvHeads * headDim]
+/// with key j at position j. Query i of sequence b is at position
+/// p = offsets[b] + i (i when `offsets` is null, where kvSeq is seq) and
+/// attends to keys 0..p; `window` > 0 also masks keys more than window - 1
+/// positions back. Global query head `qHeadBegin + h` uses global KV head
+/// `(qHeadBegin + h) / groups`, found locally at that minus `kvHeadBegin`.
 void attention(const float *q, const float *k, const float *v, int64_t batch,
-               int64_t seq, int64_t qHeads, int64_t kvHeads, int64_t headDim,
-               int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
-               int64_t window, float *out);
+               int64_t seq, int64_t kvSeq, int64_t qHeads, int64_t kvHeads,
+               int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
+               int64_t groups, int64_t window, const int32_t *offsets,
+               float *out);
 
 /// For each row of this rank's logits [rows, localVocab] (global columns
 /// vocabBegin..), the best (value, global index): the largest finite value,

@@ -176,15 +176,18 @@ __global__ void embeddingKernel(const T *table, int64_t rowBegin,
 
 template <typename T>
 __global__ void ropeKernel(T *x, int64_t batch, int64_t seq, int64_t heads,
-                           int64_t headDim, double theta) {
+                           int64_t headDim, double theta,
+                           const int32_t *offsets) {
   int64_t half = headDim / 2;
   int64_t total = batch * seq * heads * half;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     int64_t pair = i % half, rest = i / half;
-    int64_t s = (rest / heads) % seq;
+    int64_t token = rest / heads;
+    int64_t s = token % seq, b = token / seq;
+    int64_t position = (offsets ? offsets[b] : 0) + s;
     T *v = x + rest * headDim;
-    double angle = s * pow(theta, -2.0 * pair / headDim);
+    double angle = position * pow(theta, -2.0 * pair / headDim);
     float c = float(cos(angle)), sn = float(sin(angle));
     float x0 = load(v[pair]), x1 = load(v[pair + half]);
     v[pair] = store<T>(x0 * c - x1 * sn);
@@ -192,14 +195,16 @@ __global__ void ropeKernel(T *x, int64_t batch, int64_t seq, int64_t heads,
   }
 }
 
-/// Rows of causal scores [heads, seq, seq] (f32) to probabilities (T), one
-/// block per row, masked past the row and beyond the window.
+/// Rows of causal scores [heads, seq, keys] (f32) to probabilities (T), one
+/// block per row: query i is at position offset + i and sees keys up to
+/// it, within the window.
 template <typename T>
-__global__ void softmaxKernel(const float *scores, int64_t seq, float scale,
-                              int64_t window, T *probs) {
-  int64_t row = blockIdx.x, i = row % seq;
+__global__ void softmaxKernel(const float *scores, int64_t seq, int64_t keys,
+                              int64_t offset, float scale, int64_t window,
+                              T *probs) {
+  int64_t row = blockIdx.x, i = offset + row % seq;
   int64_t first = window > 0 ? max(int64_t(0), i - window + 1) : 0;
-  const float *in = scores + row * seq;
+  const float *in = scores + row * keys;
   float m = -INFINITY;
   for (int64_t j = first + threadIdx.x; j <= i; j += blockDim.x)
     m = fmaxf(m, in[j] * scale);
@@ -208,9 +213,9 @@ __global__ void softmaxKernel(const float *scores, int64_t seq, float scale,
   for (int64_t j = first + threadIdx.x; j <= i; j += blockDim.x)
     local += __expf(in[j] * scale - best);
   float total = blockSum(local);
-  for (int64_t j = threadIdx.x; j < seq; j += blockDim.x) {
+  for (int64_t j = threadIdx.x; j < keys; j += blockDim.x) {
     bool visible = j >= first && j <= i;
-    probs[row * seq + j] =
+    probs[row * keys + j] =
         store<T>(visible ? __expf(in[j] * scale - best) / total : 0.0f);
   }
 }
@@ -422,36 +427,44 @@ void tpc::cuda::addRmsNorm(Context &ctx, DType dtype, const void *a,
 }
 
 void tpc::cuda::rope(Context &ctx, DType dtype, void *x, int64_t batch,
-                     int64_t seq, int64_t heads, int64_t headDim,
-                     double theta) {
+                     int64_t seq, int64_t heads, int64_t headDim, double theta,
+                     const int32_t *offsets) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     int64_t total = batch * seq * heads * (headDim / 2);
     ropeKernel<<<blocksFor(total, kThreads), kThreads, 0,
                  cudaStream_t(ctx.stream())>>>(static_cast<T *>(x), batch, seq,
-                                               heads, headDim, theta);
+                                               heads, headDim, theta, offsets);
     check(cudaGetLastError(), "rope");
   });
 }
 
 void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
                           const void *k, const void *v, int64_t batch,
-                          int64_t seq, int64_t qHeads, int64_t kvHeads,
-                          int64_t headDim, int64_t qHeadBegin,
+                          int64_t seq, int64_t kvSeq, int64_t qHeads,
+                          int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
                           int64_t kvHeadBegin, int64_t groups, int64_t window,
-                          void *out) {
+                          const int32_t *offsets, void *out) {
   // Per batch row and local KV head, the local query heads that use it are
-  // one strided batch: scores = Q K^T (f32), softmax to probabilities (T),
-  // out = P V.
+  // one strided batch: scores = Q K^T (f32) over the keys up to the row's
+  // last position, softmax to probabilities (T), out = P V.
   cudaStream_t stream = cudaStream_t(ctx.stream());
   cublasHandle_t handle = cublasHandle_t(ctx.cublas());
   int64_t elem = dtypeSize(dtype);
   cudaDataType_t t = cudaType(dtype);
+  auto offsetOf = [&](int64_t b) -> int64_t {
+    return offsets ? offsets[b] : 0;
+  };
+  int64_t maxKeys = 0;
+  for (int64_t b = 0; b < batch; ++b)
+    maxKeys = std::max(maxKeys, offsetOf(b) + seq);
   float *scores = nullptr;
   void *probs = nullptr;
-  check(cudaMallocAsync(&scores, sizeof(float) * qHeads * seq * seq, stream),
+  check(cudaMallocAsync(&scores, sizeof(float) * qHeads * seq * maxKeys,
+                        stream),
         "scores");
-  check(cudaMallocAsync(&probs, elem * qHeads * seq * seq, stream), "probs");
+  check(cudaMallocAsync(&probs, elem * qHeads * seq * maxKeys, stream),
+        "probs");
   float one = 1.0f, zero = 0.0f;
   float scale = 1.0f / std::sqrt(float(headDim));
   auto bytes = [&](const void *p, int64_t offset) {
@@ -466,39 +479,42 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
     return std::make_pair(lo, hi);
   };
   for (int64_t b = 0; b < batch; ++b) {
+    // Keys 0 .. offset + seq - 1 are the only ones a query of this row sees.
+    int64_t keys = offsetOf(b) + seq;
     for (int64_t kv = 0; kv < kvHeads; ++kv) {
       auto [lo, hi] = queryHeadsOf(kv);
       if (lo >= hi)
         continue;
       const void *qh = bytes(q, (b * seq * qHeads + lo) * headDim);
-      const void *kh = bytes(k, (b * seq * kvHeads + kv) * headDim);
+      const void *kh = bytes(k, (b * kvSeq * kvHeads + kv) * headDim);
       // S^T = K Q^T in column-major terms, one matrix per query head.
       check(cublasGemmStridedBatchedEx(
-                handle, CUBLAS_OP_T, CUBLAS_OP_N, int(seq), int(seq),
+                handle, CUBLAS_OP_T, CUBLAS_OP_N, int(keys), int(seq),
                 int(headDim), &one, kh, t, int(kvHeads * headDim), 0, qh, t,
-                int(qHeads * headDim), headDim, &zero, scores + lo * seq * seq,
-                CUDA_R_32F, int(seq), seq * seq, int(hi - lo),
+                int(qHeads * headDim), headDim, &zero, scores + lo * seq * keys,
+                CUDA_R_32F, int(keys), seq * keys, int(hi - lo),
                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
             "attention scores");
     }
     dispatch(dtype, [&](auto tag) {
       using T = decltype(tag);
       softmaxKernel<<<int(qHeads * seq), kThreads, 0, stream>>>(
-          scores, seq, scale, window, static_cast<T *>(probs));
+          scores, seq, keys, offsetOf(b), scale, window,
+          static_cast<T *>(probs));
       check(cudaGetLastError(), "softmax");
     });
     for (int64_t kv = 0; kv < kvHeads; ++kv) {
       auto [lo, hi] = queryHeadsOf(kv);
       if (lo >= hi)
         continue;
-      const void *vh = bytes(v, (b * seq * kvHeads + kv) * headDim);
+      const void *vh = bytes(v, (b * kvSeq * kvHeads + kv) * headDim);
       void *oh = static_cast<char *>(out) +
                  (b * seq * qHeads + lo) * headDim * elem;
-      // O^T = V^T P^T: P is row-major [seq, seq] per head.
+      // O^T = V^T P^T: P is row-major [seq, keys] per head.
       check(cublasGemmStridedBatchedEx(
                 handle, CUBLAS_OP_N, CUBLAS_OP_N, int(headDim), int(seq),
-                int(seq), &one, vh, t, int(kvHeads * headDim), 0,
-                bytes(probs, lo * seq * seq), t, int(seq), seq * seq, &zero,
+                int(keys), &one, vh, t, int(kvHeads * headDim), 0,
+                bytes(probs, lo * seq * keys), t, int(keys), seq * keys, &zero,
                 oh, t, int(qHeads * headDim), headDim, int(hi - lo),
                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
             "attention output");

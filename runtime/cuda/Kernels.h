@@ -72,12 +72,18 @@ void rmsNorm(Context &ctx, DType dtype, const void *x, int64_t rows,
 void addRmsNorm(Context &ctx, DType dtype, const void *a, const void *b,
                 int64_t rows, int64_t hidden, const void *scale, float eps,
                 void *sum, void *y);
+/// `offsets` (device memory, [batch], or null for zeros): the position of
+/// each sequence's first token.
 void rope(Context &ctx, DType dtype, void *x, int64_t batch, int64_t seq,
-          int64_t heads, int64_t headDim, double theta);
+          int64_t heads, int64_t headDim, double theta,
+          const int32_t *offsets = nullptr);
+/// k and v hold `kvSeq` positions per sequence; `offsets` (host memory,
+/// [batch], or null for zeros with kvSeq = seq) places the queries.
 void attention(Context &ctx, DType dtype, const void *q, const void *k,
-               const void *v, int64_t batch, int64_t seq, int64_t qHeads,
-               int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
-               int64_t kvHeadBegin, int64_t groups, int64_t window, void *out);
+               const void *v, int64_t batch, int64_t seq, int64_t kvSeq,
+               int64_t qHeads, int64_t kvHeads, int64_t headDim,
+               int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
+               int64_t window, const int32_t *offsets, void *out);
 
 } // namespace tpc::cuda
 

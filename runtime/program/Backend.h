@@ -68,14 +68,19 @@ public:
                          Tensor &y) = 0;
   virtual void rmsNorm(const Tensor &x, int64_t rows, int64_t hidden,
                        const Tensor &scale, float eps, Tensor &y) = 0;
-  /// In place.
+  /// In place. Token s of sequence b is at position offsets[b] + s (s when
+  /// `offsets` is empty).
   virtual void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
-                    int64_t headDim, double theta) = 0;
+                    int64_t headDim, double theta,
+                    const std::vector<int32_t> &offsets) = 0;
+  /// k and v hold `kvSeq` positions; query i of sequence b is at position
+  /// offsets[b] + i (i when `offsets` is empty, where kvSeq is seq).
   virtual void attention(const Tensor &q, const Tensor &k, const Tensor &v,
-                         int64_t batch, int64_t seq, int64_t qHeads,
-                         int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
-                         int64_t kvHeadBegin, int64_t groups, int64_t window,
-                         Tensor &out) = 0;
+                         int64_t batch, int64_t seq, int64_t kvSeq,
+                         int64_t qHeads, int64_t kvHeads, int64_t headDim,
+                         int64_t qHeadBegin, int64_t kvHeadBegin,
+                         int64_t groups, int64_t window,
+                         const std::vector<int32_t> &offsets, Tensor &out) = 0;
 };
 
 /// The host's backend (OpenBLAS GEMMs, f32 arithmetic). One instance serves

@@ -124,17 +124,21 @@ public:
                  Narrowed(y).get());
   }
   void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
-            int64_t headDim, double theta) override {
+            int64_t headDim, double theta,
+            const std::vector<int32_t> &offsets) override {
     cpu::rope(Narrowed(x, /*load=*/true).get(), batch, seq, heads, headDim,
-              theta);
+              theta, offsets.empty() ? nullptr : offsets.data());
   }
   void attention(const Tensor &q, const Tensor &k, const Tensor &v,
-                 int64_t batch, int64_t seq, int64_t qHeads, int64_t kvHeads,
-                 int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
-                 int64_t groups, int64_t window, Tensor &out) override {
+                 int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
+                 int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
+                 int64_t kvHeadBegin, int64_t groups, int64_t window,
+                 const std::vector<int32_t> &offsets, Tensor &out) override {
     cpu::attention(Widened(q).get(), Widened(k).get(), Widened(v).get(), batch,
-                   seq, qHeads, kvHeads, headDim, qHeadBegin, kvHeadBegin,
-                   groups, window, Narrowed(out).get());
+                   seq, kvSeq, qHeads, kvHeads, headDim, qHeadBegin,
+                   kvHeadBegin, groups, window,
+                   offsets.empty() ? nullptr : offsets.data(),
+                   Narrowed(out).get());
   }
 };
 } // namespace

@@ -25,6 +25,21 @@ void check(cudaError_t err, const char *what) {
                              cudaGetErrorString(err));
 }
 
+class CudaBackend;
+
+/// A copy of host ints on the device for one kernel call (none when
+/// `values` is empty), freed in stream order.
+class DeviceInts {
+public:
+  DeviceInts(CudaBackend &backend, const std::vector<int32_t> &values);
+  ~DeviceInts();
+  const int32_t *get() const { return data; }
+
+private:
+  cudaStream_t stream;
+  int32_t *data = nullptr;
+};
+
 class CudaBackend final : public Backend {
 public:
   explicit CudaBackend(int device) : device_(device) {
@@ -124,24 +139,49 @@ public:
                   y.data());
   }
   void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
-            int64_t headDim, double theta) override {
-    cuda::rope(*ctx, x.dtype(), x.data(), batch, seq, heads, headDim, theta);
+            int64_t headDim, double theta,
+            const std::vector<int32_t> &offsets) override {
+    DeviceInts deviceOffsets(*this, offsets);
+    cuda::rope(*ctx, x.dtype(), x.data(), batch, seq, heads, headDim, theta,
+               deviceOffsets.get());
   }
   void attention(const Tensor &q, const Tensor &k, const Tensor &v,
-                 int64_t batch, int64_t seq, int64_t qHeads, int64_t kvHeads,
-                 int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
-                 int64_t groups, int64_t window, Tensor &out) override {
+                 int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
+                 int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
+                 int64_t kvHeadBegin, int64_t groups, int64_t window,
+                 const std::vector<int32_t> &offsets, Tensor &out) override {
     cuda::attention(*ctx, q.dtype(), q.data(), k.data(), v.data(), batch, seq,
-                    qHeads, kvHeads, headDim, qHeadBegin, kvHeadBegin, groups,
-                    window, out.data());
+                    kvSeq, qHeads, kvHeads, headDim, qHeadBegin, kvHeadBegin,
+                    groups, window, offsets.empty() ? nullptr : offsets.data(),
+                    out.data());
   }
 
-private:
   cudaStream_t stream() const { return cudaStream_t(ctx->stream()); }
+
+private:
 
   int device_;
   std::unique_ptr<cuda::Context> ctx;
 };
+DeviceInts::DeviceInts(CudaBackend &backend,
+                       const std::vector<int32_t> &values)
+    : stream(backend.stream()) {
+  if (values.empty())
+    return;
+  size_t bytes = values.size() * sizeof(int32_t);
+  check(cudaMallocAsync(reinterpret_cast<void **>(&data), bytes, stream),
+        "device ints");
+  check(cudaMemcpyAsync(data, values.data(), bytes, cudaMemcpyHostToDevice,
+                        stream),
+        "copy ints");
+  // The copy reads pageable host memory the caller may free next.
+  check(cudaStreamSynchronize(stream), "copy ints");
+}
+
+DeviceInts::~DeviceInts() {
+  if (data)
+    cudaFreeAsync(data, stream);
+}
 } // namespace
 
 int tpc::program::cudaDeviceCount(std::string *why) {

@@ -3,12 +3,15 @@
 //   EXE (--weights PATH | --random-weights SEED) --tokens "1,2,3;4,5,6"
 //       [--device cpu|cuda] [--output FILE.safetensors] [--verify]
 //       [--bench N]
+//   EXE ... --generate N [--tokens "1,2,3;4,5"] [--max-seq N]
+//       [--temperature T] [--top-k K] [--top-p P] [--seed S]
 //
 // Runs the tp = N forward pass on N thread ranks (or this process's rank
 // under mpirun) on the CPU or on CUDA devices (one GPU per rank with NCCL,
 // or virtual ranks sharing a GPU), prints a one-screen summary, optionally
 // the difference against the tp = 1 program and timings, and writes the
-// logits.
+// logits. With --generate it generates text instead: the prefill program
+// over the prompts, then the decode program one token at a time.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/comm/GlooCommunicator.h"
@@ -17,6 +20,7 @@
 #if TPC_HAS_CUDA
 #include "runtime/comm/NcclCommunicator.h"
 #endif
+#include "runtime/program/Generate.h"
 #include "runtime/program/Program.h"
 #include "runtime/weights/Safetensors.h"
 
@@ -25,8 +29,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <numeric>
 #include <optional>
+#include <cerrno>
+#include <type_traits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -39,6 +45,10 @@ double seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
+[[noreturn]] void usageError(const std::string &message) {
+  throw std::runtime_error(message);
+}
+
 struct Options {
   std::string weights;
   std::optional<uint64_t> seed;
@@ -47,11 +57,28 @@ struct Options {
   std::string output;
   bool verify = false;
   int bench = 0;
+  // Generation.
+  int64_t generate = 0;
+  std::optional<int64_t> maxSeq;
+  program::SamplingParams sampling;
 };
 
-[[noreturn]] void usageError(const std::string &message) {
-  throw std::runtime_error(message);
+/// `text` as a number of type T in [low, high], or a usage error naming
+/// `flag` and what it expects.
+template <typename T>
+T parseNumber(const std::string &flag, const std::string &text, T low, T high,
+              const std::string &expected) {
+  char *end = nullptr;
+  errno = 0;
+  double value = std::strtod(text.c_str(), &end);
+  bool integral = std::is_integral_v<T>;
+  if (text.empty() || *end || errno || !std::isfinite(value) ||
+      value < double(low) || value > double(high) ||
+      (integral && value != std::floor(value)))
+    usageError(flag + ": expected " + expected + ", got '" + text + "'");
+  return T(value);
 }
+
 
 Options parse(int argc, char **argv) {
   Options o;
@@ -73,7 +100,27 @@ Options parse(int argc, char **argv) {
                    "seed, got '" +
                    v + "'");
       o.seed = seed;
-    } else if (arg == "--tokens")
+    } else if (arg == "--generate")
+      o.generate = parseNumber<int64_t>(arg, value(), 1, int64_t(1) << 30,
+                                        "a positive number of tokens");
+    else if (arg == "--max-seq")
+      o.maxSeq = parseNumber<int64_t>(arg, value(), 1, int64_t(1) << 30,
+                                      "a positive number of positions");
+    else if (arg == "--temperature")
+      o.sampling.temperature = parseNumber<double>(
+          arg, value(), 0, 1e6, "a number >= 0 (0: greedy)");
+    else if (arg == "--top-k")
+      o.sampling.topK = parseNumber<int64_t>(arg, value(), 0, int64_t(1) << 30,
+                                             "an integer >= 0 (0: all)");
+    else if (arg == "--top-p") {
+      o.sampling.topP = parseNumber<double>(arg, value(), 0, 1,
+                                            "a number in (0, 1]");
+      if (o.sampling.topP == 0)
+        usageError("--top-p: expected a number in (0, 1], got '0'");
+    } else if (arg == "--seed")
+      o.sampling.seed = parseNumber<uint64_t>(
+          arg, value(), 0, uint64_t(1) << 53, "a non-negative integer");
+    else if (arg == "--tokens")
       o.tokens = value();
     else if (arg == "--device")
       o.device = value();
@@ -95,39 +142,59 @@ Options parse(int argc, char **argv) {
                "--random-weights SEED");
   if (o.tokens.empty())
     usageError("--tokens: expected token ids such as \"1,2,3;4,5,6\"");
+  bool samples = o.sampling.temperature > 0;
+  if (!samples && (o.sampling.topK > 0 || o.sampling.topP < 1))
+    usageError("--top-k and --top-p sample: give a --temperature above 0 "
+               "(0 is greedy)");
+  if (o.generate == 0 && (o.maxSeq || samples))
+    usageError("--max-seq, --temperature, --top-k and --top-p need "
+               "--generate N");
   return o;
 }
 
-program::Ids parseTokens(const std::string &text) {
-  program::Ids ids;
-  std::stringstream sequences(text);
+/// "1,2,3;4,5" as sequences of token ids (of any lengths).
+std::vector<std::vector<int32_t>> parseSequences(const std::string &text) {
+  std::vector<std::vector<int32_t>> sequences;
+  std::stringstream stream(text);
   std::string sequence;
-  while (std::getline(sequences, sequence, ';')) {
+  while (std::getline(stream, sequence, ';')) {
     std::stringstream items(sequence);
     std::string item;
-    int64_t length = 0;
+    std::vector<int32_t> ids;
     while (std::getline(items, item, ',')) {
       char *end = nullptr;
+      errno = 0;
       long id = std::strtol(item.c_str(), &end, 10);
-      if (item.empty() || *end || id < 0)
+      if (item.empty() || *end || id < 0 || errno)
         usageError("--tokens: expected non-negative integer ids separated "
                    "by ',' and sequences by ';', got '" +
                    item + "'");
       if (id >= tpc_program_vocab)
         usageError("--tokens: id " + item + " is outside the vocabulary of " +
                    std::to_string(tpc_program_vocab));
-      ids.values.push_back(int32_t(id));
-      ++length;
+      ids.push_back(int32_t(id));
     }
-    if (ids.batch == 0)
-      ids.seq = length;
-    else if (length != ids.seq)
+    if (ids.empty())
+      usageError("--tokens: expected at least one token in every sequence");
+    sequences.push_back(std::move(ids));
+  }
+  if (sequences.empty())
+    usageError("--tokens: expected at least one token");
+  return sequences;
+}
+
+/// Sequences of one length as the forward program's [batch, seq] ids.
+program::Ids parseTokens(const std::string &text) {
+  program::Ids ids;
+  for (const std::vector<int32_t> &sequence : parseSequences(text)) {
+    if (ids.batch > 0 && int64_t(sequence.size()) != ids.seq)
       usageError("--tokens: every sequence must have the same length, got " +
-                 std::to_string(ids.seq) + " and " + std::to_string(length));
+                 std::to_string(ids.seq) + " and " +
+                 std::to_string(sequence.size()));
+    ids.seq = int64_t(sequence.size());
+    ids.values.insert(ids.values.end(), sequence.begin(), sequence.end());
     ++ids.batch;
   }
-  if (ids.batch == 0 || ids.seq == 0)
-    usageError("--tokens: expected at least one token");
   if (ids.seq > tpc_program_max_positions)
     usageError("--tokens: sequences of " + std::to_string(ids.seq) +
                " tokens exceed the model's " +
@@ -180,6 +247,38 @@ Placement place(const std::string &device, int ranks,
   return p;
 }
 
+/// One rank's device, communicators and context, for the whole run.
+struct Rank {
+  std::unique_ptr<program::Backend> gpu;
+  std::unique_ptr<comm::Communicator> deviceComm;
+  /// Declared after the backend: its tensors go first.
+  program::RankContext ctx;
+
+  Rank(comm::Communicator &host, const Placement &placement, const Options &o,
+       const weights::WeightStore *store) {
+    int local = placement.processLocalRank.value_or(host.rank());
+    comm::Communicator *comm = &host;
+    if (placement.cuda) {
+      int device = local % placement.devices;
+      gpu = program::makeCudaBackend(device);
+#if TPC_HAS_CUDA
+      if (placement.nccl)
+        deviceComm = comm::NcclCommunicator::connect(host, device,
+                                                     std::chrono::seconds(60));
+      else
+        deviceComm = std::make_unique<comm::HostStagedCommunicator>(host);
+      comm = deviceComm.get();
+#endif
+    }
+    ctx.rank = host.rank();
+    ctx.size = host.size();
+    ctx.comm = comm;
+    ctx.store = store;
+    ctx.seed = o.seed.value_or(0);
+    ctx.backend = gpu.get();
+  }
+};
+
 /// What rank 0 saw.
 struct RunResult {
   std::vector<float> logits;
@@ -188,38 +287,16 @@ struct RunResult {
   double perPass = 0;
 };
 
-/// One rank of the run: its device and communicator, the first pass (which
-/// loads the weights) and `benchPasses` more, timed.
+/// One rank of a forward run: the first pass (which loads the weights) and
+/// `benchPasses` more, timed.
 void runRank(comm::Communicator &host, const Placement &placement,
              const program::Ids &ids, const Options &o,
              const weights::WeightStore *store, int benchPasses,
              Tensor (*forward)(program::RankContext &, program::Ids),
              RunResult &result) {
-  int local = placement.processLocalRank.value_or(host.rank());
-  std::unique_ptr<program::Backend> gpu;
-  std::unique_ptr<comm::Communicator> deviceComm;
-  comm::Communicator *comm = &host;
-  if (placement.cuda) {
-    int device = local % placement.devices;
-    gpu = program::makeCudaBackend(device);
-#if TPC_HAS_CUDA
-    if (placement.nccl)
-      deviceComm = comm::NcclCommunicator::connect(host, device,
-                                                   std::chrono::seconds(60));
-    else
-      deviceComm = std::make_unique<comm::HostStagedCommunicator>(host);
-    comm = deviceComm.get();
-#endif
-  }
-  // Declared after the backend: its tensors go first.
-  program::RankContext ctx;
-  ctx.rank = host.rank();
-  ctx.size = host.size();
-  ctx.comm = comm;
-  ctx.store = store;
-  ctx.seed = o.seed.value_or(0);
+  Rank rank(host, placement, o, store);
+  program::RankContext &ctx = rank.ctx;
   ctx.seq = ids.seq;
-  ctx.backend = gpu.get();
   auto pass = [&] {
     Tensor out = forward(ctx, ids);
     program::backendOf(ctx).synchronize();
@@ -243,20 +320,277 @@ void runRank(comm::Communicator &host, const Placement &placement,
   }
 }
 
-void writeLogits(const std::string &path, const std::vector<float> &logits,
-                 const program::Ids &ids) {
-  std::string header =
-      "{\"logits\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(ids.batch) +
-      "," + std::to_string(ids.seq) + "," + std::to_string(tpc_program_vocab) +
-      "],\"data_offsets\":[0," + std::to_string(logits.size() * 4) + "]}}";
-  std::ofstream out(path, std::ios::binary);
-  uint64_t length = header.size();
-  out.write(reinterpret_cast<const char *>(&length), 8);
-  out << header;
-  out.write(reinterpret_cast<const char *>(logits.data()),
-            std::streamsize(logits.size() * 4));
-  if (!out)
-    throw std::runtime_error(path + ": cannot write the logits");
+void writeFile(const std::string &path,
+               llvm::ArrayRef<weights::TensorToWrite> tensors) {
+  if (llvm::Error err = weights::writeSafetensors(path, tensors))
+    throw std::runtime_error(llvm::toString(std::move(err)));
+}
+
+/// The largest |a - b| and the largest |b|.
+std::pair<double, double> difference(const std::vector<float> &a,
+                                     const std::vector<float> &b) {
+  double maxAbs = 0, scale = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    maxAbs = std::max(maxAbs, std::fabs(double(a[i]) - b[i]));
+    scale = std::max(scale, std::fabs(double(b[i])));
+  }
+  if (a.size() != b.size())
+    maxAbs = INFINITY;
+  return {maxAbs, scale};
+}
+
+/// The forward pass: logits of every position.
+int runForward(const Options &o, const Placement &placement,
+               const comm::ProcessGroup &group,
+               const weights::WeightStore *source) {
+  program::Ids ids = parseTokens(o.tokens);
+  int ranks = int(tpc_program_tp);
+  RunResult result;
+  comm::runRanks(
+      ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
+        runRank(host, placement, ids, o, source, o.bench, forward, result);
+      });
+  // Under mpirun, the first process speaks for the job.
+  if (group.rank != 0)
+    return 0;
+
+  std::printf("model %s (%s), tp = %lld, %lld x %lld tokens, device %s\n",
+              tpc_program_model, dtypeName(result.dtype).c_str(),
+              (long long)ranks, (long long)ids.batch, (long long)ids.seq,
+              placement.description.c_str());
+  std::printf("weights per rank: %.1f MiB; collectives per pass: %lld\n",
+              tpc_program_weight_bytes_per_rank / 1048576.0,
+              (long long)tpc_program_collectives);
+  std::printf("first pass (loading weights included): %.3f s\n",
+              result.firstPass);
+
+  if (o.verify) {
+    // The unsharded program, on one rank of the same device.
+    RunResult single;
+    Placement one = place(o.device, 1, group);
+    if (!one.cuda)
+      cpu::shareCores(1);
+    comm::runThreadRanks(
+        1, std::chrono::seconds(60), [&](comm::Communicator &host) {
+          runRank(host, one, ids, o, source, 0, forward_tp1, single);
+        });
+    // Relative to the largest logit: per-element ratios explode on logits
+    // near zero and say nothing.
+    auto [maxAbs, scale] = difference(result.logits, single.logits);
+    std::printf("verify against tp = 1: max abs diff %.3g, max rel diff "
+                "%.3g (to the largest |logit| %.3g)\n",
+                maxAbs, maxAbs / std::max(scale, 1e-30), scale);
+  }
+  if (o.bench > 0)
+    std::printf("bench: %.4f s per pass, %.1f tokens/s (%d passes after "
+                "the first)\n",
+                result.perPass, ids.batch * ids.seq / result.perPass, o.bench);
+  if (!o.output.empty()) {
+    writeFile(o.output,
+              {weights::f32Tensor("logits",
+                                  {ids.batch, ids.seq, tpc_program_vocab},
+                                  result.logits)});
+    std::printf("logits [%lld, %lld, %lld] written to %s\n",
+                (long long)ids.batch, (long long)ids.seq,
+                (long long)tpc_program_vocab, o.output.c_str());
+  }
+  return 0;
+}
+
+/// The q-quantile (0..1) of `values`, by the nearest rank.
+double quantile(std::vector<double> values, double q) {
+  if (values.empty())
+    return 0;
+  std::sort(values.begin(), values.end());
+  size_t index = size_t(std::ceil(q * values.size()));
+  return values[std::min(values.size() - 1, index > 0 ? index - 1 : 0)];
+}
+
+std::string joinIds(const std::vector<int32_t> &ids) {
+  std::string out;
+  for (int32_t id : ids)
+    out += (out.empty() ? "" : " ") + std::to_string(id);
+  return out;
+}
+
+/// Generation: prefill the prompts, decode up to --generate tokens each.
+int runGeneration(const Options &o, const Placement &placement,
+                  const comm::ProcessGroup &group,
+                  const weights::WeightStore *source) {
+  if (!prefill || !decode)
+    usageError("--generate: this program's model has no attention to cache, "
+               "so it has no prefill and decode programs");
+  int64_t maxSeq = o.maxSeq.value_or(tpc_program_max_positions);
+  if (maxSeq > tpc_program_max_positions)
+    usageError("--max-seq: expected at most the model's " +
+               std::to_string(tpc_program_max_positions) + " positions, got " +
+               std::to_string(maxSeq));
+  program::GenerationRequest request;
+  request.prompts = parseSequences(o.tokens);
+  for (const std::vector<int32_t> &prompt : request.prompts)
+    if (int64_t(prompt.size()) > maxSeq)
+      usageError("--tokens: a prompt of " + std::to_string(prompt.size()) +
+                 " tokens is longer than --max-seq " + std::to_string(maxSeq));
+  request.maxNewTokens = o.generate;
+  request.sampling = o.sampling;
+  request.eosTokenIds.assign(tpc_program_eos_ids,
+                             tpc_program_eos_ids + tpc_program_eos_count);
+  request.maxSeq = maxSeq;
+  request.keepLogits = o.verify || !o.output.empty();
+  int64_t batch = int64_t(request.prompts.size());
+  // A single sequence streams its tokens as they come.
+  bool stream = batch == 1 && group.rank == 0;
+  if (stream)
+    request.onStep = [](int64_t step, const std::vector<int32_t> &tokens,
+                        const std::vector<bool> &produced) {
+      if (!produced[0])
+        return;
+      std::printf("%s%d", step == 0 ? "generated: " : " ", tokens[0]);
+      std::fflush(stdout);
+    };
+
+  program::GenerationPrograms programs{prefill, decode,
+                                       tpc_program_logits_layout,
+                                       tpc_program_vocab};
+  int ranks = int(tpc_program_tp);
+  program::GenerationResult result;
+  std::vector<double> firstTokenTimes, tokenTimes;
+  double decodeSeconds = 0;
+  int64_t decodeTokens = 0;
+  comm::runRanks(
+      ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
+        Rank rank(host, placement, o, source);
+        program::GenerationResult mine =
+            program::generate(rank.ctx, host, programs, request);
+        // More runs of the same generation, timed (weights are loaded).
+        program::GenerationRequest again = request;
+        again.keepLogits = false;
+        again.onStep = nullptr;
+        for (int i = 0; i < o.bench; ++i) {
+          program::GenerationResult timed =
+              program::generate(rank.ctx, host, programs, again);
+          if (host.rank() != 0)
+            continue;
+          firstTokenTimes.push_back(timed.prefillSeconds);
+          for (double t : timed.stepSeconds) {
+            tokenTimes.push_back(t);
+            decodeSeconds += t;
+          }
+          for (const auto &tokens : timed.tokens)
+            decodeTokens += std::max<int64_t>(int64_t(tokens.size()) - 1, 0);
+        }
+        if (host.rank() == 0)
+          result = std::move(mine);
+      });
+  if (group.rank != 0)
+    return 0;
+  if (stream)
+    std::printf("\n");
+
+  std::printf("model %s, tp = %lld, %lld prompt(s), device %s\n",
+              tpc_program_model, (long long)ranks, (long long)batch,
+              placement.description.c_str());
+  std::printf("weights per rank: %.1f MiB; KV cache per rank: %.1f MiB "
+              "(%lld x %lld positions); collectives per decode step: %lld\n",
+              tpc_program_weight_bytes_per_rank / 1048576.0,
+              double(tpc_program_kv_bytes_per_position) * batch * maxSeq /
+                  1048576.0,
+              (long long)batch, (long long)maxSeq,
+              (long long)tpc_program_decode_collectives);
+  for (int64_t b = 0; b < batch; ++b)
+    std::printf("[%lld] %zu + %zu tokens (%s): %s\n", (long long)b,
+                request.prompts[b].size(), result.tokens[b].size(),
+                program::describe(result.stopReasons[b]).c_str(),
+                joinIds(result.tokens[b]).c_str());
+  std::printf("first run (loading weights included): time to first token "
+              "%.3f s, %zu decode steps %.3f s\n",
+              result.prefillSeconds, result.stepSeconds.size(),
+              std::accumulate(result.stepSeconds.begin(),
+                              result.stepSeconds.end(), 0.0));
+
+  if (o.verify) {
+    // The tp = 1 programs replay the same tokens: their logits at every
+    // step, and whether they would have picked the same tokens.
+    program::GenerationRequest replay = request;
+    replay.forcedTokens = &result.tokens;
+    replay.onStep = nullptr;
+    replay.keepLogits = true;
+    program::GenerationPrograms single{prefill_tp1, decode_tp1,
+                                       program::Layout{}, tpc_program_vocab};
+    program::GenerationResult reference;
+    Placement one = place(o.device, 1, group);
+    if (!one.cuda)
+      cpu::shareCores(1);
+    comm::runThreadRanks(
+        1, std::chrono::seconds(60), [&](comm::Communicator &host) {
+          Rank rank(host, one, o, source);
+          reference = program::generate(rank.ctx, host, single, replay);
+        });
+    double maxAbs = 0, scale = 0;
+    int64_t disagreements = 0, compared = 0;
+    for (size_t step = 0; step < result.logits.size(); ++step) {
+      for (int64_t b = 0; b < batch; ++b) {
+        if (int64_t(result.tokens[b].size()) <= int64_t(step))
+          continue;
+        auto row = [&](const std::vector<float> &all) {
+          return std::vector<float>(all.begin() + b * tpc_program_vocab,
+                                    all.begin() + (b + 1) * tpc_program_vocab);
+        };
+        auto [diff, largest] =
+            difference(row(result.logits[step]), row(reference.logits[step]));
+        maxAbs = std::max(maxAbs, diff);
+        scale = std::max(scale, largest);
+        ++compared;
+        disagreements += reference.picked[step][b] != result.tokens[b][step];
+      }
+    }
+    std::printf("verify against tp = 1: max abs logit diff %.3g over %zu "
+                "steps (max rel %.3g); tokens %s (%lld of %lld differ)\n",
+                maxAbs, result.logits.size(), maxAbs / std::max(scale, 1e-30),
+                disagreements == 0 ? "agree" : "DIFFER",
+                (long long)disagreements, (long long)compared);
+  }
+  if (o.bench > 0) {
+    std::printf("bench (%d runs after the first): time to first token %.2f "
+                "ms (median), time per output token %.2f ms (median), %.2f "
+                "ms (p90), %.1f tokens/s\n",
+                o.bench, quantile(firstTokenTimes, 0.5) * 1e3,
+                quantile(tokenTimes, 0.5) * 1e3,
+                quantile(tokenTimes, 0.9) * 1e3,
+                decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0.0);
+  }
+  if (!o.output.empty()) {
+    // tokens: prompt then generated, -1 past each sequence's end; logits:
+    // the distribution each token was drawn from, NaN past its end.
+    int64_t width = 0, steps = int64_t(result.logits.size());
+    for (int64_t b = 0; b < batch; ++b)
+      width = std::max<int64_t>(
+          width, int64_t(request.prompts[b].size() + result.tokens[b].size()));
+    std::vector<int64_t> tokens(batch * width, -1);
+    std::vector<float> logits(batch * steps * tpc_program_vocab, NAN);
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<int32_t> all = request.prompts[b];
+      all.insert(all.end(), result.tokens[b].begin(), result.tokens[b].end());
+      std::copy(all.begin(), all.end(), tokens.begin() + b * width);
+      for (int64_t step = 0; step < int64_t(result.tokens[b].size()); ++step) {
+        std::vector<float> processed = program::processedLogits(
+            result.logits[step].data() + b * tpc_program_vocab,
+            tpc_program_vocab, o.sampling);
+        std::copy(processed.begin(), processed.end(),
+                  logits.begin() + (b * steps + step) * tpc_program_vocab);
+      }
+    }
+    writeFile(o.output,
+              {weights::i64Tensor("tokens", {batch, width}, tokens),
+               weights::f32Tensor("logits", {batch, steps, tpc_program_vocab},
+                                  logits)});
+    std::printf("tokens [%lld, %lld] and logits [%lld, %lld, %lld] written "
+                "to %s\n",
+                (long long)batch, (long long)width, (long long)batch,
+                (long long)steps, (long long)tpc_program_vocab,
+                o.output.c_str());
+  }
+  return 0;
 }
 
 } // namespace
@@ -269,7 +603,6 @@ int main(int argc, char **argv) {
       o.device = program::cudaDeviceCount() > 0 ? "cuda" : "cpu";
     if (o.device != "cpu" && o.device != "cuda")
       usageError("--device: expected cpu or cuda, got '" + o.device + "'");
-    program::Ids ids = parseTokens(o.tokens);
     int ranks = int(tpc_program_tp);
     comm::ProcessGroup group = comm::detectProcessGroup();
     if (group.underMpirun && group.size != ranks)
@@ -291,60 +624,8 @@ int main(int argc, char **argv) {
     // job; either way they are started once, for every pass.
     if (!placement.cuda)
       cpu::shareCores(placement.ranksHere);
-    RunResult result;
-    comm::runRanks(
-        ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
-          runRank(host, placement, ids, o, source, o.bench, forward, result);
-        });
-    // Under mpirun, the first process speaks for the job.
-    if (group.rank != 0)
-      return 0;
-
-    std::printf("model %s (%s), tp = %lld, %lld x %lld tokens, device %s\n",
-                tpc_program_model, dtypeName(result.dtype).c_str(),
-                (long long)ranks, (long long)ids.batch, (long long)ids.seq,
-                placement.description.c_str());
-    std::printf("weights per rank: %.1f MiB; collectives per pass: %lld\n",
-                tpc_program_weight_bytes_per_rank / 1048576.0,
-                (long long)tpc_program_collectives);
-    std::printf("first pass (loading weights included): %.3f s\n",
-                result.firstPass);
-
-    if (o.verify) {
-      // The unsharded program, on one rank of the same device.
-      RunResult single;
-      Placement one = place(o.device, 1, group);
-      if (!one.cuda)
-        cpu::shareCores(1);
-      comm::runThreadRanks(
-          1, std::chrono::seconds(60), [&](comm::Communicator &host) {
-            runRank(host, one, ids, o, source, 0, forward_tp1, single);
-          });
-      const std::vector<float> &reference = single.logits;
-      // Relative to the largest logit: per-element ratios explode on
-      // logits near zero and say nothing.
-      double maxAbs = 0, scale = 0;
-      for (size_t i = 0; i < result.logits.size(); ++i) {
-        maxAbs = std::max(maxAbs,
-                          std::fabs(double(result.logits[i]) - reference[i]));
-        scale = std::max(scale, std::fabs(double(reference[i])));
-      }
-      std::printf("verify against tp = 1: max abs diff %.3g, max rel diff "
-                  "%.3g (to the largest |logit| %.3g)\n",
-                  maxAbs, maxAbs / std::max(scale, 1e-30), scale);
-    }
-    if (o.bench > 0)
-      std::printf("bench: %.4f s per pass, %.1f tokens/s (%d passes after "
-                  "the first)\n",
-                  result.perPass, ids.batch * ids.seq / result.perPass,
-                  o.bench);
-    if (!o.output.empty()) {
-      writeLogits(o.output, result.logits, ids);
-      std::printf("logits [%lld, %lld, %lld] written to %s\n",
-                  (long long)ids.batch, (long long)ids.seq,
-                  (long long)tpc_program_vocab, o.output.c_str());
-    }
-    return 0;
+    return o.generate > 0 ? runGeneration(o, placement, group, source)
+                          : runForward(o, placement, group, source);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "%s: error: %s\n", self, e.what());
     return 1;

@@ -75,9 +75,6 @@ Tensor restore(Backend &backend, const Tensor &x, DType dtype) {
 }
 
 float *f32(Tensor &t) { return static_cast<float *>(t.data()); }
-const float *f32(const Tensor &t) {
-  return static_cast<const float *>(t.data());
-}
 } // namespace
 
 Backend &tpc::program::backendOf(RankContext &ctx) {
@@ -154,6 +151,15 @@ Ids tpc::program::positions(RankContext &, const Ids &ids) {
   for (int64_t b = 0; b < ids.batch; ++b)
     for (int64_t s = 0; s < ids.seq; ++s)
       out.values[b * ids.seq + s] = int32_t(s);
+  return out;
+}
+
+Ids tpc::program::positions(RankContext &, const Ids &ids,
+                            const Ids &offsets) {
+  Ids out = ids;
+  for (int64_t b = 0; b < ids.batch; ++b)
+    for (int64_t s = 0; s < ids.seq; ++s)
+      out.values[b * ids.seq + s] = offsets.values[b] + int32_t(s);
   return out;
 }
 
@@ -250,10 +256,15 @@ Tensor tpc::program::rmsNorm(RankContext &ctx, const Tensor &x,
 
 Tensor tpc::program::rope(RankContext &ctx, const Tensor &x, int64_t headDim,
                           double theta) {
+  return rope(ctx, x, Ids{}, headDim, theta);
+}
+
+Tensor tpc::program::rope(RankContext &ctx, const Tensor &x,
+                          const Ids &offsets, int64_t headDim, double theta) {
   Backend &backend = backendOf(ctx);
   Tensor out = backend.convert(x, x.dtype());
   backend.rope(out, x.shape()[0], x.shape()[1], lastDim(x) / headDim, headDim,
-               theta);
+               theta, offsets.values);
   return out;
 }
 
@@ -262,6 +273,15 @@ Tensor tpc::program::attention(RankContext &ctx, const Tensor &q,
                                int64_t numHeads, int64_t numKvHeads,
                                const Layout &qLayout, const Layout &kvLayout,
                                int64_t window) {
+  return attention(ctx, q, k, v, Ids{}, numHeads, numKvHeads, qLayout,
+                   kvLayout, window);
+}
+
+Tensor tpc::program::attention(RankContext &ctx, const Tensor &q,
+                               const Tensor &k, const Tensor &v,
+                               const Ids &offsets, int64_t numHeads,
+                               int64_t numKvHeads, const Layout &qLayout,
+                               const Layout &kvLayout, int64_t window) {
   int64_t headDim = qLayout.dim >= 0 ? qLayout.unit : lastDim(q) / numHeads;
   int64_t groups = numHeads / numKvHeads;
   auto firstHead = [&](const Layout &layout, int64_t heads) -> int64_t {
@@ -272,10 +292,73 @@ Tensor tpc::program::attention(RankContext &ctx, const Tensor &q,
   };
   Tensor out = like(ctx, q);
   backendOf(ctx).attention(
-      q, k, v, q.shape()[0], q.shape()[1], lastDim(q) / headDim,
+      q, k, v, q.shape()[0], q.shape()[1], k.shape()[1], lastDim(q) / headDim,
       lastDim(k) / headDim, headDim, firstHead(qLayout, numHeads),
-      firstHead(kvLayout, numKvHeads), groups, window, out);
+      firstHead(kvLayout, numKvHeads), groups, window, offsets.values, out);
   return out;
+}
+
+Tensor tpc::program::lastToken(RankContext &ctx, const Tensor &x,
+                               const Ids &lengths) {
+  int64_t batch = x.shape()[0], seq = x.shape()[1], width = lastDim(x);
+  Backend &backend = backendOf(ctx);
+  Tensor out = backend.empty({batch, width}, x.dtype());
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t length = lengths.values[b];
+    if (length < 1 || length > seq)
+      throw std::runtime_error("sequence " + std::to_string(b) + " has " +
+                               std::to_string(length) +
+                               " tokens; expected 1 to " + std::to_string(seq));
+    backend.copyRows(x, (b * seq + length - 1) * width, width, out, b * width,
+                     width, width, 1);
+  }
+  return out;
+}
+
+Tensor tpc::program::kvCache(RankContext &ctx, const std::string &name,
+                             int64_t globalFeatures, const Layout &layout,
+                             DType dtype) {
+  if (auto it = ctx.caches.find(name); it != ctx.caches.end())
+    return it->second;
+  if (ctx.cacheBatch < 1 || ctx.maxSeq < 1)
+    throw std::runtime_error("KV cache '" + name +
+                             "': no batch and maximum sequence length were "
+                             "set for the caches");
+  int64_t features =
+      layout.dim == 2
+          ? sharding::localSize(splitOf(ctx, layout, globalFeatures), ctx.rank)
+          : globalFeatures;
+  Tensor cache =
+      backendOf(ctx).empty({ctx.cacheBatch, ctx.maxSeq, features}, dtype);
+  ctx.caches.emplace(name, cache);
+  return cache;
+}
+
+Tensor tpc::program::cacheUpdate(RankContext &ctx, const Tensor &cache,
+                                 const Tensor &x, const Ids &offsets) {
+  int64_t batch = x.shape()[0], seq = x.shape()[1], width = lastDim(x);
+  int64_t capacity = cache.shape()[1];
+  if (batch != cache.shape()[0] || width != lastDim(cache))
+    throw std::runtime_error(
+        "KV cache update: " + std::to_string(batch) + " sequences of " +
+        std::to_string(width) + " features for a cache of " +
+        std::to_string(cache.shape()[0]) + " of " +
+        std::to_string(lastDim(cache)));
+  Backend &backend = backendOf(ctx);
+  // Writes into the cache's own storage: the caller's handle sees them.
+  Tensor target = cache;
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t begin = offsets.values[b];
+    if (begin < 0 || begin + seq > capacity)
+      throw std::runtime_error(
+          "sequence " + std::to_string(b) + " reaches position " +
+          std::to_string(begin + seq) + ", past the KV cache's " +
+          std::to_string(capacity) + " (--max-seq)");
+    backend.copyRows(x, b * seq * width, seq * width, target,
+                     (b * capacity + begin) * width, seq * width, seq * width,
+                     1);
+  }
+  return target;
 }
 
 Tensor tpc::program::lmHead(RankContext &ctx, const Tensor &x,

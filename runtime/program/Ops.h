@@ -47,6 +47,11 @@ struct RankContext {
   int64_t seq = 0;
   /// The rank's weights, loaded on first use and kept across passes.
   std::map<std::string, Tensor> weights;
+  /// The rank's KV caches, allocated on first use for `cacheBatch`
+  /// sequences of `maxSeq` positions and kept (updated in place) across
+  /// calls; cleared to start a new batch.
+  std::map<std::string, Tensor> caches;
+  int64_t cacheBatch = 0, maxSeq = 0;
   /// The device the rank computes on; the host's when null.
   Backend *backend = nullptr;
 };
@@ -66,7 +71,8 @@ Tensor weight(RankContext &ctx, const std::string &name,
               const std::vector<int64_t> &globalShape, const Layout &layout,
               DType dtype);
 
-/// Token ids [batch, seq].
+/// Token ids [batch, seq]; a value per sequence (offsets, lengths) is
+/// [batch, 1].
 struct Ids {
   std::vector<int32_t> values;
   int64_t batch = 0, seq = 0;
@@ -76,6 +82,8 @@ Tensor embedding(RankContext &ctx, const Tensor &table,
                  const Layout &tableLayout, int64_t vocab, const Ids &ids);
 /// Position ids [batch, seq] (0..seq-1 in each row).
 Ids positions(RankContext &ctx, const Ids &ids);
+/// Position ids counted from each sequence's offset: offsets[b] + s.
+Ids positions(RankContext &ctx, const Ids &ids, const Ids &offsets);
 /// `resultPartial`: the input dimension is split and the result a partial
 /// sum, so the bias is added on rank 0 only.
 Tensor linear(RankContext &ctx, const Tensor &x, const Tensor &weight,
@@ -99,12 +107,32 @@ Tensor layerNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,
 Tensor rmsNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,
                double eps);
 Tensor rope(RankContext &ctx, const Tensor &x, int64_t headDim, double theta);
+/// RoPE at positions counted from each sequence's offset.
+Tensor rope(RankContext &ctx, const Tensor &x, const Ids &offsets,
+            int64_t headDim, double theta);
 /// `qLayout` / `kvLayout` are the layouts of q and k (whole, or split by
 /// heads with `unit` = head_dim and, for k, `groups`).
 Tensor attention(RankContext &ctx, const Tensor &q, const Tensor &k,
                  const Tensor &v, int64_t numHeads, int64_t numKvHeads,
                  const Layout &qLayout, const Layout &kvLayout, int64_t window);
+/// Attention of queries at offsets[b] + i over a KV cache ([batch,
+/// maxSeq, features], keys at their positions).
+Tensor attention(RankContext &ctx, const Tensor &q, const Tensor &k,
+                 const Tensor &v, const Ids &offsets, int64_t numHeads,
+                 int64_t numKvHeads, const Layout &qLayout,
+                 const Layout &kvLayout, int64_t window);
 Tensor lmHead(RankContext &ctx, const Tensor &x, const Tensor &table);
+/// Row lengths[b] - 1 of each sequence of x [batch, seq, n]: [batch, n].
+Tensor lastToken(RankContext &ctx, const Tensor &x, const Ids &lengths);
+
+/// The rank's cache `name` (its shard of `globalFeatures` laid out by
+/// `layout`), allocated on first use as [cacheBatch, maxSeq, local].
+Tensor kvCache(RankContext &ctx, const std::string &name,
+               int64_t globalFeatures, const Layout &layout, DType dtype);
+/// Writes x [batch, seq, n] into `cache` at rows offsets[b] .. in place and
+/// returns the cache (the same storage).
+Tensor cacheUpdate(RankContext &ctx, const Tensor &cache, const Tensor &x,
+                   const Ids &offsets);
 
 /// Collectives over the context's ranks. `layout` is the split one side of
 /// the collective has (the input of a gather, the result of a scatter or

@@ -1,9 +1,11 @@
 //===- Program.h - what a compiled program provides to its driver -*- C++
 //-*-===//
 //
-// tpc-compile --emit=exe generates these definitions (the tp = N program,
-// the tp = 1 program for --verify, and facts about the plan); the driver
-// (Driver.cpp, the executable's main) uses them.
+// tpc-compile --emit=exe generates these definitions (the tp = N programs,
+// the tp = 1 programs for --verify, and facts about the plan); the driver
+// (Driver.cpp, the executable's main) uses them. The generation programs
+// exist when the model has an attention to cache: they are weak here, and
+// null when the generated code does not define them.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_PROGRAM_PROGRAM_H
@@ -14,11 +16,33 @@
 tpc::Tensor forward(tpc::program::RankContext &ctx, tpc::program::Ids ids);
 tpc::Tensor forward_tp1(tpc::program::RankContext &ctx, tpc::program::Ids ids);
 
+/// ids [batch, seq], offsets and lengths [batch, 1] -> last-token logits.
+#define TPC_GENERATION_PROGRAM(name)                                           \
+  __attribute__((weak)) tpc::Tensor name(                                      \
+      tpc::program::RankContext &ctx, tpc::program::Ids ids,                   \
+      tpc::program::Ids offsets, tpc::program::Ids lengths)
+TPC_GENERATION_PROGRAM(prefill);
+TPC_GENERATION_PROGRAM(decode);
+TPC_GENERATION_PROGRAM(prefill_tp1);
+TPC_GENERATION_PROGRAM(decode_tp1);
+#undef TPC_GENERATION_PROGRAM
+
 extern const int64_t tpc_program_tp;
 extern const int64_t tpc_program_vocab;
 extern const int64_t tpc_program_max_positions;
+/// Collectives of one forward pass and of one decode step.
 extern const int64_t tpc_program_collectives;
+extern const int64_t tpc_program_decode_collectives;
 extern const int64_t tpc_program_weight_bytes_per_rank;
+/// KV-cache bytes the largest rank holds per position of one sequence.
+extern const int64_t tpc_program_kv_bytes_per_position;
+/// How prefill and decode lay out the vocabulary of their logits.
+extern const tpc::program::Layout tpc_program_logits_layout;
+/// The ids that end a generated sequence: the first tpc_program_eos_count.
+extern const int64_t tpc_program_eos_count;
+extern const int64_t tpc_program_eos_ids[];
 extern const char *const tpc_program_model;
+/// tokenizer.json beside the model the program was compiled from, or "".
+extern const char *const tpc_program_tokenizer;
 
 #endif // TPC_RUNTIME_PROGRAM_PROGRAM_H

@@ -7,6 +7,10 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/SwapByteOrder.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
 
 #include <algorithm>
 
@@ -355,4 +359,78 @@ std::optional<WeightStore::Entry> WeightStore::find(StringRef name) const {
   if (it == byName_.end())
     return std::nullopt;
   return it->second;
+}
+
+//===----------------------------------------------------------------------===//
+// Writing
+//===----------------------------------------------------------------------===//
+
+namespace {
+template <typename T>
+std::vector<uint8_t> littleEndianBytes(const std::vector<T> &values) {
+  static_assert(llvm::sys::IsLittleEndianHost,
+                "safetensors data is little-endian");
+  std::vector<uint8_t> bytes(values.size() * sizeof(T));
+  if (!values.empty())
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+} // namespace
+
+TensorToWrite tpc::weights::f32Tensor(std::string name,
+                                      std::vector<int64_t> shape,
+                                      const std::vector<float> &values) {
+  return {std::move(name), DType::F32, std::move(shape),
+          littleEndianBytes(values)};
+}
+
+TensorToWrite tpc::weights::i64Tensor(std::string name,
+                                      std::vector<int64_t> shape,
+                                      const std::vector<int64_t> &values) {
+  return {std::move(name), DType::I64, std::move(shape),
+          littleEndianBytes(values)};
+}
+
+llvm::Error tpc::weights::writeSafetensors(llvm::StringRef path,
+                                           llvm::ArrayRef<TensorToWrite> tensors) {
+  std::string header;
+  llvm::raw_string_ostream os(header);
+  llvm::json::OStream json(os);
+  uint64_t offset = 0;
+  json.object([&] {
+    for (const TensorToWrite &t : tensors) {
+      json.attributeObject(t.name, [&] {
+        json.attribute("dtype", dtypeName(t.dtype));
+        json.attributeArray("shape", [&] {
+          for (int64_t d : t.shape)
+            json.value(d);
+        });
+        json.attributeArray("data_offsets", [&] {
+          json.value(offset);
+          json.value(offset + t.bytes.size());
+        });
+      });
+      offset += t.bytes.size();
+    }
+  });
+  os.flush();
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path, ec);
+  if (ec)
+    return llvm::createStringError(ec, path + ": cannot write: " + ec.message());
+  uint64_t length = header.size();
+  char prefix[8];
+  for (int i = 0; i < 8; ++i)
+    prefix[i] = char((length >> (8 * i)) & 0xff);
+  out.write(prefix, 8);
+  out << header;
+  for (const TensorToWrite &t : tensors)
+    out.write(reinterpret_cast<const char *>(t.bytes.data()), t.bytes.size());
+  out.close();
+  if (out.has_error())
+    return llvm::createStringError(out.error(),
+                                   path + ": cannot write: " +
+                                       out.error().message());
+  return llvm::Error::success();
 }

@@ -117,6 +117,25 @@ private:
   llvm::StringMap<Entry> byName_;
 };
 
+/// A tensor to write: its little-endian bytes, dtype x shape of them.
+struct TensorToWrite {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+
+/// `values` as a TensorToWrite.
+TensorToWrite f32Tensor(std::string name, std::vector<int64_t> shape,
+                        const std::vector<float> &values);
+TensorToWrite i64Tensor(std::string name, std::vector<int64_t> shape,
+                        const std::vector<int64_t> &values);
+
+/// Writes `tensors` to `path` as one safetensors file (tensors in the given
+/// order, the header padded to 8 bytes as the reference writer does).
+llvm::Error writeSafetensors(llvm::StringRef path,
+                             llvm::ArrayRef<TensorToWrite> tensors);
+
 } // namespace tpc::weights
 
 #endif // TPC_RUNTIME_WEIGHTS_SAFETENSORS_H

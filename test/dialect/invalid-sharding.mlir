@@ -76,7 +76,7 @@ func.func @scalar_result() {
 // -----
 
 func.func @unknown_tpc_attribute() {
-  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected one of 'tpc.sharding', 'tpc.model_type', 'tpc.max_positions', 'tpc.partitioned'}}
+  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected one of 'tpc.sharding', 'tpc.model_type', 'tpc.max_positions', 'tpc.partitioned', 'tpc.sharded_results', 'tpc.eos_token_ids'}}
   %w = tpc.weight "w" {tpc.shard = 1} : tensor<8xf32>
   return
 }
@@ -163,5 +163,19 @@ func.func @zero_groups() {
 
 // expected-error @+1 {{'tpc.partitioned' must be a unit attribute, got 1 : i64}}
 func.func @partitioned_not_unit() attributes {tpc.partitioned = 1} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'tpc.eos_token_ids' must be an array<i64> of non-negative token ids, got array<i64: -1>}}
+func.func @negative_eos() attributes {tpc.eos_token_ids = array<i64: -1>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'tpc.sharded_results' must be a unit attribute, got true}}
+func.func @sharded_results_not_unit() attributes {tpc.sharded_results = true} {
   return
 }

@@ -398,3 +398,126 @@ func.func @all_slice_result(%x: tensor<2x32xf32>) {
   %y = tpc.all_slice %x over @mesh["tp"] dim = 1 : tensor<2x32xf32> -> tensor<2x16xf32>
   return
 }
+
+// -----
+
+func.func @positions_offsets_per_sequence(%ids: tensor<2x5xi32>, %offsets: tensor<3xi32>) {
+  // expected-error @+1 {{offsets must have one entry per sequence, shape [2], got [3]}}
+  %p = tpc.positions %ids offsets %offsets : tensor<2x5xi32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @rope_offsets_per_sequence(%x: tensor<2x5x32xf32>, %offsets: tensor<4xi32>) {
+  // expected-error @+1 {{offsets must have one entry per sequence, shape [2], got [4]}}
+  %r = tpc.rope %x offsets %offsets head_dim = 16 theta = 1.0e4 : tensor<2x5x32xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @attention_cache_batch(%q: tensor<2x1x64xf32>, %k: tensor<3x9x32xf32>, %offsets: tensor<2xi32>) {
+  // expected-error @+1 {{q, k and v must agree in batch, got [2, 1, 64], [3, 9, 32], [3, 9, 32]}}
+  %a = tpc.attention %q, %k, %k offsets %offsets heads = 4 kv_heads = 2 : (tensor<2x1x64xf32>, tensor<3x9x32xf32>, tensor<3x9x32xf32>, tensor<2xi32>) -> tensor<2x1x64xf32>
+  return
+}
+
+// -----
+
+func.func @attention_without_cache_needs_one_sequence(%q: tensor<2x1x64xf32>, %k: tensor<2x9x32xf32>) {
+  // expected-error @+1 {{q, k and v must agree in batch and sequence, got [2, 1, 64], [2, 9, 32], [2, 9, 32]}}
+  %a = tpc.attention %q, %k, %k heads = 4 kv_heads = 2 : (tensor<2x1x64xf32>, tensor<2x9x32xf32>, tensor<2x9x32xf32>) -> tensor<2x1x64xf32>
+  return
+}
+
+// -----
+
+func.func @last_token_rank(%x: tensor<?x64xf32>, %lengths: tensor<?xi32>) {
+  // expected-error @+1 {{input must have rank 3, got [?, 64]}}
+  %l = tpc.last_token %x, %lengths : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @last_token_lengths(%x: tensor<2x5x64xf32>, %lengths: tensor<3xi32>) {
+  // expected-error @+1 {{lengths must have one entry per sequence, shape [2], got [3]}}
+  %l = tpc.last_token %x, %lengths : (tensor<2x5x64xf32>, tensor<3xi32>) -> tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @last_token_result(%x: tensor<2x5x64xf32>, %lengths: tensor<2xi32>) {
+  // expected-error @+1 {{result shape must be [2, 64], got [2, 5]}}
+  %l = tpc.last_token %x, %lengths : (tensor<2x5x64xf32>, tensor<2xi32>) -> tensor<2x5xf32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_without_name() {
+  // expected-error @+1 {{name must name the cache buffer, got ""}}
+  %c = tpc.kv_cache "" : tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_rank() {
+  // expected-error @+1 {{a KV cache must have rank 3, got [?, 32]}}
+  %c = tpc.kv_cache "c" : tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_dynamic_features() {
+  // expected-error @+1 {{a KV cache's features must be static, got [?, ?, ?]}}
+  %c = tpc.kv_cache "c" : tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_global_features() {
+  // expected-error @+1 {{global_features must be positive, got 0}}
+  %c = tpc.kv_cache "c" {global_features = 0 : i64} : tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @cache_update_needs_a_cache(%c: tensor<?x?x32xf32>, %k: tensor<?x1x32xf32>, %o: tensor<?xi32>) {
+  // expected-error @+1 {{cache must be a tpc.kv_cache that only this update uses (it is written in place)}}
+  %u = tpc.cache_update %c, %k, %o : (tensor<?x?x32xf32>, tensor<?x1x32xf32>, tensor<?xi32>) -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @cache_update_read_elsewhere(%k: tensor<?x1x32xf32>, %o: tensor<?xi32>) -> tensor<?x?x32xf32> {
+  %c = tpc.kv_cache "c" : tensor<?x?x32xf32>
+  // expected-error @+1 {{cache must be a tpc.kv_cache that only this update uses (it is written in place)}}
+  %u = tpc.cache_update %c, %k, %o : (tensor<?x?x32xf32>, tensor<?x1x32xf32>, tensor<?xi32>) -> tensor<?x?x32xf32>
+  return %c : tensor<?x?x32xf32>
+}
+
+// -----
+
+func.func @cache_update_features(%k: tensor<?x1x16xf32>, %o: tensor<?xi32>) {
+  %c = tpc.kv_cache "c" : tensor<?x?x32xf32>
+  // expected-error @+1 {{input must match the cache in batch and features, got [?, 1, 16] for cache [?, ?, 32]}}
+  %u = tpc.cache_update %c, %k, %o : (tensor<?x?x32xf32>, tensor<?x1x16xf32>, tensor<?xi32>) -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+func.func @cache_update_too_long(%k: tensor<2x9x32xf32>, %o: tensor<2xi32>) {
+  %c = tpc.kv_cache "c" : tensor<2x8x32xf32>
+  // expected-error @+1 {{input must have at most the cache's 8 positions, got 9}}
+  %u = tpc.cache_update %c, %k, %o : (tensor<2x8x32xf32>, tensor<2x9x32xf32>, tensor<2xi32>) -> tensor<2x8x32xf32>
+  return
+}

@@ -104,3 +104,32 @@ func.func @dynamic_collectives(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
   %y = tpc.linear %ag, %w layout = in_out : (tensor<?x?x256xf32>, tensor<256x64xf32>) -> tensor<?x?x64xf32>
   return %y : tensor<?x?x64xf32>
 }
+
+// Generation: positions and RoPE from per-sequence offsets, KV caches,
+// attention over a cache, and each sequence's last token.
+// CHECK-LABEL: func.func @generation
+func.func @generation(%ids: tensor<?x1xi32>, %offsets: tensor<?xi32>, %lengths: tensor<?xi32>, %q: tensor<?x1x64xf32>, %k: tensor<?x1x32xf32>, %v: tensor<?x1x32xf32>) -> tensor<?x64xf32> {
+  // CHECK: tpc.positions %{{.*}} offsets %{{.*}} : tensor<?x1xi32>, tensor<?xi32>
+  %pos = tpc.positions %ids offsets %offsets : tensor<?x1xi32>, tensor<?xi32>
+  // CHECK: %[[QR:.*]] = tpc.rope %{{.*}} offsets %{{.*}} head_dim = 16 theta = 1.000000e+04 : tensor<?x1x64xf32>, tensor<?xi32>
+  %qr = tpc.rope %q offsets %offsets head_dim = 16 theta = 10000.0 : tensor<?x1x64xf32>, tensor<?xi32>
+  // CHECK: %[[KC:.*]] = tpc.kv_cache "layers.0.k_cache" : tensor<?x?x32xf32>
+  %kc = tpc.kv_cache "layers.0.k_cache" : tensor<?x?x32xf32>
+  // CHECK: %[[K1:.*]] = tpc.cache_update %[[KC]], %{{.*}}, %{{.*}} : (tensor<?x?x32xf32>, tensor<?x1x32xf32>, tensor<?xi32>) -> tensor<?x?x32xf32>
+  %k1 = tpc.cache_update %kc, %k, %offsets : (tensor<?x?x32xf32>, tensor<?x1x32xf32>, tensor<?xi32>) -> tensor<?x?x32xf32>
+  %vc = tpc.kv_cache "layers.0.v_cache" : tensor<?x?x32xf32>
+  // CHECK: %[[V1:.*]] = tpc.cache_update
+  %v1 = tpc.cache_update %vc, %v, %offsets : (tensor<?x?x32xf32>, tensor<?x1x32xf32>, tensor<?xi32>) -> tensor<?x?x32xf32>
+  // CHECK: %[[A:.*]] = tpc.attention %[[QR]], %[[K1]], %[[V1]] offsets %{{.*}} heads = 4 kv_heads = 2 window = 8 : (tensor<?x1x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?xi32>) -> tensor<?x1x64xf32>
+  %a = tpc.attention %qr, %k1, %v1 offsets %offsets heads = 4 kv_heads = 2 window = 8 : (tensor<?x1x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?xi32>) -> tensor<?x1x64xf32>
+  // CHECK: tpc.last_token %[[A]], %{{.*}} : (tensor<?x1x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  %last = tpc.last_token %a, %lengths : (tensor<?x1x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %last : tensor<?x64xf32>
+}
+
+// A function whose results stay split, with its end-of-sequence ids.
+// CHECK-LABEL: func.func @sharded_results
+// CHECK-SAME: attributes {tpc.eos_token_ids = array<i64: 2, 7>, tpc.sharded_results}
+func.func @sharded_results(%x: tensor<?x64xf32>) -> tensor<?x64xf32> attributes {tpc.sharded_results, tpc.eos_token_ids = array<i64: 2, 7>} {
+  return %x : tensor<?x64xf32>
+}

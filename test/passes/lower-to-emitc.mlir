@@ -46,3 +46,4 @@ func.func @attention(%x: tensor<?x?x128xf32>) -> tensor<?x?x128xf32> {
   %o = tpc.linear %a, %wo layout = in_out : (tensor<?x?x128xf32>, tensor<128x128xf32>) -> tensor<?x?x128xf32>
   return %o : tensor<?x?x128xf32>
 }
+

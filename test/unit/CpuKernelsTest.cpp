@@ -205,8 +205,8 @@ TEST(CpuKernels, AttentionMatchesTheBookAndSplitsByHeads) {
       v = random(seq * kvHeads * d, 14);
   Vec want = naiveAttention(q, k, v, seq, heads, kvHeads, d);
   Vec full(want.size());
-  cpu::attention(q.data(), k.data(), v.data(), 1, seq, heads, kvHeads, d, 0, 0,
-                 groups, 0, full.data());
+  cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, heads, kvHeads, d,
+                 0, 0, groups, 0, nullptr, full.data());
   expectNear(full, want);
 
   sharding::DimSplit qSplit{heads * d, d, 1, 1, ranks};
@@ -223,8 +223,8 @@ TEST(CpuKernels, AttentionMatchesTheBookAndSplitsByHeads) {
     };
     Vec qr = slice(q, heads, qh), kr = slice(k, kvHeads, kvh),
         vr = slice(v, kvHeads, kvh), outR(qr.size());
-    cpu::attention(qr.data(), kr.data(), vr.data(), 1, seq, qh.length(),
-                   kvh.length(), d, qh.begin, kvh.begin, groups, 0,
+    cpu::attention(qr.data(), kr.data(), vr.data(), 1, seq, seq, qh.length(),
+                   kvh.length(), d, qh.begin, kvh.begin, groups, 0, nullptr,
                    outR.data());
     expectNear(outR, slice(want, heads, qh));
   }
@@ -259,8 +259,50 @@ TEST(CpuKernels, SlidingWindowMasksOldKeys) {
   int64_t seq = 4, d = 2;
   Vec q = random(seq * d, 15), k = random(seq * d, 16), v = random(seq * d, 17);
   Vec out(seq * d);
-  cpu::attention(q.data(), k.data(), v.data(), 1, seq, 1, 1, d, 0, 0, 1, 1,
-                 out.data());
+  cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, 1, 1, d, 0, 0, 1, 1,
+                 nullptr, out.data());
   expectNear(out, v);
+}
+
+TEST(CpuKernels, RopeFromAnOffsetContinuesTheSequence) {
+  // Rotating tokens 3..5 alone, starting at offset 3, equals rotating the
+  // whole sequence 0..5 and keeping those rows; per sequence of a batch.
+  int64_t seq = 6, heads = 2, d = 8, batch = 2;
+  Vec whole = random(batch * seq * heads * d, 21);
+  Vec tail;
+  for (int64_t b = 0; b < batch; ++b)
+    tail.insert(tail.end(), whole.begin() + (b * seq + 3) * heads * d,
+                whole.begin() + (b + 1) * seq * heads * d);
+  cpu::rope(whole.data(), batch, seq, heads, d, 10000.0);
+  std::vector<int32_t> offsets = {3, 3};
+  cpu::rope(tail.data(), batch, 3, heads, d, 10000.0, offsets.data());
+  Vec want;
+  for (int64_t b = 0; b < batch; ++b)
+    want.insert(want.end(), whole.begin() + (b * seq + 3) * heads * d,
+                whole.begin() + (b + 1) * seq * heads * d);
+  expectNear(tail, want);
+}
+
+TEST(CpuKernels, AttentionOverACacheEqualsTheWholeSequence) {
+  // The last 2 of 7 tokens as queries at offset 5 over a cache of 12
+  // positions (7 filled, the rest garbage that must not be read) give the
+  // last 2 rows of causal attention over all 7, with GQA and a window.
+  int64_t seq = 7, cache = 12, heads = 4, kvHeads = 2, d = 4, groups = 2;
+  for (int64_t window : {0, 3}) {
+    Vec q = random(seq * heads * d, 31), k = random(seq * kvHeads * d, 32),
+        v = random(seq * kvHeads * d, 33);
+    Vec full(q.size());
+    cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, heads, kvHeads,
+                   d, 0, 0, groups, window, nullptr, full.data());
+    Vec kc(cache * kvHeads * d, std::nanf("")), vc = kc;
+    std::copy(k.begin(), k.end(), kc.begin());
+    std::copy(v.begin(), v.end(), vc.begin());
+    Vec qTail(q.begin() + 5 * heads * d, q.end()), out(qTail.size());
+    std::vector<int32_t> offsets = {5};
+    cpu::attention(qTail.data(), kc.data(), vc.data(), 1, 2, cache, heads,
+                   kvHeads, d, 0, 0, groups, window, offsets.data(),
+                   out.data());
+    expectNear(out, Vec(full.begin() + 5 * heads * d, full.end()));
+  }
 }
 } // namespace

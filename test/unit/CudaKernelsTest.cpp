@@ -160,14 +160,42 @@ TEST_P(CudaKernels, GqaAttentionOnARanksHeads) {
       k = rounded(random(seq * kvHeads * d, 8)),
       v = rounded(random(seq * kvHeads * d, 9)), want(q.size());
   for (int64_t window : {0, 4}) {
-    cpu::attention(q.data(), k.data(), v.data(), 1, seq, qHeads, kvHeads, d, 2,
-                   0, 3, window, want.data());
+    cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, qHeads, kvHeads,
+                   d, 2, 0, 3, window, nullptr, want.data());
     void *dq = upload(q), *dk = upload(k), *dv = upload(v),
          *dout = alloc(q.size());
-    cuda::attention(*ctx, dtype(), dq, dk, dv, 1, seq, qHeads, kvHeads, d, 2, 0,
-                    3, window, dout);
+    cuda::attention(*ctx, dtype(), dq, dk, dv, 1, seq, seq, qHeads, kvHeads, d,
+                    2, 0, 3, window, nullptr, dout);
     expectNear(download(dout, q.size()), want);
   }
+}
+
+TEST_P(CudaKernels, AttentionOverACacheAndRopeFromAnOffset) {
+  // Decode: 2 sequences, one new token each at positions 4 and 6 of a
+  // 10-position cache, against the CPU kernels.
+  int64_t cache = 10, d = 8, qHeads = 2, kvHeads = 1, batch = 2;
+  Vec q = rounded(random(batch * qHeads * d, 17)),
+      k = rounded(random(batch * cache * kvHeads * d, 18)),
+      v = rounded(random(batch * cache * kvHeads * d, 19)), want(q.size());
+  std::vector<int32_t> offsets = {4, 6};
+  cpu::attention(q.data(), k.data(), v.data(), batch, 1, cache, qHeads,
+                 kvHeads, d, 0, 0, 2, 0, offsets.data(), want.data());
+  void *dq = upload(q), *dk = upload(k), *dv = upload(v),
+       *dout = alloc(q.size());
+  cuda::attention(*ctx, dtype(), dq, dk, dv, batch, 1, cache, qHeads, kvHeads,
+                  d, 0, 0, 2, 0, offsets.data(), dout);
+  expectNear(download(dout, q.size()), want);
+
+  Vec r = q;
+  cpu::rope(r.data(), batch, 1, qHeads, d, 10000.0, offsets.data());
+  int32_t *deviceOffsets = nullptr;
+  ASSERT_EQ(cudaMalloc(&deviceOffsets, sizeof(int32_t) * batch), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(deviceOffsets, offsets.data(), sizeof(int32_t) * batch,
+                       cudaMemcpyHostToDevice),
+            cudaSuccess);
+  cuda::rope(*ctx, dtype(), dq, batch, 1, qHeads, d, 10000.0, deviceOffsets);
+  expectNear(download(dq, q.size()), r);
+  cudaFree(deviceOffsets);
 }
 
 // f16 runs the same kernels as bf16 with another storage type; this test's

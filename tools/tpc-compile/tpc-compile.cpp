@@ -15,6 +15,7 @@
 #include "dialects/tpc/TpcDialect.h"
 #include "passes/CommReport.h"
 #include "passes/Passes.h"
+#include "passes/Strategy.h"
 
 #include "dialects/tpc/TpcOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -82,10 +83,24 @@ cl::opt<bool> sequenceParallel(
     cl::desc("Run norms and residual adds on sequence shards: each "
              "all-reduce becomes a reduce-scatter and an all-gather"),
     cl::init(false), cl::cat(category));
+enum class ProgramKind { Forward, Prefill, Decode, All };
+cl::opt<ProgramKind> program(
+    "program", cl::desc("Which program the --emit stages show"),
+    cl::values(
+        clEnumValN(ProgramKind::Forward, "forward",
+                   "the forward pass over whole sequences (default)"),
+        clEnumValN(ProgramKind::Prefill, "prefill",
+                   "generation: the prompt's pass, filling the KV caches"),
+        clEnumValN(ProgramKind::Decode, "decode",
+                   "generation: one new token per sequence against the KV "
+                   "caches"),
+        clEnumValN(ProgramKind::All, "all", "all three")),
+    cl::init(ProgramKind::Forward), cl::cat(category));
 cl::opt<std::string>
-    cppFunction("cpp-function",
-                cl::desc("Name of the C++ function --emit=cpp defines"),
-                cl::value_desc("name"), cl::init("forward"), cl::cat(category));
+    cppSuffix("cpp-suffix",
+              cl::desc("Appended to the names of the C++ functions "
+                       "--emit=cpp defines (forward, prefill, decode)"),
+              cl::value_desc("suffix"), cl::init(""), cl::cat(category));
 cl::opt<int64_t> tp("tp", cl::desc("Tensor-parallel degree (default 1)"),
                     cl::value_desc("N"), cl::init(1), cl::cat(category));
 cl::opt<std::string> weightsPath(
@@ -108,28 +123,74 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
-/// The tensor-parallel pipeline at `degree`, lowered to C++ calls when
-/// `cppName` is set.
-LogicalResult plan(ModuleOp module, int64_t degree, bool partition,
-                   StringRef cppName) {
+/// The tensor-parallel pipeline at `degree`.
+LogicalResult plan(ModuleOp module, int64_t degree, bool partition) {
   PassManager pm(module.getContext());
   TpPipelineOptions options;
   options.tp = degree;
   options.sequenceParallel = sequenceParallel && degree > 1;
   options.partition = partition;
   buildTpPipeline(pm, options);
-  if (!cppName.empty()) {
-    LowerToEmitCOptions lowering;
-    lowering.functionName = cppName.str();
-    pm.addPass(createLowerToEmitC(lowering));
-  }
   return pm.run(module);
 }
 
-/// Facts the executable's driver prints and checks, as extern const
-/// globals of the generated C++.
-void addProgramFacts(ModuleOp module, int64_t vocab, int64_t maxPositions,
-                     int64_t collectives, int64_t weightBytes) {
+/// The partitioned program as calls into the runtime, its functions named
+/// with `suffix` appended.
+LogicalResult lower(ModuleOp module, StringRef suffix) {
+  PassManager pm(module.getContext());
+  LowerToEmitCOptions lowering;
+  lowering.nameSuffix = suffix.str();
+  pm.addPass(createLowerToEmitC(lowering));
+  return pm.run(module);
+}
+
+/// True when the module's @forward has an attention to cache, so that the
+/// generation programs can be derived from it.
+bool canGenerate(ModuleOp module) {
+  auto forward = module.lookupSymbol<func::FuncOp>(kForwardFuncName);
+  return forward && !forward.getOps<AttentionOp>().empty();
+}
+
+/// Adds @prefill and @decode (tpc-derive-generation).
+LogicalResult deriveGeneration(ModuleOp module) {
+  PassManager pm(module.getContext());
+  pm.addPass(createDeriveGeneration());
+  return pm.run(module);
+}
+
+/// Erases every function but the one --program selects.
+void keepSelectedProgram(ModuleOp module) {
+  // Without derivation the module is what was given: a hand-written file
+  // keeps its functions.
+  if (program == ProgramKind::All || program == ProgramKind::Forward)
+    return;
+  StringRef keep = program == ProgramKind::Forward   ? kForwardFuncName
+                   : program == ProgramKind::Prefill ? kPrefillFuncName
+                                                     : kDecodeFuncName;
+  for (auto func :
+       llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+    if (func.getSymName() != keep)
+      func.erase();
+}
+
+/// What the executable's driver needs to know about the programs it runs.
+struct ProgramFacts {
+  int64_t vocab = 0, maxPositions = 0;
+  /// Collectives of one forward pass and of one decode step.
+  int64_t collectives = 0, decodeCollectives = 0;
+  int64_t weightBytesPerRank = 0;
+  /// KV-cache bytes the largest rank holds per position of one sequence.
+  int64_t kvBytesPerPosition = 0;
+  /// The layout of the logits prefill and decode return (C++ literal).
+  std::string logitsLayout = "tpc::program::Layout{}";
+  std::vector<int64_t> eosTokenIds;
+  /// tokenizer.json beside the model, or "".
+  std::string tokenizer;
+};
+
+/// The facts as extern const globals of the generated C++.
+void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
+  MLIRContext *ctx = module.getContext();
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
   auto global = [&](StringRef name, Type type, Attribute value) {
     emitc::GlobalOp::create(b, module.getLoc(), name, type, value,
@@ -137,20 +198,59 @@ void addProgramFacts(ModuleOp module, int64_t vocab, int64_t maxPositions,
                             /*static_specifier=*/false,
                             /*const_specifier=*/true);
   };
-  auto i64 = [&](int64_t v) { return b.getI64IntegerAttr(v); };
-  global("tpc_program_tp", b.getI64Type(), i64(tp));
-  global("tpc_program_vocab", b.getI64Type(), i64(vocab));
-  global("tpc_program_max_positions", b.getI64Type(), i64(maxPositions));
-  global("tpc_program_collectives", b.getI64Type(), i64(collectives));
-  global("tpc_program_weight_bytes_per_rank", b.getI64Type(), i64(weightBytes));
+  auto i64 = [&](StringRef name, int64_t v) {
+    global(name, b.getI64Type(), b.getI64IntegerAttr(v));
+  };
+  auto string = [&](StringRef name, StringRef value) {
+    std::string literal;
+    llvm::raw_string_ostream os(literal);
+    os << '"';
+    llvm::printEscapedString(value, os);
+    os << '"';
+    global(name, emitc::OpaqueType::get(ctx, "char *const"),
+           emitc::OpaqueAttr::get(ctx, literal));
+  };
+  i64("tpc_program_tp", tp);
+  i64("tpc_program_vocab", facts.vocab);
+  i64("tpc_program_max_positions", facts.maxPositions);
+  i64("tpc_program_collectives", facts.collectives);
+  i64("tpc_program_decode_collectives", facts.decodeCollectives);
+  i64("tpc_program_weight_bytes_per_rank", facts.weightBytesPerRank);
+  i64("tpc_program_kv_bytes_per_position", facts.kvBytesPerPosition);
+  global("tpc_program_logits_layout",
+         emitc::OpaqueType::get(ctx, "tpc::program::Layout"),
+         emitc::OpaqueAttr::get(ctx, facts.logitsLayout));
+  // C++ has no empty arrays: the count says how many entries are ids.
+  i64("tpc_program_eos_count", int64_t(facts.eosTokenIds.size()));
+  std::vector<int64_t> eos = facts.eosTokenIds;
+  if (eos.empty())
+    eos.push_back(-1);
+  auto eosType = emitc::ArrayType::get({int64_t(eos.size())}, b.getI64Type());
+  global("tpc_program_eos_ids", eosType,
+         DenseIntElementsAttr::get(
+             RankedTensorType::get({int64_t(eos.size())}, b.getI64Type()),
+             ArrayRef<int64_t>(eos)));
   std::string model =
       llvm::sys::path::filename(StringRef(modelPath).ends_with("config.json")
                                     ? llvm::sys::path::parent_path(modelPath)
                                     : StringRef(modelPath))
           .str();
-  global("tpc_program_model",
-         emitc::OpaqueType::get(module.getContext(), "char *const"),
-         emitc::OpaqueAttr::get(module.getContext(), "\"" + model + "\""));
+  string("tpc_program_model", model);
+  string("tpc_program_tokenizer", facts.tokenizer);
+}
+
+/// tokenizer.json beside the model's config, as an absolute path, or "".
+std::string defaultTokenizer() {
+  SmallString<256> dir(modelPath);
+  if (StringRef(modelPath).ends_with(".mlir"))
+    return "";
+  if (!llvm::sys::fs::is_directory(dir))
+    dir = llvm::sys::path::parent_path(modelPath);
+  SmallString<256> file(dir);
+  llvm::sys::path::append(file, "tokenizer.json");
+  if (!llvm::sys::fs::exists(file) || llvm::sys::fs::make_absolute(file))
+    return "";
+  return std::string(file);
 }
 
 /// Compiles `cppPath` into the executable `exePath` with the runtime, as
@@ -216,37 +316,64 @@ int emitExecutable(ModuleOp module) {
   auto forward = module.lookupSymbol<func::FuncOp>(kForwardFuncName);
   if (!forward)
     return fail(modelPath + ": no @forward function to compile");
-  int64_t vocab =
+  ProgramFacts facts;
+  facts.vocab =
       cast<RankedTensorType>(forward.getResultTypes()[0]).getShape().back();
-  int64_t maxPositions = 1 << 20;
+  facts.maxPositions = 1 << 20;
   if (auto attr = forward->getAttrOfType<IntegerAttr>(
           TpcDialect::getMaxPositionsAttrName()))
-    maxPositions = attr.getInt();
+    facts.maxPositions = attr.getInt();
+  if (auto eos = forward->getAttrOfType<DenseI64ArrayAttr>(
+          TpcDialect::getEosTokenIdsAttrName()))
+    llvm::append_range(facts.eosTokenIds, eos.asArrayRef());
+  facts.tokenizer = defaultTokenizer();
 
   if (!saveTemp(".tpc.mlir", [&](raw_ostream &os) { module.print(os); }))
     return 1;
-  OwningOpRef<ModuleOp> single = module.clone();
-  if (failed(plan(module, tp, /*partition=*/true, "")))
+  // Generation programs exist for models with an attention to cache; the
+  // executable says so when asked to generate without them.
+  bool generation = canGenerate(module);
+  if (generation && failed(deriveGeneration(module)))
     return 1;
-  FailureOr<PlanReport> report = buildPlanReport(module, ReportOptions());
+  OwningOpRef<ModuleOp> single = module.clone();
+  if (failed(plan(module, tp, /*partition=*/true)))
+    return 1;
+  ReportOptions options;
+  options.function = kForwardFuncName.str();
+  FailureOr<PlanReport> report = buildPlanReport(module, options);
   if (failed(report))
     return 1;
+  std::optional<PlanReport> decodeReport;
+  if (generation) {
+    options.function = kDecodeFuncName.str();
+    FailureOr<PlanReport> built = buildPlanReport(module, options);
+    if (failed(built))
+      return 1;
+    decodeReport = std::move(*built);
+  }
   if (!saveTemp(".partitioned.mlir",
                 [&](raw_ostream &os) { module.print(os); }) ||
-      !saveTemp(".report.txt",
-                [&](raw_ostream &os) { printPlanReportText(*report, os); }))
+      !saveTemp(".report.txt", [&](raw_ostream &os) {
+        printPlanReportText(*report, os);
+        if (decodeReport) {
+          os << "\n";
+          printPlanReportText(*decodeReport, os);
+        }
+      }))
     return 1;
-  int64_t collectives = 0;
-  for (const auto &entry : report->total.collectives)
-    if (entry.first != "tpc.all_slice")
-      collectives += entry.second.count;
-  PassManager lower(module.getContext());
-  lower.addPass(createLowerToEmitC());
-  if (failed(lower.run(module)) ||
-      failed(plan(*single, 1, /*partition=*/true, "forward_tp1")))
+  facts.collectives = report->collectiveCount();
+  facts.weightBytesPerRank = int64_t(report->weightBytesMax);
+  if (decodeReport) {
+    facts.decodeCollectives = decodeReport->collectiveCount();
+    facts.kvBytesPerPosition = int64_t(decodeReport->kvBytesPerPositionMax);
+    auto decode = module.lookupSymbol<func::FuncOp>(kDecodeFuncName);
+    Value logits = decode.front().getTerminator()->getOperand(0);
+    facts.logitsLayout = runtimeLayoutLiteral(getSharding(logits));
+  }
+  if (failed(lower(module, "")) || failed(plan(*single, 1, /*partition=*/true)) ||
+      failed(lower(*single, "_tp1")))
     return 1;
-  addProgramFacts(module, vocab, maxPositions, collectives,
-                  int64_t(report->weightBytesMax));
+  addProgramFacts(module, facts);
 
   SmallString<256> cppPath;
   if (saveTemps) {
@@ -336,10 +463,16 @@ int main(int argc, char **argv) {
 
   if (emit == EmitKind::Exe)
     return emitExecutable(*module);
+  if (program != ProgramKind::Forward && failed(deriveGeneration(*module)))
+    return 1; // The pass reported why.
+  // Every program is planned (their weights share one layout); the other
+  // programs are dropped before the result is shown.
   if (emit != EmitKind::Tpc &&
-      failed(plan(*module, tp, emit != EmitKind::Sharded,
-                  emit == EmitKind::Cpp ? StringRef(cppFunction) : "")))
+      failed(plan(*module, tp, emit != EmitKind::Sharded)))
     return 1; // The passes reported why.
+  keepSelectedProgram(*module);
+  if (emit == EmitKind::Cpp && failed(lower(*module, cppSuffix)))
+    return 1;
 
   std::string error;
   auto output = openOutputFile(outputPath, &error);

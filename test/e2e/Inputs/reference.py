@@ -16,7 +16,12 @@ import sys
 import numpy as np
 
 
-def read_safetensors(path):
+_DTYPES = {"F32": "<f4", "F64": "<f8", "I64": "<i8", "I32": "<i4",
+           "F16": "<f2"}
+
+
+def read_tensors(path):
+    """Every tensor of a safetensors file, in its own dtype."""
     data = open(path, "rb").read()
     n = struct.unpack("<Q", data[:8])[0]
     header = json.loads(data[8:8 + n])
@@ -24,10 +29,19 @@ def read_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        assert info["dtype"] == "F32", "reference reads F32 checkpoints"
+        assert info["dtype"] in _DTYPES, f"cannot read {info['dtype']}"
         begin, end = info["data_offsets"]
         tensors[name] = np.frombuffer(data[8 + n + begin:8 + n + end],
-                                      dtype="<f4").reshape(info["shape"]).astype(np.float64)
+                                      dtype=_DTYPES[info["dtype"]]).reshape(info["shape"])
+    return tensors
+
+
+def read_safetensors(path):
+    """The F32 tensors of a checkpoint as float64."""
+    tensors = {}
+    for name, t in read_tensors(path).items():
+        assert t.dtype == np.float32, "reference reads F32 checkpoints"
+        tensors[name] = t.astype(np.float64)
     return tensors
 
 
