@@ -13,6 +13,7 @@ PACKAGES=(
   libopenblas-dev                           # CPU runtime GEMMs
   libgloo-dev                               # CPU runtime collectives
   openmpi-bin                               # mpirun: ranks as processes
+  libpcre2-dev libicu-dev                   # tokenizers: regexes, Unicode
   bc                                        # demo timing
   python3-numpy                             # the tests' numpy reference
 )
@@ -24,6 +25,11 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+# Node and npm run the reference tokenizers; any installation will do
+# (Debian's, or NodeSource's, which bundles npm).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "tpc: installing missing packages: ${missing[*]}"

@@ -7,6 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${TPC_BUILD_DIR:-$root/build}"
 
 "$root/scripts/install-deps.sh"
+"$root/scripts/install-npm.sh" "$build"
 if [ ! -f "$build/build.ninja" ]; then
   cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
 fi

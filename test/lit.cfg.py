@@ -18,6 +18,11 @@ config.substitutions.append(("%tpc_src", config.tpc_src_root))
 config.substitutions.append(("%tpc_tools", config.tpc_tools_dir))
 config.substitutions.append(("%tpc_obj", config.tpc_obj_root))
 config.substitutions.append(("%python", "/usr/bin/python3"))
+# Node with the npm packages (tokenizer vocabularies, reference tokenizer),
+# and the tokenizer.json files built from them.
+config.substitutions.append(("%node", config.tpc_node))
+config.substitutions.append(("%npm_modules", config.tpc_npm_modules))
+config.substitutions.append(("%tokenizers", os.path.join(config.tpc_obj_root, "tokenizers")))
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixes=false"
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP", "PATH"])
@@ -26,7 +31,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.tpc_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["tpc-opt", "tpc-compile", "tpc-comm-selftest"], tool_dirs)
+llvm_config.add_tool_substitutions(["tpc-opt", "tpc-compile", "tpc-comm-selftest", "tpc-tokenize"], tool_dirs)
 
 
 def _succeeds(command):

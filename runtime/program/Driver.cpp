@@ -3,7 +3,8 @@
 //   EXE (--weights PATH | --random-weights SEED) --tokens "1,2,3;4,5,6"
 //       [--device cpu|cuda] [--output FILE.safetensors] [--verify]
 //       [--bench N]
-//   EXE ... --generate N [--tokens "1,2,3;4,5"] [--max-seq N]
+//   EXE ... --generate N (--prompt TEXT... | --prompts FILE | --tokens IDS)
+//       [--tokenizer tokenizer.json] [--max-seq N]
 //       [--temperature T] [--top-k K] [--top-p P] [--seed S]
 //
 // Runs the tp = N forward pass on N thread ranks (or this process's rank
@@ -22,6 +23,8 @@
 #endif
 #include "runtime/program/Generate.h"
 #include "runtime/program/Program.h"
+#include "runtime/tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Unicode.h"
 #include "runtime/weights/Safetensors.h"
 
 #include <algorithm>
@@ -58,6 +61,9 @@ struct Options {
   bool verify = false;
   int bench = 0;
   // Generation.
+  std::vector<std::string> prompts;
+  std::string promptsFile;
+  std::string tokenizer;
   int64_t generate = 0;
   std::optional<int64_t> maxSeq;
   program::SamplingParams sampling;
@@ -122,6 +128,12 @@ Options parse(int argc, char **argv) {
           arg, value(), 0, uint64_t(1) << 53, "a non-negative integer");
     else if (arg == "--tokens")
       o.tokens = value();
+    else if (arg == "--prompt")
+      o.prompts.push_back(value());
+    else if (arg == "--prompts")
+      o.promptsFile = value();
+    else if (arg == "--tokenizer")
+      o.tokenizer = value();
     else if (arg == "--device")
       o.device = value();
     else if (arg == "--output")
@@ -140,8 +152,15 @@ Options parse(int argc, char **argv) {
   if (o.weights.empty() == !o.seed)
     usageError("expected exactly one of --weights PATH and "
                "--random-weights SEED");
-  if (o.tokens.empty())
-    usageError("--tokens: expected token ids such as \"1,2,3;4,5,6\"");
+  bool text = !o.prompts.empty() || !o.promptsFile.empty();
+  if (o.tokens.empty() == !text)
+    usageError(o.tokens.empty()
+                   ? "expected --tokens IDS (such as \"1,2,3;4,5,6\"), or "
+                     "--prompt TEXT or --prompts FILE with --generate N"
+                   : "expected either --tokens or --prompt/--prompts, not "
+                     "both");
+  if (text && o.generate == 0)
+    usageError("--prompt and --prompts generate text: give --generate N");
   bool samples = o.sampling.temperature > 0;
   if (!samples && (o.sampling.topK > 0 || o.sampling.topP < 1))
     usageError("--top-k and --top-p sample: give a --temperature above 0 "
@@ -413,6 +432,54 @@ std::string joinIds(const std::vector<int32_t> &ids) {
   return out;
 }
 
+/// The lines of `path` (without line ends), empty ones skipped.
+std::vector<std::string> readLines(const std::string &path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buffer)
+    usageError(path + ": cannot read: " + buffer.getError().message());
+  std::vector<std::string> lines;
+  llvm::SmallVector<llvm::StringRef> parts;
+  (*buffer)->getBuffer().split(parts, '\n');
+  for (llvm::StringRef line : parts)
+    if (!line.rtrim("\r").empty())
+      lines.push_back(line.rtrim("\r").str());
+  return lines;
+}
+
+/// Prints one sequence's text as it grows: the prompt, then each new piece
+/// once it decodes to whole characters (a byte-level token may end inside
+/// one, which then shows as U+FFFD until the next token completes it).
+class TextStream {
+public:
+  TextStream(const tokenizer::Tokenizer &tok, std::vector<int32_t> prompt)
+      : tok(tok), ids(std::move(prompt)) {
+    shown = tok.decode(ids, /*skipSpecialTokens=*/true);
+    std::printf("%s", shown.c_str());
+    std::fflush(stdout);
+  }
+  void add(int32_t token) {
+    ids.push_back(token);
+    std::string text = tok.decode(ids, /*skipSpecialTokens=*/true);
+    static const std::string replacement = "\xEF\xBF\xBD";
+    if (text.size() >= 3 && text.compare(text.size() - 3, 3, replacement) == 0)
+      return; // Wait for the rest of the character.
+    // Decoders may rewrite earlier text (a stripped space): print what is
+    // new after the longest common prefix.
+    size_t common = 0;
+    while (common < text.size() && common < shown.size() &&
+           text[common] == shown[common])
+      ++common;
+    std::printf("%s", text.substr(std::min(common, text.size())).c_str());
+    std::fflush(stdout);
+    shown = std::move(text);
+  }
+
+private:
+  const tokenizer::Tokenizer &tok;
+  std::vector<int32_t> ids;
+  std::string shown;
+};
+
 /// Generation: prefill the prompts, decode up to --generate tokens each.
 int runGeneration(const Options &o, const Placement &placement,
                   const comm::ProcessGroup &group,
@@ -425,11 +492,51 @@ int runGeneration(const Options &o, const Placement &placement,
     usageError("--max-seq: expected at most the model's " +
                std::to_string(tpc_program_max_positions) + " positions, got " +
                std::to_string(maxSeq));
+  // The tokenizer: --tokenizer, or the one beside the compiled model.
+  std::optional<tokenizer::Tokenizer> tok;
+  std::string tokenizerPath =
+      !o.tokenizer.empty() ? o.tokenizer : std::string(tpc_program_tokenizer);
+  bool text = !o.prompts.empty() || !o.promptsFile.empty();
+  if (text && tokenizerPath.empty())
+    usageError("--prompt: this program was not compiled from a directory "
+               "with a tokenizer.json; give --tokenizer PATH");
+  if (!tokenizerPath.empty()) {
+    auto loaded = tokenizer::Tokenizer::load(tokenizerPath);
+    if (!loaded)
+      usageError(llvm::toString(loaded.takeError()));
+    tok = std::move(*loaded);
+  }
+
   program::GenerationRequest request;
-  request.prompts = parseSequences(o.tokens);
+  std::string flag = text ? "--prompt" : "--tokens";
+  if (text) {
+    std::vector<std::string> prompts = o.prompts;
+    if (!o.promptsFile.empty())
+      for (std::string &line : readLines(o.promptsFile))
+        prompts.push_back(std::move(line));
+    if (prompts.empty())
+      usageError(o.promptsFile + ": expected one prompt per line, found none");
+    for (const std::string &prompt : prompts) {
+      auto ids = tok->encode(prompt);
+      if (!ids)
+        usageError(flag + ": " + llvm::toString(ids.takeError()));
+      if (ids->empty())
+        usageError(flag + ": the prompt \"" + prompt +
+                   "\" has no tokens (the tokenizer adds none)");
+      for (int32_t id : *ids)
+        if (id >= tpc_program_vocab)
+          usageError(flag + ": token id " + std::to_string(id) +
+                     " from the tokenizer is outside the model's vocabulary "
+                     "of " +
+                     std::to_string(tpc_program_vocab));
+      request.prompts.push_back(std::move(*ids));
+    }
+  } else {
+    request.prompts = parseSequences(o.tokens);
+  }
   for (const std::vector<int32_t> &prompt : request.prompts)
     if (int64_t(prompt.size()) > maxSeq)
-      usageError("--tokens: a prompt of " + std::to_string(prompt.size()) +
+      usageError(flag + ": a prompt of " + std::to_string(prompt.size()) +
                  " tokens is longer than --max-seq " + std::to_string(maxSeq));
   request.maxNewTokens = o.generate;
   request.sampling = o.sampling;
@@ -438,9 +545,18 @@ int runGeneration(const Options &o, const Placement &placement,
   request.maxSeq = maxSeq;
   request.keepLogits = o.verify || !o.output.empty();
   int64_t batch = int64_t(request.prompts.size());
-  // A single sequence streams its tokens as they come.
+  // A single sequence streams as it comes: its text (prompt first), or its
+  // ids without a tokenizer.
   bool stream = batch == 1 && group.rank == 0;
-  if (stream)
+  std::optional<TextStream> textStream;
+  if (stream && tok) {
+    textStream.emplace(*tok, request.prompts[0]);
+    request.onStep = [&](int64_t, const std::vector<int32_t> &tokens,
+                         const std::vector<bool> &produced) {
+      if (produced[0])
+        textStream->add(tokens[0]);
+    };
+  } else if (stream) {
     request.onStep = [](int64_t step, const std::vector<int32_t> &tokens,
                         const std::vector<bool> &produced) {
       if (!produced[0])
@@ -448,6 +564,7 @@ int runGeneration(const Options &o, const Placement &placement,
       std::printf("%s%d", step == 0 ? "generated: " : " ", tokens[0]);
       std::fflush(stdout);
     };
+  }
 
   program::GenerationPrograms programs{prefill, decode,
                                        tpc_program_logits_layout,
@@ -486,6 +603,13 @@ int runGeneration(const Options &o, const Placement &placement,
     return 0;
   if (stream)
     std::printf("\n");
+  if (tok && !stream)
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<int32_t> all = request.prompts[b];
+      all.insert(all.end(), result.tokens[b].begin(), result.tokens[b].end());
+      std::printf("--- [%lld]\n%s\n", (long long)b,
+                  tok->decode(all, /*skipSpecialTokens=*/true).c_str());
+    }
 
   std::printf("model %s, tp = %lld, %lld prompt(s), device %s\n",
               tpc_program_model, (long long)ranks, (long long)batch,

@@ -4,10 +4,15 @@ transformers definitions, reading config.json and safetensors directly.
 Compares its logits with those a tpc executable wrote.
 
 usage: reference.py MODEL_DIR WEIGHTS.safetensors TOKENS TPC_LOGITS.safetensors
-                    [--max-rel R]
+                    [--max-rel R | --generated]
 
 Prints the largest difference and exits 1 when it exceeds 1e-4 or, with
 --max-rel (for 16-bit programs), R times the largest |logit|.
+
+With --generated, TPC_LOGITS.safetensors is a generation's output (greedy:
+`tokens` [batch, prompt + generated] padded with -1, `logits` [batch,
+steps, vocab]) and TOKENS are the prompts: each step's logits must equal a
+full forward pass over the prompt and the tokens generated before it.
 """
 import json
 import struct
@@ -142,13 +147,39 @@ def llama(cfg, w, ids):
     return x @ head.T
 
 
+def forward(cfg, w, ids):
+    return gpt2(cfg, w, ids) if cfg["model_type"] == "gpt2" else llama(cfg, w, ids)
+
+
+def check_generation(cfg, w, prompts, path):
+    out = read_tensors(path)
+    tokens, logits = out["tokens"], out["logits"].astype(np.float64)
+    diff = scale = 0.0
+    steps = 0
+    for b, prompt in enumerate(prompts):
+        assert list(tokens[b, :len(prompt)]) == prompt, (b, tokens[b])
+        generated = [int(t) for t in tokens[b, len(prompt):] if t >= 0]
+        for step in range(len(generated)):
+            prefix = np.array([prompt + generated[:step]])
+            want = forward(cfg, w, prefix)[0, -1]
+            diff = max(diff, float(np.abs(logits[b, step] - want).max()))
+            scale = max(scale, float(np.abs(want).max()))
+            steps += 1
+    print(f"{cfg['model_type']}: {steps} decode steps, max |tpc - numpy "
+          f"recomputation| {diff:.3g} (max |logit| {scale:.3g})")
+    sys.exit(0 if diff <= 1e-4 and steps > 0 else 1)
+
+
 def main():
     model_dir, weights, tokens, tpc_logits = sys.argv[1:5]
     max_rel = float(sys.argv[6]) if sys.argv[5:6] == ["--max-rel"] else None
     cfg = json.load(open(model_dir + "/config.json"))
-    ids = np.array([[int(t) for t in seq.split(",")] for seq in tokens.split(";")])
     w = read_safetensors(weights)
-    reference = gpt2(cfg, w, ids) if cfg["model_type"] == "gpt2" else llama(cfg, w, ids)
+    if sys.argv[5:6] == ["--generated"]:
+        prompts = [[int(t) for t in seq.split(",")] for seq in tokens.split(";")]
+        check_generation(cfg, w, prompts, tpc_logits)
+    ids = np.array([[int(t) for t in seq.split(",")] for seq in tokens.split(";")])
+    reference = forward(cfg, w, ids)
     got = read_safetensors(tpc_logits)["logits"]
     assert got.shape == reference.shape, (got.shape, reference.shape)
     diff = float(np.abs(got - reference).max())
