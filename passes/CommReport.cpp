@@ -124,6 +124,37 @@ int64_t PlanReport::collectiveCount() const {
   return count;
 }
 
+int64_t PlanReport::contextLength() const {
+  return options.contextLength > 0 ? options.contextLength : maxPositions;
+}
+
+double PlanReport::decodeComputeTime() const {
+  double batch = double(options.decodeBatch);
+  double bytes = weightBytesMax + kvBytesPerPositionMax * batch *
+                                      double(contextLength());
+  return std::max(bytes / options.hbmBandwidth,
+                  total.flopsPerToken * batch / options.peakFlops);
+}
+
+double PlanReport::decodeCommTime(const Link &link) const {
+  double time = 0;
+  for (const auto &[kind, stats] : total.collectives) {
+    if (kind == "tpc.all_slice")
+      continue;
+    time += stats.count * link.latency +
+            (stats.bytesPerToken * options.decodeBatch + stats.staticBytes) /
+                link.bandwidth;
+  }
+  return time;
+}
+
+int64_t PlanReport::maxCachedTokens() const {
+  double room = options.memoryPerRank - weightBytesMax;
+  if (room <= 0 || kvBytesPerPositionMax <= 0)
+    return 0;
+  return int64_t(room / kvBytesPerPositionMax);
+}
+
 double PlanReport::computeTime() const {
   return total.flopsPerToken * options.tokens / options.peakFlops;
 }
@@ -151,6 +182,12 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
 
   PlanReport report;
   report.function = func.getSymName().str();
+  if (func.getNumArguments() > 0)
+    if (auto ids = dyn_cast<RankedTensorType>(func.getArgument(0).getType()))
+      report.decode = ids.getRank() == 2 && ids.getDimSize(1) == 1;
+  if (auto max = func->getAttrOfType<IntegerAttr>(
+          TpcDialect::getMaxPositionsAttrName()))
+    report.maxPositions = max.getInt();
   if (auto type =
           func->getAttrOfType<StringAttr>(TpcDialect::getModelTypeAttrName()))
     report.modelType = type.str();
@@ -234,9 +271,26 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
       *std::max_element(kvBytes.begin(), kvBytes.end());
   report.kvBytesPerPositionMin =
       *std::min_element(kvBytes.begin(), kvBytes.end());
+  for (double bytes : kvBytes)
+    report.kvBytesPerPositionAllRanks += bytes;
 
+  // Decode is latency-bound: a degree whose collectives' latency outweighs
+  // what each rank reads per token makes decode slower, not faster.
+  if (report.decode && report.ranks > 1) {
+    const Link &fast = options.links.front();
+    double latency = report.collectiveCount() * fast.latency;
+    double reading = report.decodeComputeTime();
+    if (latency > reading)
+      report.warnings.push_back(llvm::formatv(
+          "decode at tp = {0} is latency-bound: {1} collectives per token "
+          "take {2:f1} us on {3} latency alone, more than the {4:f1} us each "
+          "rank needs for its weights and KV cache; a smaller tp (or a "
+          "larger batch) decodes faster",
+          report.ranks, report.collectiveCount(), latency * 1e6, fast.name,
+          reading * 1e6));
+  }
   // Warnings: TP over a slow link, and models too narrow for their degree.
-  if (report.ranks > 1) {
+  if (report.ranks > 1 && !report.decode) {
     double compute = report.computeTime();
     for (const Link &link : options.links) {
       double comm = report.commTime(link);
@@ -257,11 +311,68 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
   return report;
 }
 
+/// The decode section: collectives and bytes per generated token, the KV
+/// cache, what fits, and time per token over each link.
+static void printDecodeEstimates(const PlanReport &r, raw_ostream &os) {
+  double bytesPerToken = 0;
+  for (const auto &[kind, stats] : r.total.collectives)
+    if (kind != "tpc.all_slice")
+      bytesPerToken += stats.bytesPerToken;
+  int64_t context = r.contextLength();
+  os << "\ndecode, per generated token (one per sequence):\n";
+  os << llvm::formatv("  collectives:         {0} per token, {1} sent per "
+                      "sequence per rank\n",
+                      r.collectiveCount(), formatBytes(bytesPerToken));
+  os << "  KV cache per rank:   " << formatBytes(r.kvBytesPerPositionMax)
+     << " per token of context (largest rank; "
+     << formatBytes(r.kvBytesPerPositionGlobal)
+     << " for the whole model), "
+     << formatBytes(r.kvBytesPerPositionMax * double(context))
+     << " per sequence at " << context << " positions\n";
+  if (r.kvBytesPerPositionAllRanks > r.kvBytesPerPositionGlobal * 1.0001)
+    os << "  shared KV heads:     the ranks hold "
+       << formatBytes(r.kvBytesPerPositionAllRanks)
+       << " per token together: a KV head is held by every rank whose query "
+          "heads use it\n";
+  int64_t fits = r.maxCachedTokens();
+  os << "  fits in " << formatBytes(r.options.memoryPerRank)
+     << " per rank:  " << fits << " cached tokens (batch x context) beside "
+     << formatBytes(r.weightBytesMax) << " of weights; "
+     << (context > 0 ? fits / context : 0) << " sequences of " << context
+     << " positions\n";
+  os << "\nestimated time per output token at batch " << r.options.decodeBatch
+     << ", " << context << " cached positions:\n";
+  os << llvm::formatv("  {0,-14}", "");
+  for (const Link &link : r.options.links)
+    os << llvm::formatv(
+        "{0,16}",
+        link.name + llvm::formatv(" {0:f0} GB/s", link.bandwidth / 1e9).str());
+  os << "\n";
+  double compute = r.decodeComputeTime();
+  auto line = [&](StringRef label, auto value) {
+    os << llvm::formatv("  {0,-14}", label);
+    for (const Link &link : r.options.links)
+      os << llvm::formatv("{0,13:f3} ms", value(link) * 1e3);
+    os << "\n";
+  };
+  line("memory/compute", [&](const Link &) { return compute; });
+  line("collectives", [&](const Link &l) { return r.decodeCommTime(l); });
+  line("total", [&](const Link &l) { return compute + r.decodeCommTime(l); });
+  if (!r.warnings.empty()) {
+    os << "\nwarnings:\n";
+    for (const std::string &w : r.warnings)
+      os << "  - " << w << "\n";
+  }
+}
+
 void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
   os << "tpc plan report: @" << r.function
      << (r.modelType.empty() ? "" : " (" + r.modelType + ")")
-     << ", tp = " << r.ranks << ", costed at " << r.options.tokens
-     << " tokens per pass\n";
+     << ", tp = " << r.ranks;
+  if (r.decode)
+    os << ", one token per sequence (decode)\n";
+  else
+    os << ", costed at " << r.options.tokens << " tokens per pass\n";
   os << "weights per rank:     " << formatBytes(r.weightBytesMax)
      << " (largest rank), " << formatBytes(r.weightBytesMin)
      << " (smallest), of " << formatBytes(r.weightBytesGlobal) << "\n";
@@ -292,6 +403,10 @@ void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
     row(name, r.blocks.at(name));
   row("total", r.total);
 
+  if (r.decode) {
+    printDecodeEstimates(r, os);
+    return;
+  }
   os << "\nestimated forward time at " << r.options.tokens << " tokens:\n";
   os << llvm::formatv("  {0,-14}", "");
   for (const Link &link : r.options.links)
@@ -360,6 +475,36 @@ void mlir::tpc::printPlanReportJson(const PlanReport &r, raw_ostream &os) {
           j.attribute("total_s", r.computeTime() + r.commTime(link));
         });
     });
+    if (r.decode)
+      j.attributeObject("decode", [&] {
+        double bytesPerToken = 0;
+        for (const auto &[kind, stats] : r.total.collectives)
+          if (kind != "tpc.all_slice")
+            bytesPerToken += stats.bytesPerToken;
+        j.attribute("batch", r.options.decodeBatch);
+        j.attribute("context_length", r.contextLength());
+        j.attribute("collectives_per_token", r.collectiveCount());
+        j.attribute("bytes_per_token_per_rank", bytesPerToken);
+        j.attribute("kv_bytes_per_position_per_rank_max",
+                    r.kvBytesPerPositionMax);
+        j.attribute("kv_bytes_per_position_per_rank_min",
+                    r.kvBytesPerPositionMin);
+        j.attribute("kv_bytes_per_position_global", r.kvBytesPerPositionGlobal);
+        j.attribute("kv_bytes_per_position_all_ranks",
+                    r.kvBytesPerPositionAllRanks);
+        j.attribute("memory_per_rank", r.options.memoryPerRank);
+        j.attribute("max_cached_tokens", r.maxCachedTokens());
+        j.attributeArray("time_per_token", [&] {
+          for (const Link &link : r.options.links)
+            j.object([&] {
+              j.attribute("link", link.name);
+              j.attribute("memory_compute_s", r.decodeComputeTime());
+              j.attribute("collectives_s", r.decodeCommTime(link));
+              j.attribute("total_s",
+                          r.decodeComputeTime() + r.decodeCommTime(link));
+            });
+        });
+      });
     j.attributeArray("warnings", [&] {
       for (const std::string &w : r.warnings)
         j.value(w);

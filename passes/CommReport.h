@@ -33,6 +33,13 @@ struct ReportOptions {
   int64_t tokens = 4096;     ///< batch x sequence of the estimated pass.
   double peakFlops = 400e12; ///< Per rank.
   std::vector<Link> links = {{"NVLink", 450e9, 5e-6}, {"PCIe", 64e9, 10e-6}};
+
+  // Decode programs (one token per sequence) are priced per generated
+  // token: weights and KV cache read from memory, collectives by latency.
+  int64_t decodeBatch = 1;       ///< Sequences decoding together.
+  int64_t contextLength = 0;     ///< Positions cached; 0: the model's maximum.
+  double hbmBandwidth = 3.35e12; ///< Bytes per second (H100 SXM).
+  double memoryPerRank = 80.0 * (1ull << 30); ///< For the capacity figure.
 };
 
 /// Collectives of one kind.
@@ -61,6 +68,12 @@ struct PlanReport {
   /// smallest rank's, and the model's (all ranks' shards counted once).
   double kvBytesPerPositionMax = 0, kvBytesPerPositionMin = 0,
          kvBytesPerPositionGlobal = 0;
+  /// Summed over the ranks: more than the model's when ranks share KV heads.
+  double kvBytesPerPositionAllRanks = 0;
+  /// A decode program: one token per sequence (ids [batch, 1]).
+  bool decode = false;
+  /// The model's maximum positions (tpc.max_positions), or 0.
+  int64_t maxPositions = 0;
   std::vector<std::string> warnings;
 
   /// Estimated seconds of communication over `link` for one pass.
@@ -69,6 +82,18 @@ struct PlanReport {
   double computeTime() const;
   /// Collectives that communicate (all but local slices) in one pass.
   int64_t collectiveCount() const;
+
+  // Decode estimates, per generated token at options.decodeBatch sequences
+  // with options.contextLength (or maxPositions) cached positions each.
+  int64_t contextLength() const;
+  /// Seconds a rank spends reading its weights and KV cache (or computing,
+  /// when that takes longer) per step.
+  double decodeComputeTime() const;
+  /// Seconds of collectives per step over `link`.
+  double decodeCommTime(const Link &link) const;
+  /// The most cached tokens (batch x context) that fit in memoryPerRank
+  /// beside the largest rank's weights.
+  int64_t maxCachedTokens() const;
 };
 
 /// Summarizes the partitioned function `func` (a func.func marked

@@ -4,7 +4,7 @@
 //       [--device cpu|cuda] [--output FILE.safetensors] [--verify]
 //       [--bench N]
 //   EXE ... --generate N (--prompt TEXT... | --prompts FILE | --tokens IDS)
-//       [--tokenizer tokenizer.json] [--max-seq N]
+//       [--tokenizer tokenizer.json] [--max-seq N] [--ignore-eos]
 //       [--temperature T] [--top-k K] [--top-p P] [--seed S]
 //
 // Runs the tp = N forward pass on N thread ranks (or this process's rank
@@ -65,6 +65,7 @@ struct Options {
   std::string promptsFile;
   std::string tokenizer;
   int64_t generate = 0;
+  bool ignoreEos = false;
   std::optional<int64_t> maxSeq;
   program::SamplingParams sampling;
 };
@@ -109,6 +110,8 @@ Options parse(int argc, char **argv) {
     } else if (arg == "--generate")
       o.generate = parseNumber<int64_t>(arg, value(), 1, int64_t(1) << 30,
                                         "a positive number of tokens");
+    else if (arg == "--ignore-eos")
+      o.ignoreEos = true;
     else if (arg == "--max-seq")
       o.maxSeq = parseNumber<int64_t>(arg, value(), 1, int64_t(1) << 30,
                                       "a positive number of positions");
@@ -165,9 +168,9 @@ Options parse(int argc, char **argv) {
   if (!samples && (o.sampling.topK > 0 || o.sampling.topP < 1))
     usageError("--top-k and --top-p sample: give a --temperature above 0 "
                "(0 is greedy)");
-  if (o.generate == 0 && (o.maxSeq || samples))
-    usageError("--max-seq, --temperature, --top-k and --top-p need "
-               "--generate N");
+  if (o.generate == 0 && (o.maxSeq || samples || o.ignoreEos))
+    usageError("--max-seq, --temperature, --top-k, --top-p and --ignore-eos "
+               "need --generate N");
   return o;
 }
 
@@ -540,8 +543,10 @@ int runGeneration(const Options &o, const Placement &placement,
                  " tokens is longer than --max-seq " + std::to_string(maxSeq));
   request.maxNewTokens = o.generate;
   request.sampling = o.sampling;
-  request.eosTokenIds.assign(tpc_program_eos_ids,
-                             tpc_program_eos_ids + tpc_program_eos_count);
+  // --ignore-eos generates the full length (benchmarks).
+  if (!o.ignoreEos)
+    request.eosTokenIds.assign(tpc_program_eos_ids,
+                               tpc_program_eos_ids + tpc_program_eos_count);
   request.maxSeq = maxSeq;
   request.keepLogits = o.verify || !o.output.empty();
   int64_t batch = int64_t(request.prompts.size());
@@ -572,6 +577,9 @@ int runGeneration(const Options &o, const Placement &placement,
   int ranks = int(tpc_program_tp);
   program::GenerationResult result;
   std::vector<double> firstTokenTimes, tokenTimes;
+  // Step times early and late in each run: flat when decode does not
+  // recompute the prefix.
+  std::vector<double> earlySteps, lateSteps;
   double decodeSeconds = 0;
   int64_t decodeTokens = 0;
   comm::runRanks(
@@ -592,6 +600,14 @@ int runGeneration(const Options &o, const Placement &placement,
           for (double t : timed.stepSeconds) {
             tokenTimes.push_back(t);
             decodeSeconds += t;
+          }
+          size_t steps = timed.stepSeconds.size(),
+                 tenth = std::max<size_t>(1, steps / 10);
+          if (steps >= 2) {
+            earlySteps.insert(earlySteps.end(), timed.stepSeconds.begin(),
+                              timed.stepSeconds.begin() + tenth);
+            lateSteps.insert(lateSteps.end(), timed.stepSeconds.end() - tenth,
+                             timed.stepSeconds.end());
           }
           for (const auto &tokens : timed.tokens)
             decodeTokens += std::max<int64_t>(int64_t(tokens.size()) - 1, 0);
@@ -682,6 +698,11 @@ int runGeneration(const Options &o, const Placement &placement,
                 quantile(tokenTimes, 0.5) * 1e3,
                 quantile(tokenTimes, 0.9) * 1e3,
                 decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0.0);
+    if (!earlySteps.empty())
+      std::printf("bench: time per output token over the first tenth of the "
+                  "steps %.2f ms, over the last tenth %.2f ms (median)\n",
+                  quantile(earlySteps, 0.5) * 1e3,
+                  quantile(lateSteps, 0.5) * 1e3);
   }
   if (!o.output.empty()) {
     // tokens: prompt then generated, -1 past each sequence's end; logits:

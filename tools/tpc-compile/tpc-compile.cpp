@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -111,6 +112,21 @@ cl::opt<int64_t>
     numLayers("num-layers",
               cl::desc("Build this many blocks instead of the config's"),
               cl::value_desc("K"), cl::init(0), cl::cat(category));
+cl::opt<int64_t> decodeBatch(
+    "decode-batch",
+    cl::desc("Sequences decoding together, for the decode report's time per "
+             "token (default 1)"),
+    cl::value_desc("B"), cl::init(1), cl::cat(category));
+cl::opt<int64_t> contextLength(
+    "max-seq",
+    cl::desc("Positions each sequence caches, for the decode report "
+             "(default: the model's maximum)"),
+    cl::value_desc("N"), cl::init(0), cl::cat(category));
+cl::opt<std::string> memoryPerRank(
+    "memory-per-rank",
+    cl::desc("Device memory of one rank, for what the decode report says "
+             "fits (default 80GiB)"),
+    cl::value_desc("size"), cl::init("80GiB"), cl::cat(category));
 cl::opt<DTypeOption> dtype(
     "dtype", cl::desc("Element type of weights and activations"),
     cl::values(clEnumValN(DTypeOption::F32, "f32", "32-bit float (default)"),
@@ -121,6 +137,33 @@ cl::opt<DTypeOption> dtype(
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "tpc-compile") << message << "\n";
   return 1;
+}
+
+/// "80GiB", "512MB", "1e9": bytes, or nullopt.
+std::optional<double> parseSize(StringRef text) {
+  StringRef number = text.take_while(
+      [](char c) { return llvm::isDigit(c) || c == '.' || c == 'e'; });
+  StringRef unit = text.drop_front(number.size()).trim();
+  double value;
+  if (number.empty() || number.getAsDouble(value) || !(value > 0))
+    return std::nullopt;
+  static const std::pair<StringRef, double> units[] = {
+      {"", 1},         {"B", 1},        {"KB", 1e3},     {"MB", 1e6},
+      {"GB", 1e9},     {"TB", 1e12},    {"KiB", 1024.0}, {"MiB", 1048576.0},
+      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  for (auto [name, scale] : units)
+    if (unit == name)
+      return value * scale;
+  return std::nullopt;
+}
+
+/// The report's options from the command line.
+ReportOptions reportOptions() {
+  ReportOptions options;
+  options.decodeBatch = decodeBatch;
+  options.contextLength = contextLength;
+  options.memoryPerRank = *parseSize(memoryPerRank);
+  return options;
 }
 
 /// The tensor-parallel pipeline at `degree`.
@@ -338,7 +381,7 @@ int emitExecutable(ModuleOp module) {
   OwningOpRef<ModuleOp> single = module.clone();
   if (failed(plan(module, tp, /*partition=*/true)))
     return 1;
-  ReportOptions options;
+  ReportOptions options = reportOptions();
   options.function = kForwardFuncName.str();
   FailureOr<PlanReport> report = buildPlanReport(module, options);
   if (failed(report))
@@ -413,6 +456,16 @@ int main(int argc, char **argv) {
                 llvm::Twine(numLayers));
   if (tp < 1)
     return fail("--tp: expected a positive integer, got " + llvm::Twine(tp));
+  if (decodeBatch < 1)
+    return fail("--decode-batch: expected a positive integer, got " +
+                llvm::Twine(decodeBatch));
+  if (contextLength < 0)
+    return fail("--max-seq: expected a positive integer, got " +
+                llvm::Twine(contextLength));
+  if (!parseSize(memoryPerRank))
+    return fail("--memory-per-rank: expected a size such as 80GiB or 24GB, "
+                "got '" +
+                memoryPerRank + "'");
 
   DialectRegistry registry;
   registry.insert<TpcDialect, func::FuncDialect, arith::ArithDialect,
@@ -479,7 +532,7 @@ int main(int argc, char **argv) {
   if (!output)
     return fail(outputPath + ": " + error);
   if (emit == EmitKind::Report) {
-    FailureOr<PlanReport> report = buildPlanReport(*module, ReportOptions());
+    FailureOr<PlanReport> report = buildPlanReport(*module, reportOptions());
     if (failed(report))
       return 1;
     if (reportFormat == ReportFormat::Json)
