@@ -188,6 +188,13 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
   if (auto max = func->getAttrOfType<IntegerAttr>(
           TpcDialect::getMaxPositionsAttrName()))
     report.maxPositions = max.getInt();
+  // The element type the program computes in: its first weight's.
+  func.walk([&](WeightOp weight) {
+    if (report.elementType.empty()) {
+      llvm::raw_string_ostream os(report.elementType);
+      os << weight.getType().getElementType();
+    }
+  });
   if (auto type =
           func->getAttrOfType<StringAttr>(TpcDialect::getModelTypeAttrName()))
     report.modelType = type.str();
@@ -373,6 +380,9 @@ void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
     os << ", one token per sequence (decode)\n";
   else
     os << ", costed at " << r.options.tokens << " tokens per pass\n";
+  if (!r.elementType.empty())
+    os << "element type:         " << r.elementType
+       << " (weights and activations)\n";
   os << "weights per rank:     " << formatBytes(r.weightBytesMax)
      << " (largest rank), " << formatBytes(r.weightBytesMin)
      << " (smallest), of " << formatBytes(r.weightBytesGlobal) << "\n";
@@ -449,6 +459,7 @@ void mlir::tpc::printPlanReportJson(const PlanReport &r, raw_ostream &os) {
     j.attribute("model_type", r.modelType);
     j.attribute("tp", r.ranks);
     j.attribute("tokens", r.options.tokens);
+    j.attribute("element_type", r.elementType);
     j.attributeObject("weight_bytes_per_rank", [&] {
       j.attribute("max", r.weightBytesMax);
       j.attribute("min", r.weightBytesMin);

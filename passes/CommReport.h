@@ -57,6 +57,8 @@ struct BlockReport {
 struct PlanReport {
   std::string function;
   std::string modelType;
+  /// "f32", "bf16" or "f16".
+  std::string elementType;
   int64_t ranks = 1;
   ReportOptions options;
   std::map<std::string, BlockReport> blocks; ///< By block scope.

@@ -148,6 +148,14 @@ LogicalResult Deriver::run() {
   offsets = body.addArgument(perSequence, func.getLoc());
   lengths = body.addArgument(perSequence, func.getLoc());
 
+  // Layouts pinned on @forward's activations describe its shapes, not
+  // these programs'; pinned weights keep their layouts (tpc-auto-shard
+  // gives a name one layout in every function).
+  func.walk([](Operation *op) {
+    if (!isa<StateOpInterface>(op))
+      op->removeAttr(TpcDialect::getShardingAttrName());
+  });
+
   SmallVector<Operation *> ops;
   func.walk([&](Operation *op) { ops.push_back(op); });
   int attentions = 0;

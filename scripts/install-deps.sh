@@ -14,6 +14,7 @@ PACKAGES=(
   libgloo-dev                               # CPU runtime collectives
   openmpi-bin                               # mpirun: ranks as processes
   libpcre2-dev libicu-dev                   # tokenizers: regexes, Unicode
+  libabsl-dev                               # executables: flags, strings, sync
   bc                                        # demo timing
   python3-numpy                             # the tests' numpy reference
 )

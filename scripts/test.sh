@@ -4,7 +4,17 @@
 # ends with its summary line. Quick when everything is already there.
 #
 #   scripts/test.sh            # build dir: build/ (TPC_BUILD_DIR overrides)
+#   scripts/test.sh --sanitize # everything with ASan + UBSan, in build-sanitize/
 set -euo pipefail
+if [ "${1:-}" = "--sanitize" ]; then
+  export TPC_BUILD_DIR="${TPC_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-sanitize}"
+  export TPC_CMAKE_ARGS="-DTPC_SANITIZE=ON"
+  # Leaks are reported at exit; MLIR's and LLVM's process-lifetime
+  # singletons are not leaks of tpc's.
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  export LSAN_OPTIONS="suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan.supp"
+fi
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cmake --build "$build"
 

@@ -11,9 +11,15 @@
 #include <gloo/rendezvous/hash_store.h>
 #include <gloo/transport/tcp/device.h>
 
+#include "runtime/comm/Faults.h"
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
 #include <algorithm>
 #include <csignal>
 #include <mutex>
+#include <optional>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -123,43 +129,117 @@ void GlooCommunicator::barrier() {
   });
 }
 
+namespace {
+/// What the rank threads of one run share. Held by every thread, so that a
+/// thread abandoned because it never returns (a hung rank) keeps it alive.
+struct ThreadRun {
+  gloo::rendezvous::HashStore store;
+  absl::Mutex mutex;
+  int finished ABSL_GUARDED_BY(mutex) = 0;
+  std::vector<bool> done ABSL_GUARDED_BY(mutex);
+  std::vector<std::string> phases ABSL_GUARDED_BY(mutex);
+  /// When the first rank failed.
+  std::optional<absl::Time> firstFailure ABSL_GUARDED_BY(mutex);
+  // The first failure that is not a collective failing because of a peer
+  // is the cause; collective failures are reported only if nothing else
+  // failed.
+  int causeRank ABSL_GUARDED_BY(mutex) = -1;
+  int consequenceRank ABSL_GUARDED_BY(mutex) = -1;
+  std::string cause ABSL_GUARDED_BY(mutex), consequence ABSL_GUARDED_BY(mutex);
+};
+} // namespace
+
 void tpc::comm::runThreadRanks(
     int size, std::chrono::milliseconds timeout,
     const std::function<void(Communicator &)> &body) {
-  gloo::rendezvous::HashStore store;
-  std::mutex mutex;
-  // The first failure that is not a collective failing because of a peer is
-  // the cause; collective failures are reported only if nothing else failed.
-  int causeRank = -1, consequenceRank = -1;
-  std::string cause, consequence;
-  auto record = [&](int rank, const std::exception &e, bool isConsequence) {
-    std::lock_guard<std::mutex> lock(mutex);
-    int &slot = isConsequence ? consequenceRank : causeRank;
-    if (slot < 0) {
-      slot = rank;
-      (isConsequence ? consequence : cause) = e.what();
-    }
-  };
+  auto run = std::make_shared<ThreadRun>();
+  {
+    absl::MutexLock lock(&run->mutex);
+    run->done.assign(size, false);
+    run->phases.assign(size, "starting");
+  }
   std::vector<std::thread> threads;
   for (int rank = 0; rank < size; ++rank)
-    threads.emplace_back([&, rank] {
+    threads.emplace_back([run, &body, rank, size, timeout] {
+      auto record = [&](const std::exception &e, bool isConsequence) {
+        absl::MutexLock lock(&run->mutex);
+        if (!run->firstFailure)
+          run->firstFailure = absl::Now();
+        int &slot = isConsequence ? run->consequenceRank : run->causeRank;
+        if (slot < 0) {
+          slot = rank;
+          (isConsequence ? run->consequence : run->cause) =
+              "rank " + std::to_string(rank) + " (" + phase() +
+              "): " + e.what();
+        }
+      };
+      observePhase([run, rank](const std::string &phase) {
+        absl::MutexLock lock(&run->mutex);
+        run->phases[rank] = phase;
+      });
       try {
-        auto comm = GlooCommunicator::connect(store, rank, size, timeout);
+        setPhase("connecting");
+        injectFault("join", rank);
+        auto comm = GlooCommunicator::connect(run->store, rank, size, timeout);
+        setPhase("running");
         body(*comm);
         // No rank tears its connections down while a peer still uses them.
+        setPhase("finishing");
         comm->barrier();
       } catch (const CollectiveError &e) {
-        record(rank, e, /*isConsequence=*/true);
+        record(e, /*isConsequence=*/true);
       } catch (const std::exception &e) {
-        record(rank, e, /*isConsequence=*/false);
+        record(e, /*isConsequence=*/false);
       }
+      observePhase(nullptr);
+      absl::MutexLock lock(&run->mutex);
+      run->done[rank] = true;
+      ++run->finished;
     });
-  for (std::thread &t : threads)
-    t.join();
-  if (causeRank >= 0)
-    throw std::runtime_error("rank " + std::to_string(causeRank) + ": " +
-                             cause);
-  if (consequenceRank >= 0)
-    throw std::runtime_error("rank " + std::to_string(consequenceRank) + ": " +
-                             consequence);
+
+  // Wait for every rank. Once one has failed, the others get a second to
+  // fail in turn (a peer closing its connections fails their collectives
+  // at once; a rank waiting on a hung peer has already timed out): a rank
+  // still running then hangs, and is left behind, named with what it was
+  // doing.
+  std::vector<int> hung;
+  {
+    absl::MutexLock lock(&run->mutex);
+    auto allDone = [&]() ABSL_SHARED_LOCKS_REQUIRED(run->mutex) {
+      return run->finished == size;
+    };
+    auto allDoneOrFailed = [&]() ABSL_SHARED_LOCKS_REQUIRED(run->mutex) {
+      return run->finished == size || run->firstFailure.has_value();
+    };
+    run->mutex.Await(absl::Condition(&allDoneOrFailed));
+    if (!allDone()) {
+      absl::Time deadline = *run->firstFailure + absl::Seconds(1);
+      run->mutex.AwaitWithDeadline(absl::Condition(&allDone), deadline);
+    }
+    for (int rank = 0; rank < size; ++rank)
+      if (!run->done[rank])
+        hung.push_back(rank);
+  }
+  for (int rank = 0; rank < size; ++rank) {
+    if (std::find(hung.begin(), hung.end(), rank) != hung.end())
+      threads[rank].detach();
+    else
+      threads[rank].join();
+  }
+  absl::MutexLock lock(&run->mutex);
+  std::string message = run->causeRank >= 0       ? run->cause
+                        : run->consequenceRank >= 0 ? run->consequence
+                                                    : "";
+  if (!hung.empty()) {
+    std::string names;
+    for (int rank : hung)
+      names += (names.empty() ? "rank " : ", rank ") + std::to_string(rank) +
+               " (" + run->phases[rank] + ")";
+    message += (message.empty() ? "" : "; ") + names + " did not stop " +
+               "within a second of the failure and " +
+               (hung.size() > 1 ? "were" : "was") + " abandoned";
+    throw AbandonedRanks(message);
+  }
+  if (!message.empty())
+    throw std::runtime_error(message);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 
 namespace gloo {
 class Context;
@@ -41,14 +42,22 @@ private:
   std::shared_ptr<gloo::Context> context;
 };
 
+/// Rank threads that never returned after a failure: the process must
+/// exit without waiting for them (std::_Exit), its state is theirs.
+struct AbandonedRanks : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// Runs `body` on `size` ranks, each a thread with its own Gloo
 /// communicator, all sharing one in-memory rendezvous store. Returns when
 /// every rank is done (the ranks meet in a final barrier before they tear
 /// their connections down). When ranks fail, throws a std::runtime_error
-/// naming the rank whose own error came first, in preference to the
-/// collectives that failed because of it; a rank blocked in a collective
-/// with a failed peer fails itself within `timeout`, so no thread is left
-/// behind.
+/// naming the rank whose own error came first and what it was doing
+/// (Faults.h), in preference to the collectives that failed because of it;
+/// a rank blocked in a collective with a failed peer fails itself within
+/// `timeout` of starting to wait. A rank still running a second after the
+/// first failure is taken to hang: it is named with what it was doing and
+/// left behind (AbandonedRanks).
 void runThreadRanks(int size, std::chrono::milliseconds timeout,
                     const std::function<void(Communicator &)> &body);
 

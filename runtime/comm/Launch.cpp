@@ -1,5 +1,6 @@
 //===- Launch.cpp - ranks as threads or as mpirun processes ---------------===//
 #include "runtime/comm/Launch.h"
+#include "runtime/comm/Faults.h"
 #include "runtime/comm/GlooCommunicator.h"
 
 #include <gloo/rendezvous/file_store.h>
@@ -7,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 using namespace tpc::comm;
 
@@ -70,13 +72,25 @@ void tpc::comm::runRanks(int threads, std::chrono::milliseconds timeout,
   std::filesystem::create_directories(dir);
   try {
     gloo::rendezvous::FileStore store(dir.string());
+    setPhase("connecting");
+    injectFault("join", group.rank);
     auto comm =
         GlooCommunicator::connect(store, group.rank, group.size, timeout);
+    setPhase("running");
     body(*comm);
+    setPhase("finishing");
     comm->barrier();
   } catch (const std::exception &e) {
-    throw std::runtime_error("rank " + std::to_string(group.rank) + ": " +
-                             e.what());
+    // The job ends (mpirun stops the other processes when this one exits
+    // with an error): its rendezvous files go with it.
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+    // A collective that failed because a peer did: let that peer, which
+    // exits at once, report its own error before this one ends the job.
+    if (dynamic_cast<const CollectiveError *>(&e))
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    throw std::runtime_error("rank " + std::to_string(group.rank) + " (" +
+                             phase() + "): " + e.what());
   }
   // Every rank has passed the barrier: the rendezvous files are done with.
   if (group.rank == 0) {

@@ -2,10 +2,13 @@
 //
 //   EXE (--weights PATH | --random-weights SEED) --tokens "1,2,3;4,5,6"
 //       [--device cpu|cuda] [--output FILE.safetensors] [--verify]
-//       [--bench N]
+//       [--bench N] [--timeout SECONDS]
 //   EXE ... --generate N (--prompt TEXT... | --prompts FILE | --tokens IDS)
 //       [--tokenizer tokenizer.json] [--max-seq N] [--ignore-eos]
 //       [--temperature T] [--top-k K] [--top-p P] [--seed S]
+//   EXE --help
+//
+// The flags are defined and parsed in Options.cpp.
 //
 // Runs the tp = N forward pass on N thread ranks (or this process's rank
 // under mpirun) on the CPU or on CUDA devices (one GPU per rank with NCCL,
@@ -15,6 +18,7 @@
 // over the prompts, then the decode program one token at a time.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/comm/Faults.h"
 #include "runtime/comm/GlooCommunicator.h"
 #include "runtime/comm/Launch.h"
 #include "runtime/cpu/Kernels.h"
@@ -22,6 +26,7 @@
 #include "runtime/comm/NcclCommunicator.h"
 #endif
 #include "runtime/program/Generate.h"
+#include "runtime/program/Options.h"
 #include "runtime/program/Program.h"
 #include "runtime/tokenizer/Tokenizer.h"
 #include "runtime/tokenizer/Unicode.h"
@@ -31,12 +36,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <optional>
-#include <cerrno>
-#include <type_traits>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -49,180 +52,10 @@ double seconds(Clock::time_point since) {
 }
 
 [[noreturn]] void usageError(const std::string &message) {
-  throw std::runtime_error(message);
+  throw program::UsageError(message);
 }
 
-struct Options {
-  std::string weights;
-  std::optional<uint64_t> seed;
-  std::string tokens;
-  std::string device;
-  std::string output;
-  bool verify = false;
-  int bench = 0;
-  // Generation.
-  std::vector<std::string> prompts;
-  std::string promptsFile;
-  std::string tokenizer;
-  int64_t generate = 0;
-  bool ignoreEos = false;
-  std::optional<int64_t> maxSeq;
-  program::SamplingParams sampling;
-};
-
-/// `text` as a number of type T in [low, high], or a usage error naming
-/// `flag` and what it expects.
-template <typename T>
-T parseNumber(const std::string &flag, const std::string &text, T low, T high,
-              const std::string &expected) {
-  char *end = nullptr;
-  errno = 0;
-  double value = std::strtod(text.c_str(), &end);
-  bool integral = std::is_integral_v<T>;
-  if (text.empty() || *end || errno || !std::isfinite(value) ||
-      value < double(low) || value > double(high) ||
-      (integral && value != std::floor(value)))
-    usageError(flag + ": expected " + expected + ", got '" + text + "'");
-  return T(value);
-}
-
-
-Options parse(int argc, char **argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc)
-        usageError(arg + ": expected a value");
-      return argv[++i];
-    };
-    if (arg == "--weights")
-      o.weights = value();
-    else if (arg == "--random-weights") {
-      std::string v = value();
-      char *end = nullptr;
-      uint64_t seed = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end)
-        usageError("--random-weights: expected a non-negative integer "
-                   "seed, got '" +
-                   v + "'");
-      o.seed = seed;
-    } else if (arg == "--generate")
-      o.generate = parseNumber<int64_t>(arg, value(), 1, int64_t(1) << 30,
-                                        "a positive number of tokens");
-    else if (arg == "--ignore-eos")
-      o.ignoreEos = true;
-    else if (arg == "--max-seq")
-      o.maxSeq = parseNumber<int64_t>(arg, value(), 1, int64_t(1) << 30,
-                                      "a positive number of positions");
-    else if (arg == "--temperature")
-      o.sampling.temperature = parseNumber<double>(
-          arg, value(), 0, 1e6, "a number >= 0 (0: greedy)");
-    else if (arg == "--top-k")
-      o.sampling.topK = parseNumber<int64_t>(arg, value(), 0, int64_t(1) << 30,
-                                             "an integer >= 0 (0: all)");
-    else if (arg == "--top-p") {
-      o.sampling.topP = parseNumber<double>(arg, value(), 0, 1,
-                                            "a number in (0, 1]");
-      if (o.sampling.topP == 0)
-        usageError("--top-p: expected a number in (0, 1], got '0'");
-    } else if (arg == "--seed")
-      o.sampling.seed = parseNumber<uint64_t>(
-          arg, value(), 0, uint64_t(1) << 53, "a non-negative integer");
-    else if (arg == "--tokens")
-      o.tokens = value();
-    else if (arg == "--prompt")
-      o.prompts.push_back(value());
-    else if (arg == "--prompts")
-      o.promptsFile = value();
-    else if (arg == "--tokenizer")
-      o.tokenizer = value();
-    else if (arg == "--device")
-      o.device = value();
-    else if (arg == "--output")
-      o.output = value();
-    else if (arg == "--verify")
-      o.verify = true;
-    else if (arg == "--bench") {
-      std::string v = value();
-      o.bench = std::atoi(v.c_str());
-      if (o.bench < 1)
-        usageError("--bench: expected a positive number of passes, got '" + v +
-                   "'");
-    } else
-      usageError("unknown option '" + arg + "'");
-  }
-  if (o.weights.empty() == !o.seed)
-    usageError("expected exactly one of --weights PATH and "
-               "--random-weights SEED");
-  bool text = !o.prompts.empty() || !o.promptsFile.empty();
-  if (o.tokens.empty() == !text)
-    usageError(o.tokens.empty()
-                   ? "expected --tokens IDS (such as \"1,2,3;4,5,6\"), or "
-                     "--prompt TEXT or --prompts FILE with --generate N"
-                   : "expected either --tokens or --prompt/--prompts, not "
-                     "both");
-  if (text && o.generate == 0)
-    usageError("--prompt and --prompts generate text: give --generate N");
-  bool samples = o.sampling.temperature > 0;
-  if (!samples && (o.sampling.topK > 0 || o.sampling.topP < 1))
-    usageError("--top-k and --top-p sample: give a --temperature above 0 "
-               "(0 is greedy)");
-  if (o.generate == 0 && (o.maxSeq || samples || o.ignoreEos))
-    usageError("--max-seq, --temperature, --top-k, --top-p and --ignore-eos "
-               "need --generate N");
-  return o;
-}
-
-/// "1,2,3;4,5" as sequences of token ids (of any lengths).
-std::vector<std::vector<int32_t>> parseSequences(const std::string &text) {
-  std::vector<std::vector<int32_t>> sequences;
-  std::stringstream stream(text);
-  std::string sequence;
-  while (std::getline(stream, sequence, ';')) {
-    std::stringstream items(sequence);
-    std::string item;
-    std::vector<int32_t> ids;
-    while (std::getline(items, item, ',')) {
-      char *end = nullptr;
-      errno = 0;
-      long id = std::strtol(item.c_str(), &end, 10);
-      if (item.empty() || *end || id < 0 || errno)
-        usageError("--tokens: expected non-negative integer ids separated "
-                   "by ',' and sequences by ';', got '" +
-                   item + "'");
-      if (id >= tpc_program_vocab)
-        usageError("--tokens: id " + item + " is outside the vocabulary of " +
-                   std::to_string(tpc_program_vocab));
-      ids.push_back(int32_t(id));
-    }
-    if (ids.empty())
-      usageError("--tokens: expected at least one token in every sequence");
-    sequences.push_back(std::move(ids));
-  }
-  if (sequences.empty())
-    usageError("--tokens: expected at least one token");
-  return sequences;
-}
-
-/// Sequences of one length as the forward program's [batch, seq] ids.
-program::Ids parseTokens(const std::string &text) {
-  program::Ids ids;
-  for (const std::vector<int32_t> &sequence : parseSequences(text)) {
-    if (ids.batch > 0 && int64_t(sequence.size()) != ids.seq)
-      usageError("--tokens: every sequence must have the same length, got " +
-                 std::to_string(ids.seq) + " and " +
-                 std::to_string(sequence.size()));
-    ids.seq = int64_t(sequence.size());
-    ids.values.insert(ids.values.end(), sequence.begin(), sequence.end());
-    ++ids.batch;
-  }
-  if (ids.seq > tpc_program_max_positions)
-    usageError("--tokens: sequences of " + std::to_string(ids.seq) +
-               " tokens exceed the model's " +
-               std::to_string(tpc_program_max_positions) + " positions");
-  return ids;
-}
+using program::Options;
 
 /// Where the ranks compute and how they talk.
 struct Placement {
@@ -286,7 +119,7 @@ struct Rank {
 #if TPC_HAS_CUDA
       if (placement.nccl)
         deviceComm = comm::NcclCommunicator::connect(host, device,
-                                                     std::chrono::seconds(60));
+                                                     std::chrono::seconds(o.timeout));
       else
         deviceComm = std::make_unique<comm::HostStagedCommunicator>(host);
       comm = deviceComm.get();
@@ -320,6 +153,8 @@ void runRank(comm::Communicator &host, const Placement &placement,
   program::RankContext &ctx = rank.ctx;
   ctx.seq = ids.seq;
   auto pass = [&] {
+    comm::setPhase("forward pass");
+    comm::injectFault("pass", ctx.rank);
     Tensor out = forward(ctx, ids);
     program::backendOf(ctx).synchronize();
     return out;
@@ -365,11 +200,12 @@ std::pair<double, double> difference(const std::vector<float> &a,
 int runForward(const Options &o, const Placement &placement,
                const comm::ProcessGroup &group,
                const weights::WeightStore *source) {
-  program::Ids ids = parseTokens(o.tokens);
+  program::Ids ids = program::parseTokens(o.tokens, tpc_program_vocab,
+                                         tpc_program_max_positions);
   int ranks = int(tpc_program_tp);
   RunResult result;
   comm::runRanks(
-      ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
+      ranks, std::chrono::seconds(o.timeout), [&](comm::Communicator &host) {
         runRank(host, placement, ids, o, source, o.bench, forward, result);
       });
   // Under mpirun, the first process speaks for the job.
@@ -393,7 +229,7 @@ int runForward(const Options &o, const Placement &placement,
     if (!one.cuda)
       cpu::shareCores(1);
     comm::runThreadRanks(
-        1, std::chrono::seconds(60), [&](comm::Communicator &host) {
+        1, std::chrono::seconds(o.timeout), [&](comm::Communicator &host) {
           runRank(host, one, ids, o, source, 0, forward_tp1, single);
         });
     // Relative to the largest logit: per-element ratios explode on logits
@@ -535,7 +371,7 @@ int runGeneration(const Options &o, const Placement &placement,
       request.prompts.push_back(std::move(*ids));
     }
   } else {
-    request.prompts = parseSequences(o.tokens);
+    request.prompts = program::parseSequences(o.tokens, tpc_program_vocab);
   }
   for (const std::vector<int32_t> &prompt : request.prompts)
     if (int64_t(prompt.size()) > maxSeq)
@@ -583,7 +419,7 @@ int runGeneration(const Options &o, const Placement &placement,
   double decodeSeconds = 0;
   int64_t decodeTokens = 0;
   comm::runRanks(
-      ranks, std::chrono::seconds(60), [&](comm::Communicator &host) {
+      ranks, std::chrono::seconds(o.timeout), [&](comm::Communicator &host) {
         Rank rank(host, placement, o, source);
         program::GenerationResult mine =
             program::generate(rank.ctx, host, programs, request);
@@ -662,7 +498,7 @@ int runGeneration(const Options &o, const Placement &placement,
     if (!one.cuda)
       cpu::shareCores(1);
     comm::runThreadRanks(
-        1, std::chrono::seconds(60), [&](comm::Communicator &host) {
+        1, std::chrono::seconds(o.timeout), [&](comm::Communicator &host) {
           Rank rank(host, one, o, source);
           reference = program::generate(rank.ctx, host, single, replay);
         });
@@ -743,7 +579,11 @@ int runGeneration(const Options &o, const Placement &placement,
 int main(int argc, char **argv) {
   const char *self = argc > 0 ? argv[0] : "tpc-program";
   try {
-    Options o = parse(argc, argv);
+    Options o = program::parseOptions(argc, argv);
+    if (o.help) {
+      std::printf("%s", program::help(self).c_str());
+      return 0;
+    }
     if (o.device.empty())
       o.device = program::cudaDeviceCount() > 0 ? "cuda" : "cpu";
     if (o.device != "cpu" && o.device != "cuda")
@@ -771,6 +611,12 @@ int main(int argc, char **argv) {
       cpu::shareCores(placement.ranksHere);
     return o.generate > 0 ? runGeneration(o, placement, group, source)
                           : runForward(o, placement, group, source);
+  } catch (const comm::AbandonedRanks &e) {
+    // Rank threads that never returned still hold this process's state:
+    // leave without running destructors under them.
+    std::fprintf(stderr, "%s: error: %s\n", self, e.what());
+    std::fflush(nullptr);
+    std::_Exit(1);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "%s: error: %s\n", self, e.what());
     return 1;

@@ -1,6 +1,8 @@
 //===- Generate.cpp - the text generation loop of one rank ----------------===//
 #include "runtime/program/Generate.h"
 
+#include "runtime/comm/Faults.h"
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -120,6 +122,8 @@ GenerationResult tpc::program::generate(RankContext &ctx,
     ids.values.insert(ids.values.end(), longest - prompt.size(), prompt[0]);
   }
   ctx.seq = longest;
+  comm::setPhase("prefill");
+  comm::injectFault("pass", ctx.rank);
   Tensor logits = programs.prefill(ctx, ids, perSequence(std::vector<int32_t>(
                                                  batch, 0)),
                                    perSequence(lengths));
@@ -130,6 +134,8 @@ GenerationResult tpc::program::generate(RankContext &ctx,
   for (int64_t step = 1; std::count(active.begin(), active.end(), true) > 0;
        ++step) {
     start = Clock::now();
+    comm::setPhase("decode step " + std::to_string(step));
+    comm::injectFault("pass", ctx.rank);
     // Finished sequences still take part (the batch is fixed); they
     // rewrite a position past their end and their output is ignored.
     std::vector<int32_t> offsets(batch);

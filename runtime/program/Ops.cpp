@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/program/Ops.h"
 
+#include "runtime/comm/Faults.h"
 #include "runtime/weights/Slice.h"
 
 #include <numeric>
@@ -100,9 +101,13 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
         int(d) == layout.dim
             ? std::optional(splitOf(ctx, layout, globalShape[d]))
             : std::nullopt);
+  std::string previous = comm::phase();
+  comm::setPhase("loading weight '" + name + "'");
+  comm::injectFault("weights", ctx.rank);
   std::vector<float> values;
   if (ctx.store) {
-    std::optional<weights::WeightStore::Entry> entry = ctx.store->find(name);
+    std::optional<weights::WeightStore::Entry> entry =
+        ctx.store->findModelTensor(name);
     if (!entry)
       throw std::runtime_error(ctx.store->path().str() + ": tensor '" + name +
                                "' is missing");
@@ -123,6 +128,7 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
   if (backend.device() != Device::Host)
     shard = backend.convert(shard, dtype);
   ctx.weights.emplace(name, shard);
+  comm::setPhase(previous);
   return shard;
 }
 

@@ -270,6 +270,32 @@ llvm::ArrayRef<uint8_t> SafetensorsFile::bytes(const TensorInfo &t) const {
 static constexpr StringRef kIndexName = "model.safetensors.index.json";
 static constexpr StringRef kSingleName = "model.safetensors";
 
+llvm::Expected<std::vector<std::pair<std::string, std::string>>>
+tpc::weights::parseShardIndex(StringRef text, StringRef path) {
+  llvm::Expected<llvm::json::Value> index = llvm::json::parse(text);
+  if (!index)
+    return fail(path, "invalid JSON: {0}", llvm::toString(index.takeError()));
+  const llvm::json::Object *root = index->getAsObject();
+  const llvm::json::Object *weightMap =
+      root ? root->getObject("weight_map") : nullptr;
+  if (!weightMap)
+    return fail(path, "field 'weight_map': expected an object mapping "
+                      "tensor names to files");
+  std::vector<std::pair<std::string, std::string>> mapping;
+  for (const auto &[name, value] : *weightMap) {
+    std::optional<StringRef> file = value.getAsString();
+    if (!file || file->empty() || file->contains('/') || *file == "." ||
+        *file == "..")
+      return fail(path,
+                  "field 'weight_map': tensor '{0}': expected a "
+                  "file name in the index's directory",
+                  StringRef(name));
+    mapping.emplace_back(StringRef(name).str(), file->str());
+  }
+  llvm::sort(mapping);
+  return std::move(mapping);
+}
+
 llvm::Expected<WeightStore> WeightStore::open(StringRef path) {
   WeightStore store;
   store.path_ = path.str();
@@ -314,31 +340,12 @@ llvm::Expected<WeightStore> WeightStore::open(StringRef path) {
   auto text = llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true);
   if (!text)
     return fail(indexPath, "cannot read: {0}", text.getError().message());
-  llvm::Expected<llvm::json::Value> index =
-      llvm::json::parse((*text)->getBuffer());
-  if (!index)
-    return fail(indexPath, "invalid JSON: {0}",
-                llvm::toString(index.takeError()));
-  const llvm::json::Object *root = index->getAsObject();
-  const llvm::json::Object *weightMap =
-      root ? root->getObject("weight_map") : nullptr;
-  if (!weightMap)
-    return fail(indexPath, "field 'weight_map': expected an object mapping "
-                           "tensor names to files");
+  auto mapping = parseShardIndex((*text)->getBuffer(), indexPath);
+  if (!mapping)
+    return mapping.takeError();
   llvm::StringMap<bool> opened;
-  std::vector<std::pair<std::string, std::string>> mapping;
-  for (const auto &[name, value] : *weightMap) {
-    std::optional<StringRef> file = value.getAsString();
-    if (!file || file->empty() || file->contains('/'))
-      return fail(indexPath,
-                  "field 'weight_map': tensor '{0}': expected a "
-                  "file name in the index's directory",
-                  StringRef(name));
-    mapping.emplace_back(StringRef(name).str(), file->str());
-  }
-  llvm::sort(mapping);
   StringRef dir = llvm::sys::path::parent_path(indexPath);
-  for (const auto &[name, file] : mapping) {
+  for (const auto &[name, file] : *mapping) {
     llvm::SmallString<256> filePath(dir);
     llvm::sys::path::append(filePath, file);
     if (opened.try_emplace(file, true).second)
@@ -359,6 +366,21 @@ std::optional<WeightStore::Entry> WeightStore::find(StringRef name) const {
   if (it == byName_.end())
     return std::nullopt;
   return it->second;
+}
+
+std::optional<WeightStore::Entry>
+WeightStore::findModelTensor(StringRef name) const {
+  if (auto entry = find(name))
+    return entry;
+  static constexpr StringRef prefixes[] = {"transformer.", "model."};
+  for (StringRef prefix : prefixes) {
+    if (name.starts_with(prefix))
+      if (auto entry = find(name.drop_front(prefix.size())))
+        return entry;
+    if (auto entry = find((prefix + name).str()))
+      return entry;
+  }
+  return std::nullopt;
 }
 
 //===----------------------------------------------------------------------===//

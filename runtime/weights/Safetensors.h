@@ -95,6 +95,12 @@ private:
   llvm::StringMap<size_t> byName_;
 };
 
+/// The (tensor name, file name) pairs of a sharded checkpoint's index
+/// (`model.safetensors.index.json`, read as `path`), sorted by name; an
+/// error names the field that is not as the format says.
+llvm::Expected<std::vector<std::pair<std::string, std::string>>>
+parseShardIndex(llvm::StringRef text, llvm::StringRef path);
+
 /// A checkpoint: one safetensors file, or several mapped by an index.
 class WeightStore {
 public:
@@ -108,6 +114,12 @@ public:
   };
   /// The tensor called `name` and the file holding it, or nullopt.
   std::optional<Entry> find(llvm::StringRef name) const;
+  /// The tensor a model calls `name`, as Hugging Face's loader finds it: the
+  /// name itself, or the name with or without a base-model prefix
+  /// ("transformer." for GPT-2, "model." for the Llama family): a
+  /// GPT2Model checkpoint's "wte.weight" is GPT2LMHeadModel's
+  /// "transformer.wte.weight".
+  std::optional<Entry> findModelTensor(llvm::StringRef name) const;
   /// Where the checkpoint came from, for messages.
   llvm::StringRef path() const { return path_; }
 

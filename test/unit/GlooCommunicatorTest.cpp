@@ -103,7 +103,7 @@ TEST(Collectives, RankThatThrowsEndsTheRunWithinTheTimeout) {
     });
     FAIL() << "expected the run to fail";
   } catch (const std::runtime_error &e) {
-    EXPECT_EQ(std::string(e.what()), "rank 1: weights file is missing");
+    EXPECT_EQ(std::string(e.what()), "rank 1 (running): weights file is missing");
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }

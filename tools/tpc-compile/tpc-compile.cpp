@@ -128,7 +128,9 @@ cl::opt<std::string> memoryPerRank(
              "fits (default 80GiB)"),
     cl::value_desc("size"), cl::init("80GiB"), cl::cat(category));
 cl::opt<DTypeOption> dtype(
-    "dtype", cl::desc("Element type of weights and activations"),
+    "dtype",
+    cl::desc("Element type of weights and activations (default: the "
+             "checkpoint's, as config.json's torch_dtype or dtype says)"),
     cl::values(clEnumValN(DTypeOption::F32, "f32", "32-bit float (default)"),
                clEnumValN(DTypeOption::BF16, "bf16", "bfloat16"),
                clEnumValN(DTypeOption::F16, "f16", "16-bit float")),
@@ -323,8 +325,17 @@ int compileExecutable(StringRef cppPath, StringRef exePath) {
   return 0;
 }
 
-FloatType elementType(MLIRContext &context) {
-  switch (dtype) {
+/// The element type: --dtype, else the checkpoint's as the config states
+/// it (torch_dtype / dtype), else f32.
+FloatType elementType(MLIRContext &context, const ModelConfig &config) {
+  DTypeOption chosen = dtype;
+  if (!dtype.getNumOccurrences() && config.checkpointDtype) {
+    if (*config.checkpointDtype == "bfloat16")
+      chosen = DTypeOption::BF16;
+    else if (*config.checkpointDtype == "float16")
+      chosen = DTypeOption::F16;
+  }
+  switch (chosen) {
   case DTypeOption::F32:
     return Float32Type::get(&context);
   case DTypeOption::BF16:
@@ -378,7 +389,14 @@ int emitExecutable(ModuleOp module) {
   bool generation = canGenerate(module);
   if (generation && failed(deriveGeneration(module)))
     return 1;
+  // The tp = 1 programs for --verify: the same model without the layouts
+  // a hand-written file may pin on its size-N mesh.
   OwningOpRef<ModuleOp> single = module.clone();
+  single->walk([](Operation *op) {
+    op->removeAttr(TpcDialect::getShardingAttrName());
+  });
+  for (auto mesh : llvm::make_early_inc_range(single->getOps<MeshOp>()))
+    mesh.erase();
   if (failed(plan(module, tp, /*partition=*/true)))
     return 1;
   ReportOptions options = reportOptions();
@@ -497,7 +515,7 @@ int main(int argc, char **argv) {
     ImportOptions options;
     if (numLayers.getNumOccurrences())
       options.numLayers = numLayers;
-    options.elementType = elementType(context);
+    options.elementType = elementType(context, *config);
     if (store)
       options.gpt2Prefix = detectGpt2Prefix(*store);
     module = importModel(*config, options, context);
