@@ -169,6 +169,20 @@ struct LowerToEmitCPass
                                              : "tpc::Tensor");
     });
 
+    // Every call takes its function's rank context: tpc ops outside a
+    // function have none.
+    WalkResult outside = module.walk([&](Operation *op) {
+      if (isa<TpcDialect>(op->getDialect()) && !isa<MeshOp>(op) &&
+          !op->getParentOfType<func::FuncOp>()) {
+        op->emitError() << "tpc-lower-to-emitc lowers tpc ops inside "
+                           "functions only";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (outside.wasInterrupted())
+      return signalPassFailure();
+
     // Functions take the rank's context first, and converted types.
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())

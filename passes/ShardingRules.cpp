@@ -123,7 +123,7 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
         ShardingRule rule;
         SmallVector<DimFactor> dims = leadingFactors(rule, 2, true);
         int heads = rule.addFactor("heads", FactorKind::Parallel);
-        dims.push_back({heads, op.getHeadDim()});
+        dims.push_back({heads, int64_t(op.getHeadDim())});
         rule.operands.push_back(dims);
         if (op.getOffsets())
           rule.operands.push_back(perSequence(dims));
@@ -145,7 +145,7 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
             ShapedType::isDynamic(qFeatures) ? 1 : qFeatures / op.getNumHeads();
         q.push_back({heads, headDim});
         kv.push_back(
-            {heads, headDim, 1, op.getNumHeads() / op.getNumKvHeads()});
+            {heads, headDim, 1, int64_t(op.getNumHeads() / op.getNumKvHeads())});
         rule.operands = {q, kv, kv};
         if (op.getOffsets())
           rule.operands.push_back(perSequence(q));

@@ -64,7 +64,7 @@ for h in "${harnesses[@]}"; do
   dictArg=(); [ -f "$dict" ] && dictArg=(-dict="$dict")
   log="$build/fuzz-$h.log"
   set +e
-  ASAN_OPTIONS=detect_leaks=1 "$build/fuzz/tpc-fuzz-$h" "$corpus/$h" "${dictArg[@]}" \
+  ASAN_OPTIONS=detect_leaks=1:allow_user_poisoning=0 "$build/fuzz/tpc-fuzz-$h" "$corpus/$h" "${dictArg[@]}" \
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 \
     -artifact_prefix="$crashes/" -print_final_stats=1 > "$log" 2>&1
   set -e

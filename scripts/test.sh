@@ -11,7 +11,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   export TPC_CMAKE_ARGS="-DTPC_SANITIZE=ON"
   # Leaks are reported at exit; MLIR's and LLVM's process-lifetime
   # singletons are not leaks of tpc's.
-  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allow_user_poisoning=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   export LSAN_OPTIONS="suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan.supp"
 fi

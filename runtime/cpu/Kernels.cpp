@@ -1,5 +1,7 @@
 //===- Kernels.cpp - the CPU backend's kernels ----------------------------===//
 #include "runtime/cpu/Kernels.h"
+#include "runtime/cpu/Threads.h"
+#include "runtime/cpu/Vector.h"
 
 #include <cblas.h>
 
@@ -12,23 +14,27 @@
 
 using namespace tpc;
 
-void cpu::shareCores(int ranks) {
-  const char *user = std::getenv("OPENBLAS_NUM_THREADS");
-  if (user && *user)
-    return;
-  int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  openblas_set_num_threads(std::max(1, cores / std::max(1, ranks)));
-}
+namespace {
+/// Elements per chunk below which splitting an elementwise loop over
+/// threads costs more than it saves.
+constexpr int64_t kElementGrain = 16384;
+} // namespace
 
 void cpu::linear(const float *x, int64_t rows, int64_t in, const float *weight,
                  bool inOut, int64_t out, const float *bias, float *y) {
-  if (bias)
-    for (int64_t r = 0; r < rows; ++r)
-      std::copy(bias, bias + out, y + r * out);
-  // y = x W (+ y): W is [in, out] row-major, or [out, in] used transposed.
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, inOut ? CblasNoTrans : CblasTrans,
-              rows, out, in, 1.0f, x, in, weight, inOut ? out : in,
-              bias ? 1.0f : 0.0f, y, out);
+  // y = x W (+ bias): W is [in, out] row-major, or [out, in] used
+  // transposed. Each thread computes a block of output columns (a block of
+  // W's columns, or of its rows when transposed), single-threaded BLAS.
+  parallelFor(out, 64, [&](int64_t begin, int64_t end) {
+    int64_t width = end - begin;
+    if (bias)
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy(bias + begin, bias + end, y + r * out + begin);
+    const float *w = inOut ? weight + begin : weight + begin * in;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, inOut ? CblasNoTrans : CblasTrans,
+                rows, width, in, 1.0f, x, in, w, inOut ? out : in,
+                bias ? 1.0f : 0.0f, y + begin, out);
+  });
 }
 
 void cpu::lmHead(const float *x, int64_t rows, int64_t hidden,
@@ -39,71 +45,67 @@ void cpu::lmHead(const float *x, int64_t rows, int64_t hidden,
 int64_t cpu::embedding(const float *table, int64_t rowBegin, int64_t localRows,
                        int64_t hidden, int64_t vocab, const int32_t *ids,
                        int64_t count, float *out) {
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t id = ids[i];
-    if (id < 0 || id >= vocab)
+  for (int64_t i = 0; i < count; ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
       return i;
-    float *row = out + i * hidden;
-    if (id >= rowBegin && id < rowBegin + localRows)
-      std::copy(table + (id - rowBegin) * hidden,
-                table + (id - rowBegin + 1) * hidden, row);
-    else
-      std::fill(row, row + hidden, 0.0f);
-  }
+  parallelFor(count, std::max<int64_t>(1, kElementGrain / hidden),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end; ++i) {
+                  int64_t id = ids[i];
+                  float *row = out + i * hidden;
+                  if (id >= rowBegin && id < rowBegin + localRows)
+                    std::copy(table + (id - rowBegin) * hidden,
+                              table + (id - rowBegin + 1) * hidden, row);
+                  else
+                    std::fill(row, row + hidden, 0.0f);
+                }
+              });
   return -1;
 }
 
 void cpu::add(const float *a, const float *b, int64_t n, float *out) {
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = a[i] + b[i];
+  parallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    vec::add(a + begin, b + begin, end - begin, out + begin);
+  });
 }
 
 void cpu::mul(const float *a, const float *b, int64_t n, float *out) {
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = a[i] * b[i];
+  parallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    vec::mul(a + begin, b + begin, end - begin, out + begin);
+  });
 }
 
 void cpu::geluTanh(const float *x, int64_t n, float *out) {
-  const float c = std::sqrt(2.0f / float(M_PI));
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i];
-    out[i] = 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
-  }
+  parallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    vec::geluTanh(x + begin, end - begin, out + begin);
+  });
 }
 
 void cpu::silu(const float *x, int64_t n, float *out) {
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = x[i] / (1.0f + std::exp(-x[i]));
+  parallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    vec::silu(x + begin, end - begin, out + begin);
+  });
 }
 
 void cpu::layerNorm(const float *x, int64_t rows, int64_t hidden,
                     const float *scale, const float *shift, float eps,
                     float *y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *row = x + r * hidden;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < hidden; ++i)
-      mean += row[i];
-    mean /= hidden;
-    for (int64_t i = 0; i < hidden; ++i)
-      var += (row[i] - mean) * (row[i] - mean);
-    float inv = float(1.0 / std::sqrt(var / hidden + eps));
-    for (int64_t i = 0; i < hidden; ++i)
-      y[r * hidden + i] = float(row[i] - mean) * inv * scale[i] + shift[i];
-  }
+  parallelFor(rows, std::max<int64_t>(1, kElementGrain / hidden),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r)
+                  vec::layerNormRow(x + r * hidden, hidden, scale, shift, eps,
+                                    y + r * hidden);
+              });
 }
 
 void cpu::rmsNorm(const float *x, int64_t rows, int64_t hidden,
                   const float *scale, float eps, float *y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *row = x + r * hidden;
-    double sumSq = 0;
-    for (int64_t i = 0; i < hidden; ++i)
-      sumSq += double(row[i]) * row[i];
-    float inv = float(1.0 / std::sqrt(sumSq / hidden + eps));
-    for (int64_t i = 0; i < hidden; ++i)
-      y[r * hidden + i] = row[i] * inv * scale[i];
-  }
+  parallelFor(rows, std::max<int64_t>(1, kElementGrain / hidden),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r)
+                  vec::rmsNormRow(x + r * hidden, hidden, scale, eps,
+                                  y + r * hidden);
+              });
 }
 
 void cpu::rope(float *x, int64_t batch, int64_t seq, int64_t heads,
@@ -112,20 +114,23 @@ void cpu::rope(float *x, int64_t batch, int64_t seq, int64_t heads,
   std::vector<double> invFreq(half);
   for (int64_t i = 0; i < half; ++i)
     invFreq[i] = std::pow(theta, -2.0 * i / headDim);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t s = 0; s < seq; ++s) {
-      int64_t position = (offsets ? offsets[b] : 0) + s;
-      for (int64_t h = 0; h < heads; ++h) {
-        float *v = x + ((b * seq + s) * heads + h) * headDim;
-        for (int64_t i = 0; i < half; ++i) {
-          double angle = position * invFreq[i];
-          float c = float(std::cos(angle)), sn = float(std::sin(angle));
-          float x0 = v[i], x1 = v[i + half];
-          v[i] = x0 * c - x1 * sn;
-          v[i + half] = x1 * c + x0 * sn;
-        }
-      }
-    }
+  // One token's angles serve all its heads.
+  parallelFor(batch * seq, std::max<int64_t>(1, 256 / heads),
+              [&](int64_t begin, int64_t end) {
+                std::vector<float> c(half), sn(half);
+                for (int64_t t = begin; t < end; ++t) {
+                  int64_t b = t / seq, s = t % seq;
+                  int64_t position = (offsets ? offsets[b] : 0) + s;
+                  for (int64_t i = 0; i < half; ++i) {
+                    double angle = position * invFreq[i];
+                    c[i] = float(std::cos(angle));
+                    sn[i] = float(std::sin(angle));
+                  }
+                  for (int64_t h = 0; h < heads; ++h)
+                    vec::rotateHalf(x + (t * heads + h) * headDim, half,
+                                    c.data(), sn.data());
+                }
+              });
 }
 
 void cpu::attention(const float *q, const float *k, const float *v,
@@ -133,40 +138,79 @@ void cpu::attention(const float *q, const float *k, const float *v,
                     int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
                     int64_t kvHeadBegin, int64_t groups, int64_t window,
                     const int32_t *offsets, float *out) {
+  // Flash-style: per (sequence, head, block of queries), the keys in
+  // blocks; scores of a block by a GEMM, an online softmax (running max
+  // and sum per query), the output accumulated by a second GEMM and scaled
+  // at the end. Only keys a query may see are read.
+  constexpr int64_t kQueries = 32, kKeys = 256;
   const float scale = 1.0f / std::sqrt(float(headDim));
-  std::vector<float> scores(kvSeq);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t h = 0; h < qHeads; ++h) {
+  const int64_t qStride = qHeads * headDim, kvStride = kvHeads * headDim;
+  int64_t queryBlocks = (seq + kQueries - 1) / kQueries;
+  parallelFor(batch * qHeads * queryBlocks, 1, [&](int64_t begin,
+                                                   int64_t end) {
+    std::vector<float> scores(kQueries * kKeys), acc(kQueries * headDim);
+    std::vector<float> maxes(kQueries), sums(kQueries);
+    for (int64_t task = begin; task < end; ++task) {
+      int64_t block = task % queryBlocks;
+      int64_t h = (task / queryBlocks) % qHeads;
+      int64_t b = task / (queryBlocks * qHeads);
       int64_t kvh = (qHeadBegin + h) / groups - kvHeadBegin;
-      for (int64_t i = 0; i < seq; ++i) {
-        const float *qi = q + ((b * seq + i) * qHeads + h) * headDim;
-        int64_t position = (offsets ? offsets[b] : 0) + i;
-        int64_t first =
-            window > 0 ? std::max<int64_t>(0, position - window + 1) : 0;
-        float best = -std::numeric_limits<float>::infinity();
-        for (int64_t j = first; j <= position; ++j) {
-          const float *kj = k + ((b * kvSeq + j) * kvHeads + kvh) * headDim;
-          float dot = 0;
-          for (int64_t d = 0; d < headDim; ++d)
-            dot += qi[d] * kj[d];
-          scores[j] = dot * scale;
-          best = std::max(best, scores[j]);
+      int64_t i0 = block * kQueries, rows = std::min(kQueries, seq - i0);
+      int64_t offset = offsets ? offsets[b] : 0;
+      // Positions of the block's first and last query; the keys they see.
+      int64_t first = offset + i0, last = offset + i0 + rows - 1;
+      int64_t keyBegin = window > 0 ? std::max<int64_t>(0, first - window + 1)
+                                    : 0;
+      const float *qb = q + (b * seq + i0) * qStride + h * headDim;
+      std::fill(maxes.begin(), maxes.end(),
+                -std::numeric_limits<float>::infinity());
+      std::fill(sums.begin(), sums.end(), 0.0f);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t j0 = keyBegin; j0 <= last; j0 += kKeys) {
+        int64_t keys = std::min(kKeys, last + 1 - j0);
+        const float *kb = k + (b * kvSeq + j0) * kvStride + kvh * headDim;
+        const float *vb = v + (b * kvSeq + j0) * kvStride + kvh * headDim;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys,
+                    headDim, scale, qb, qStride, kb, kvStride, 0.0f,
+                    scores.data(), kKeys);
+        for (int64_t r = 0; r < rows; ++r) {
+          float *row = scores.data() + r * kKeys;
+          int64_t position = first + r;
+          // Keys this query may not see: after it, or before the window.
+          int64_t lo = window > 0 ? position - window + 1 - j0 : 0;
+          int64_t hi = position - j0; // Last visible key in this block.
+          int64_t from = std::max<int64_t>(lo, 0);
+          int64_t to = std::min<int64_t>(hi, keys - 1);
+          std::fill(row, row + std::max<int64_t>(from, 0),
+                    -std::numeric_limits<float>::infinity());
+          if (to + 1 < keys)
+            std::fill(row + std::max<int64_t>(to + 1, 0), row + keys,
+                      -std::numeric_limits<float>::infinity());
+          if (from > to) { // Nothing visible here: contribute nothing.
+            std::fill(row, row + keys, 0.0f);
+            continue;
+          }
+          float blockMax = vec::maxOf(row + from, to - from + 1);
+          float newMax = std::max(maxes[r], blockMax);
+          float correction = std::exp(maxes[r] - newMax);
+          float blockSum = vec::expShifted(row, keys, newMax);
+          sums[r] = sums[r] * correction + blockSum;
+          if (correction != 1.0f)
+            vec::scale(acc.data() + r * headDim, headDim, correction);
+          maxes[r] = newMax;
         }
-        float total = 0;
-        for (int64_t j = first; j <= position; ++j) {
-          scores[j] = std::exp(scores[j] - best);
-          total += scores[j];
-        }
-        float *oi = out + ((b * seq + i) * qHeads + h) * headDim;
-        std::fill(oi, oi + headDim, 0.0f);
-        for (int64_t j = first; j <= position; ++j) {
-          const float *vj = v + ((b * kvSeq + j) * kvHeads + kvh) * headDim;
-          float p = scores[j] / total;
-          for (int64_t d = 0; d < headDim; ++d)
-            oi[d] += p * vj[d];
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, headDim,
+                    keys, 1.0f, scores.data(), kKeys, vb, kvStride, 1.0f,
+                    acc.data(), headDim);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        float *o = out + ((b * seq + i0 + r) * qHeads + h) * headDim;
+        float inv = 1.0f / sums[r];
+        for (int64_t e = 0; e < headDim; ++e)
+          o[e] = acc[r * headDim + e] * inv;
       }
     }
+  });
 }
 
 namespace {

@@ -1,7 +1,10 @@
 //===- Kernels.h - the CPU backend's kernels --------------------*- C++ -*-===//
 //
 // The ops of the tpc dialect on one rank's shard, in f32 on the host. GEMMs
-// go through OpenBLAS; the rest are plain loops. Shapes are passed
+// go through OpenBLAS, split by output columns over the rank's threads
+// (Threads.h); the rest are Highway vector loops (Vector.h) over rows or
+// chunks; attention is flash-style (blocks of queries and keys, online
+// softmax, GEMMs for the blocks). Shapes are passed
 // explicitly; activations are row-major [rows, features] where rows are
 // batch x sequence. Every kernel takes the rank's view of a split op: the
 // global index of its first local head or vocabulary row where that
@@ -11,15 +14,11 @@
 #ifndef TPC_RUNTIME_CPU_KERNELS_H
 #define TPC_RUNTIME_CPU_KERNELS_H
 
+#include "runtime/cpu/Threads.h"
+
 #include <cstdint>
 
 namespace tpc::cpu {
-
-/// Shares the host's cores among `ranks` ranks computing at once on this
-/// host: each rank's GEMMs use cores / ranks BLAS threads (at least one),
-/// so that ranks do not oversubscribe the cores. OPENBLAS_NUM_THREADS, when
-/// set, wins.
-void shareCores(int ranks);
 
 /// y[rows, out] = x[rows, in] W (+ bias[out]). `inOut` weights are stored
 /// [in, out] (GPT-2 Conv1D), otherwise [out, in] (torch.nn.Linear).

@@ -8,6 +8,7 @@
 #include "runtime/program/Ops.h"
 
 #include "runtime/comm/Faults.h"
+#include "runtime/weights/Safetensors.h"
 #include "runtime/weights/Slice.h"
 
 #include <numeric>

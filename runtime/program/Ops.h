@@ -17,12 +17,15 @@
 #include "runtime/core/Tensor.h"
 #include "runtime/program/Backend.h"
 #include "runtime/sharding/Split.h"
-#include "runtime/weights/Safetensors.h"
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+namespace tpc::weights {
+class WeightStore;
+} // namespace tpc::weights
 
 namespace tpc::program {
 

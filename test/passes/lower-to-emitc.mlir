@@ -47,3 +47,4 @@ func.func @attention(%x: tensor<?x?x128xf32>) -> tensor<?x?x128xf32> {
   return %o : tensor<?x?x128xf32>
 }
 
+

@@ -1,0 +1,224 @@
+"""tpc against PyTorch eager on the CPU: the same model, weights and tokens.
+
+    /usr/bin/python3 bench/cpu_vs_torch.py [--build build] [--quick]
+
+For GPT-2 small and a 4-layer TinyLlama (random normal weights written to
+one safetensors file that both read), at 1x16, 1x128 and 1x512 tokens, in
+f32 and bf16: a tpc executable at tp = 1 (--bench) and a PyTorch eager
+implementation of the same forward pass (written here from the Hugging
+Face definitions, torch.inference_mode, torch.set_num_threads(cores),
+OMP_WAIT_POLICY=PASSIVE so that its OpenMP pool does not spin against
+other threads), each in its own process. Prints the time per pass of
+each, their ratio (tpc / torch: below 1 is tpc faster), each process's
+peak RSS and their ratio, and the largest logit difference between them.
+
+Installs python3-torch (Debian) when it is missing.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORES = os.cpu_count() or 1
+
+
+def ensure_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "install", "-y", "python3-torch"],
+                       check=True, env=dict(os.environ,
+                                            DEBIAN_FRONTEND="noninteractive"))
+
+
+def run(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def measured(cmd, env=None):
+    """Runs cmd in a helper process that reports the child's peak RSS."""
+    helper = ("import resource,subprocess,sys,json;"
+              "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+              "sys.stderr.write(p.stderr);"
+              "print(json.dumps({'rc':p.returncode,'out':p.stdout,"
+              "'rss':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+    out = run([sys.executable, "-c", helper] + cmd, env)
+    result = json.loads(out.strip().splitlines()[-1])
+    if result["rc"] != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{result['out']}")
+    return result["out"], result["rss"] / 1024.0
+
+
+TORCH_MODEL = r'''
+import json, struct, sys, time, math
+import numpy as np
+import torch
+torch.set_num_threads(int(sys.argv[5]))
+cfg = json.load(open(sys.argv[1]))
+dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[sys.argv[4]]
+
+def read(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = info["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[8 + n + b:8 + n + e]),
+                                     dtype=torch.float32).reshape(info["shape"]).to(dtype)
+    return out
+
+w = read(sys.argv[2])
+ids = torch.tensor([[int(t) for t in sys.argv[3].split(",")]])
+
+def attention(q, k, v, heads, kv):
+    b, s, _ = q.shape
+    d = q.shape[-1] // heads
+    q = q.view(b, s, heads, d).transpose(1, 2)
+    k = k.view(b, s, kv, d).transpose(1, 2).repeat_interleave(heads // kv, 1)
+    v = v.view(b, s, kv, d).transpose(1, 2).repeat_interleave(heads // kv, 1)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(d)
+    mask = torch.ones(s, s, dtype=torch.bool).triu(1)
+    scores = scores.masked_fill(mask, float("-inf")).softmax(-1)
+    return (scores @ v).transpose(1, 2).reshape(b, s, heads * d)
+
+def gpt2():
+    p = "transformer."
+    h, heads = cfg["n_embd"], cfg["n_head"]
+    x = w[p + "wte.weight"][ids] + w[p + "wpe.weight"][torch.arange(ids.shape[1])]
+    for l in range(cfg["n_layer"]):
+        q = p + f"h.{l}."
+        a = torch.nn.functional.layer_norm(x, (h,), w[q + "ln_1.weight"], w[q + "ln_1.bias"], 1e-5)
+        qkv = torch.addmm(w[q + "attn.c_attn.bias"], a.view(-1, h), w[q + "attn.c_attn.weight"]).view(1, -1, 3 * h)
+        o = attention(*qkv.split(h, -1), heads, heads)
+        x = x + torch.addmm(w[q + "attn.c_proj.bias"], o.view(-1, h), w[q + "attn.c_proj.weight"]).view(x.shape)
+        m = torch.nn.functional.layer_norm(x, (h,), w[q + "ln_2.weight"], w[q + "ln_2.bias"], 1e-5)
+        m = torch.nn.functional.gelu(torch.addmm(w[q + "mlp.c_fc.bias"], m.view(-1, h), w[q + "mlp.c_fc.weight"]), approximate="tanh")
+        x = x + torch.addmm(w[q + "mlp.c_proj.bias"], m, w[q + "mlp.c_proj.weight"]).view(x.shape)
+    x = torch.nn.functional.layer_norm(x, (h,), w[p + "ln_f.weight"], w[p + "ln_f.bias"], 1e-5)
+    return x @ w[p + "wte.weight"].T
+
+def rms(x, g, eps):
+    return x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + eps).to(x.dtype) * g
+
+def rope(x, heads, d, theta):
+    b, s, _ = x.shape
+    x = x.view(b, s, heads, d)
+    inv = theta ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)
+    ang = torch.arange(s, dtype=torch.float32)[:, None] * inv[None, :]
+    cos = torch.cat([ang.cos()] * 2, -1)[None, :, None, :].to(x.dtype)
+    sin = torch.cat([ang.sin()] * 2, -1)[None, :, None, :].to(x.dtype)
+    rot = torch.cat([-x[..., d // 2:], x[..., :d // 2]], -1)
+    return (x * cos + rot * sin).view(b, s, heads * d)
+
+def llama():
+    heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    h = cfg["hidden_size"]
+    d = h // heads
+    eps, theta = cfg.get("rms_norm_eps", 1e-6), cfg.get("rope_theta", 1e4)
+    x = w["model.embed_tokens.weight"][ids]
+    lin = lambda t, n: t @ w[n + ".weight"].T
+    for l in range(int(sys.argv[6])):
+        p = f"model.layers.{l}."
+        a = rms(x, w[p + "input_layernorm.weight"], eps)
+        q = rope(lin(a, p + "self_attn.q_proj"), heads, d, theta)
+        k = rope(lin(a, p + "self_attn.k_proj"), kv, d, theta)
+        v = lin(a, p + "self_attn.v_proj")
+        x = x + lin(attention(q, k, v, heads, kv), p + "self_attn.o_proj")
+        m = rms(x, w[p + "post_attention_layernorm.weight"], eps)
+        x = x + lin(torch.nn.functional.silu(lin(m, p + "mlp.gate_proj")) * lin(m, p + "mlp.up_proj"), p + "mlp.down_proj")
+    x = rms(x, w["model.norm.weight"], eps)
+    return lin(x, "lm_head")
+
+forward = gpt2 if cfg["model_type"] == "gpt2" else llama
+with torch.inference_mode():
+    logits = forward()
+    passes = int(sys.argv[7])
+    start = time.perf_counter()
+    for _ in range(passes):
+        logits = forward()
+    per = (time.perf_counter() - start) / passes
+np.save(sys.argv[8], logits.float().numpy())
+print(f"torch: {per:.6f} s per pass")
+'''
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", default=f"{ROOT}/build")
+    parser.add_argument("--quick", action="store_true",
+                        help="GPT-2 at 1x128, f32 only")
+    parser.add_argument("--passes", type=int, default=3)
+    args = parser.parse_args()
+    ensure_torch()
+    import numpy as np
+    work = f"{args.build}/bench-torch"
+    os.makedirs(work, exist_ok=True)
+    script = f"{work}/torch_model.py"
+    open(script, "w").write(TORCH_MODEL)
+    torch_env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE",
+                     OMP_NUM_THREADS=str(CORES))
+    models = [("gpt2", "gpt2", 12), ("tinyllama-4l", "tinyllama-1.1b", 4)]
+    lengths = [128] if args.quick else [16, 128, 512]
+    dtypes = ["f32"] if args.quick else ["f32", "bf16"]
+    if args.quick:
+        models = models[:1]
+    print(f"tpc tp = 1 against PyTorch {__import__('torch').__version__} eager, "
+          f"{CORES} threads each, same weights and tokens (mean of "
+          f"{args.passes} passes after a warm-up)")
+    print(f"{'model':<13}{'dtype':>6}{'tokens':>7}{'tpc ms':>9}{'torch ms':>10}"
+          f"{'ratio':>7}{'tpc MiB':>9}{'torch MiB':>10}{'ratio':>7}{'max |diff|':>12}")
+    for name, model, layers in models:
+        config = f"{ROOT}/examples/models/{model}"
+        ir = f"{work}/{name}.mlir"
+        weights = f"{work}/{name}.safetensors"
+        if not os.path.exists(weights):
+            run([f"{args.build}/bin/tpc-compile", config, "--num-layers",
+                 str(layers), "--dtype", "f32", "--emit=tpc", "-o", ir])
+            run(["/usr/bin/python3",
+                 f"{ROOT}/test/import/Inputs/make_safetensors.py", "from-ir",
+                 ir, weights, "--normal", "1"])
+        for dtype in dtypes:
+            exe = f"{work}/{name}-{dtype}"
+            run([f"{args.build}/bin/tpc-compile", config, "--num-layers",
+                 str(layers), "--dtype", dtype, "-o", exe])
+            for length in lengths:
+                tokens = ",".join(str((i * 7919 + 13) % 30000 + 1)
+                                  for i in range(length))
+                out_tpc = f"{work}/tpc.safetensors"
+                out, tpc_rss = measured(
+                    [exe, "--device", "cpu", "--weights", weights, "--tokens",
+                     tokens, "--bench", str(args.passes), "--output", out_tpc])
+                tpc_ms = float(re.search(r"bench: ([0-9.]+) s per pass",
+                                         out).group(1)) * 1e3
+                out_torch = f"{work}/torch.npy"
+                out, torch_rss = measured(
+                    ["/usr/bin/python3", script, f"{config}/config.json",
+                     weights, tokens, dtype, str(CORES), str(layers),
+                     str(args.passes), out_torch], torch_env)
+                torch_ms = float(re.search(r"torch: ([0-9.]+) s per pass",
+                                           out).group(1)) * 1e3
+                sys.path.insert(0, f"{ROOT}/test/e2e/Inputs")
+                from reference import read_tensors
+                got = read_tensors(out_tpc)["logits"].astype(np.float64)
+                want = np.load(out_torch).astype(np.float64)
+                diff = float(np.abs(got - want).max())
+                print(f"{name:<13}{dtype:>6}{length:>7}{tpc_ms:>9.1f}"
+                      f"{torch_ms:>10.1f}{tpc_ms / torch_ms:>7.2f}"
+                      f"{tpc_rss:>9.0f}{torch_rss:>10.0f}"
+                      f"{tpc_rss / torch_rss:>7.2f}{diff:>12.3g}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
