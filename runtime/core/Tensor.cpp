@@ -77,6 +77,19 @@ Tensor Tensor::empty(std::vector<int64_t> shape, DType dtype, Device device,
   return t;
 }
 
+Tensor Tensor::view(const void *data, std::vector<int64_t> shape, DType dtype,
+                    std::shared_ptr<const void> keepAlive) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.device_ = Device::Host;
+  // Aliasing constructor: shares `keepAlive`'s ownership (possibly none),
+  // points at `data`. Kernels take inputs as const; a view is only read.
+  t.storage_ = std::shared_ptr<void>(
+      std::const_pointer_cast<void>(keepAlive), const_cast<void *>(data));
+  return t;
+}
+
 Tensor Tensor::fromFloats(const std::vector<float> &values,
                           std::vector<int64_t> shape, DType dtype,
                           Device device) {

@@ -30,6 +30,11 @@ public:
   /// the tensor.
   static Tensor empty(std::vector<int64_t> shape, DType dtype, Device device,
                       void *cudaStream = nullptr);
+  /// A host tensor over memory it does not own (a weight read in place from
+  /// a mapped checkpoint); `keepAlive`, when set, is held as long as the
+  /// tensor is.
+  static Tensor view(const void *data, std::vector<int64_t> shape,
+                     DType dtype, std::shared_ptr<const void> keepAlive = {});
   /// `values` (f32, row-major) converted to `dtype` on `device`.
   static Tensor fromFloats(const std::vector<float> &values,
                            std::vector<int64_t> shape, DType dtype,

@@ -89,6 +89,35 @@ sharding::DimSplit tpc::program::splitOf(const RankContext &ctx,
   return {globalSize, layout.unit, layout.sections, layout.groups, ctx.size};
 }
 
+namespace {
+/// The shard as a view of the mapped checkpoint, when the file's dtype is
+/// the program's and the shard is one contiguous range of it (whole, or a
+/// range of rows), suitably aligned; else nullopt.
+std::optional<Tensor> inPlace(const weights::WeightStore::Entry &entry,
+                              const weights::ShardSpec &spec,
+                              const Layout &layout, DType dtype) {
+  const weights::TensorInfo &t = *entry.tensor;
+  bool sameType = (t.dtype == weights::DType::F32 && dtype == DType::F32) ||
+                  (t.dtype == weights::DType::BF16 && dtype == DType::BF16) ||
+                  (t.dtype == weights::DType::F16 && dtype == DType::F16);
+  if (!sameType || t.shape != spec.globalShape ||
+      (layout.dim > 0) || (layout.dim == 0 && layout.sections != 1))
+    return std::nullopt;
+  int64_t rowElements = 1;
+  for (size_t d = 1; d < t.shape.size(); ++d)
+    rowElements *= t.shape[d];
+  int64_t firstRow = 0;
+  if (layout.dim == 0)
+    firstRow = sharding::elementRanges(*spec.splits[0], spec.rank)[0].begin;
+  llvm::ArrayRef<uint8_t> bytes = entry.file->bytes(t);
+  const uint8_t *data =
+      bytes.data() + firstRow * rowElements * int64_t(dtypeSize(dtype));
+  if (uintptr_t(data) % dtypeSize(dtype) != 0)
+    return std::nullopt;
+  return Tensor::view(data, spec.localShape(), dtype);
+}
+} // namespace
+
 Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
                             const std::vector<int64_t> &globalShape,
                             const Layout &layout, DType dtype) {
@@ -105,6 +134,7 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
   std::string previous = comm::phase();
   comm::setPhase("loading weight '" + name + "'");
   comm::injectFault("weights", ctx.rank);
+  Backend &backend = backendOf(ctx);
   std::vector<float> values;
   if (ctx.store) {
     std::optional<weights::WeightStore::Entry> entry =
@@ -112,7 +142,17 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
     if (!entry)
       throw std::runtime_error(ctx.store->path().str() + ": tensor '" + name +
                                "' is missing");
+    // Held once: read in place from the mapped file when it already holds
+    // the shard as the program stores it, else copied once and the file's
+    // pages given back.
+    if (std::optional<Tensor> view = inPlace(*entry, spec, layout, dtype);
+        view && backend.device() == Device::Host) {
+      ctx.weights.emplace(name, *view);
+      comm::setPhase(previous);
+      return *view;
+    }
     values = weights::sliceTensor(*entry->file, *entry->tensor, spec);
+    entry->file->dropPages(*entry->tensor);
   } else {
     // Norm scales start at 1 as in a freshly initialized model; the rest
     // is small noise.
@@ -123,7 +163,6 @@ Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
       for (float &v : values)
         v += 1.0f;
   }
-  Backend &backend = backendOf(ctx);
   Tensor shard =
       Tensor::fromFloats(values, spec.localShape(), dtype, Device::Host);
   if (backend.device() != Device::Host)

@@ -11,6 +11,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -261,6 +263,17 @@ llvm::ArrayRef<uint8_t> SafetensorsFile::bytes(const TensorInfo &t) const {
   const auto *data =
       reinterpret_cast<const uint8_t *>(buffer_->getBufferStart() + dataStart_);
   return llvm::ArrayRef(data + t.begin, data + t.end);
+}
+
+void SafetensorsFile::dropPages(const TensorInfo &tensor) const {
+  llvm::ArrayRef<uint8_t> data = bytes(tensor);
+  uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (uintptr_t(data.data()) + page - 1) / page * page;
+  uintptr_t end = (uintptr_t(data.data()) + data.size()) / page * page;
+  // Only a file mapping can give pages back (a buffer read into memory
+  // cannot); failure just keeps them.
+  if (end > begin && buffer_->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
 //===----------------------------------------------------------------------===//

@@ -85,6 +85,10 @@ public:
   const TensorInfo *find(llvm::StringRef name) const;
   /// The raw little-endian bytes of `tensor`.
   llvm::ArrayRef<uint8_t> bytes(const TensorInfo &tensor) const;
+  /// Tells the kernel the mapped pages wholly inside `tensor`'s bytes are
+  /// not needed any more (once copied): they leave the resident set and
+  /// are read again from the file only if touched again.
+  void dropPages(const TensorInfo &tensor) const;
 
 private:
   SafetensorsFile() = default;
