@@ -5,7 +5,10 @@
    GPT-3-175B-shaped config at 12, 24, 48 and 96 layers (best of N runs),
    with the time per layer and its ratio to the 12-layer run: linear growth
    keeps the ratio near 1.
-2. The same MLP and attention block through upstream MLIR
+2. `tpc-compile -o EXE` for GPT-2 small (whole process: import, plan,
+   partition, lower, the host compiler and the link), best of N, beside
+   the time of a plain `c++ -O0` compile of a hello-world as the peer.
+3. The same MLP and attention block through upstream MLIR
    (`sharding-propagation` + `shard-partition`, given the weight layouts it
    needs) and through tpc (given nothing): time and number of collectives,
    side by side.
@@ -17,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,6 +67,20 @@ def main():
         first = t if first is None else first
         print(f"{layers:>8}{t * 1e3:>10.1f}{t / layers * 1e3:>10.2f}"
               f"{marginal:>19}{out.count('tpc.all_reduce'):>13}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hello = os.path.join(tmp, "hello.cpp")
+        with open(hello, "w") as f:
+            f.write("#include <cstdio>\nint main() { std::puts(\"hi\"); }\n")
+        t_hello, _ = best_time(["c++", "-O0", hello, "-o",
+                                os.path.join(tmp, "hello")], args.runs)
+        t_exe, _ = best_time([compile_, os.path.join(ROOT, "examples", "models",
+                                                     "gpt2"),
+                              "--tp", "2", "-o", os.path.join(tmp, "gpt2")],
+                             args.runs)
+    print(f"\ntpc-compile -o EXE, GPT-2 small, tp = 2, best of {args.runs}: "
+          f"{t_exe * 1e3:.0f} ms (c++ -O0 hello world: {t_hello * 1e3:.0f} ms, "
+          f"ratio {t_exe / t_hello:.1f})")
 
     print("\nupstream mlir-opt (sharding-propagation + shard-partition) vs "
           "tpc-opt (tpc-tp-pipeline), tp = 4, best of", args.runs)

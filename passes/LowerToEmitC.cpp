@@ -226,7 +226,7 @@ struct LowerToEmitCPass
       for (int64_t d : global)
         shape += (shape.empty() ? "" : ", ") + std::to_string(d);
       return c.string(op.getName())
-          .literal("std::vector<int64_t>{" + shape + "}")
+          .literal("{" + shape + "}")
           .literal(layoutOf(op.getResult()))
           .literal(dtypeOf(op.getType().getElementType()))
           .build(b, op.getLoc(), t, "weight");

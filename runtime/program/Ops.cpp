@@ -118,11 +118,13 @@ std::optional<Tensor> inPlace(const weights::WeightStore::Entry &entry,
 }
 } // namespace
 
-Tensor tpc::program::weight(RankContext &ctx, const std::string &name,
-                            const std::vector<int64_t> &globalShape,
+Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
+                            std::initializer_list<int64_t> globalShapeList,
                             const Layout &layout, DType dtype) {
-  if (auto it = ctx.weights.find(name); it != ctx.weights.end())
+  if (auto it = ctx.weights.find(nameView); it != ctx.weights.end())
     return it->second;
+  std::string name(nameView);
+  std::vector<int64_t> globalShape(globalShapeList);
   weights::ShardSpec spec;
   spec.globalShape = globalShape;
   spec.rank = ctx.rank;
@@ -361,11 +363,12 @@ Tensor tpc::program::lastToken(RankContext &ctx, const Tensor &x,
   return out;
 }
 
-Tensor tpc::program::kvCache(RankContext &ctx, const std::string &name,
+Tensor tpc::program::kvCache(RankContext &ctx, std::string_view nameView,
                              int64_t globalFeatures, const Layout &layout,
                              DType dtype) {
-  if (auto it = ctx.caches.find(name); it != ctx.caches.end())
+  if (auto it = ctx.caches.find(nameView); it != ctx.caches.end())
     return it->second;
+  std::string name(nameView);
   if (ctx.cacheBatch < 1 || ctx.maxSeq < 1)
     throw std::runtime_error("KV cache '" + name +
                              "': no batch and maximum sequence length were "

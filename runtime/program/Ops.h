@@ -20,7 +20,9 @@
 
 #include <cstdint>
 #include <map>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tpc::weights {
@@ -49,11 +51,11 @@ struct RankContext {
   /// collective along a dynamic sequence dimension passes -1).
   int64_t seq = 0;
   /// The rank's weights, loaded on first use and kept across passes.
-  std::map<std::string, Tensor> weights;
+  std::map<std::string, Tensor, std::less<>> weights;
   /// The rank's KV caches, allocated on first use for `cacheBatch`
   /// sequences of `maxSeq` positions and kept (updated in place) across
   /// calls; cleared to start a new batch.
-  std::map<std::string, Tensor> caches;
+  std::map<std::string, Tensor, std::less<>> caches;
   int64_t cacheBatch = 0, maxSeq = 0;
   /// The device the rank computes on; the host's when null.
   Backend *backend = nullptr;
@@ -70,9 +72,9 @@ sharding::DimSplit splitOf(const RankContext &ctx, const Layout &layout,
 /// The rank's shard of weight `name` of `globalShape`, loaded (or made up)
 /// on first use, converted to `dtype` on the rank's device and kept in the
 /// context.
-Tensor weight(RankContext &ctx, const std::string &name,
-              const std::vector<int64_t> &globalShape, const Layout &layout,
-              DType dtype);
+Tensor weight(RankContext &ctx, std::string_view name,
+              std::initializer_list<int64_t> globalShape,
+              const Layout &layout, DType dtype);
 
 /// Token ids [batch, seq]; a value per sequence (offsets, lengths) is
 /// [batch, 1].
@@ -130,7 +132,7 @@ Tensor lastToken(RankContext &ctx, const Tensor &x, const Ids &lengths);
 
 /// The rank's cache `name` (its shard of `globalFeatures` laid out by
 /// `layout`), allocated on first use as [cacheBatch, maxSeq, local].
-Tensor kvCache(RankContext &ctx, const std::string &name,
+Tensor kvCache(RankContext &ctx, std::string_view name,
                int64_t globalFeatures, const Layout &layout, DType dtype);
 /// Writes x [batch, seq, n] into `cache` at rows offsets[b] .. in place and
 /// returns the cache (the same storage).

@@ -7,10 +7,10 @@
 // CHECK:       emitc.include "runtime/program/Ops.h"
 // CHECK-LABEL: func.func @mlp(
 // CHECK-SAME:    %[[CTX:.*]]: !emitc.opaque<"tpc::program::RankContext &">, %[[X:.*]]: !emitc.opaque<"tpc::Tensor">) -> !emitc.opaque<"tpc::Tensor">
-// CHECK:   %[[W1:.*]] = emitc.call_opaque "tpc::program::weight"(%[[CTX]]) {args = [0 : index, #emitc.opaque<"\22fc.weight\22">, #emitc.opaque<"std::vector<int64_t>{512, 2048}">, #emitc.opaque<"tpc::program::Layout{1, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">]}
+// CHECK:   %[[W1:.*]] = emitc.call_opaque "tpc::program::weight"(%[[CTX]]) {args = [0 : index, #emitc.opaque<"\22fc.weight\22">, #emitc.opaque<"{512, 2048}">, #emitc.opaque<"tpc::program::Layout{1, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">]}
 // CHECK:   %[[UP:.*]] = emitc.call_opaque "tpc::program::linearNoBias"(%[[CTX]], %[[X]], %[[W1]]) {args = [0 : index, 1 : index, 2 : index, #emitc.opaque<"true">]}
 // CHECK:   %[[ACT:.*]] = emitc.call_opaque "tpc::program::gelu"(%[[CTX]], %[[UP]])
-// CHECK:   %[[W2:.*]] = emitc.call_opaque "tpc::program::weight"(%[[CTX]]) {{.*}}"std::vector<int64_t>{2048, 512}">, #emitc.opaque<"tpc::program::Layout{0, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">]}
+// CHECK:   %[[W2:.*]] = emitc.call_opaque "tpc::program::weight"(%[[CTX]]) {{.*}}"{2048, 512}">, #emitc.opaque<"tpc::program::Layout{0, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">]}
 // CHECK:   %[[DOWN:.*]] = emitc.call_opaque "tpc::program::linearNoBias"(%[[CTX]], %[[ACT]], %[[W2]])
 // CHECK:   %[[SUM:.*]] = emitc.call_opaque "tpc::program::allReduced"(%[[CTX]], %[[DOWN]])
 // CHECK:   %[[OUT:.*]] = emitc.call_opaque "tpc::program::add"(%[[CTX]], %[[X]], %[[SUM]])

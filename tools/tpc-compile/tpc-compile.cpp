@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -72,7 +73,8 @@ cl::opt<EmitKind> emit(
 cl::opt<bool> saveTemps(
     "save-temps",
     cl::desc("Keep the intermediates beside the executable: OUT.tpc.mlir "
-             "(imported), OUT.partitioned.mlir, OUT.report.txt, OUT.cpp"),
+             "(imported), OUT.partitioned.mlir, OUT.report.txt, OUT.cpp and "
+             "OUT.tp1.cpp (the tp = 1 programs --verify runs)"),
     cl::init(false), cl::cat(category));
 cl::opt<ReportFormat> reportFormat(
     "report-format", cl::desc("Format of --emit=report"),
@@ -298,30 +300,93 @@ std::string defaultTokenizer() {
   return std::string(file);
 }
 
-/// Compiles `cppPath` into the executable `exePath` with the runtime, as
-/// the build that made tpc-compile configured it.
-int compileExecutable(StringRef cppPath, StringRef exePath) {
-  auto flagsText = llvm::MemoryBuffer::getFile(TPC_PROGRAM_FLAGS);
-  if (!flagsText)
-    return fail(Twine(TPC_PROGRAM_FLAGS) +
-                ": cannot read the runtime's "
-                "link flags: " +
-                flagsText.getError().message());
-  auto compiler = llvm::sys::findProgramByName("c++");
-  if (!compiler)
-    return fail("no host C++ compiler (c++) on PATH");
-  SmallVector<StringRef> flags;
-  (*flagsText)->getBuffer().split(flags, '\n', -1, /*KeepEmpty=*/false);
-  SmallVector<StringRef> args = {*compiler, cppPath, "-o", exePath};
-  // Include flags before the source would be tidier; g++ takes them in any
-  // order, libraries after the source as linking needs.
-  llvm::append_range(args, flags);
+/// One flag per line of `path`, a file the build that made tpc-compile
+/// wrote; nullopt (said) when it cannot be read.
+std::optional<SmallVector<std::string>> readFlags(StringRef path) {
+  auto text = llvm::MemoryBuffer::getFile(path);
+  if (!text) {
+    fail(path + ": cannot read the runtime's build flags: " +
+         text.getError().message());
+    return std::nullopt;
+  }
+  SmallVector<StringRef> lines;
+  (*text)->getBuffer().split(lines, '\n', -1, /*KeepEmpty=*/false);
+  SmallVector<std::string> flags;
+  for (StringRef line : lines)
+    if (!line.trim().empty())
+      flags.push_back(line.trim().str());
+  return flags;
+}
+
+/// Compiles the C++ files `sources` (each on its own core: they are
+/// independent programs) and links them with the runtime into the
+/// executable `exePath`, as the build that made tpc-compile configured it.
+int compileExecutable(ArrayRef<std::string> sources, StringRef exePath) {
+  std::optional<SmallVector<std::string>> compileFlags =
+      readFlags(TPC_PROGRAM_COMPILE_FLAGS);
+  std::optional<SmallVector<std::string>> linkFlags =
+      readFlags(TPC_PROGRAM_LINK_FLAGS);
+  if (!compileFlags || !linkFlags)
+    return 1;
+  // The compiler that built the runtime (its first line): the same ABI and
+  // the one its precompiled header is for.
+  if (compileFlags->empty())
+    return fail(Twine(TPC_PROGRAM_COMPILE_FLAGS) + ": names no compiler");
+  std::string compiler = compileFlags->front();
+  compileFlags->erase(compileFlags->begin());
+  auto run = [&](ArrayRef<std::string> args) {
+    SmallVector<StringRef> refs = {compiler};
+    refs.append(args.begin(), args.end());
+    std::string error;
+    bool failed = false;
+    llvm::sys::ProcessInfo process = llvm::sys::ExecuteNoWait(
+        compiler, refs, std::nullopt, {}, 0, &error, &failed);
+    return failed ? std::optional<llvm::sys::ProcessInfo>() : process;
+  };
+  SmallVector<std::string> objects;
+  SmallVector<std::pair<llvm::sys::ProcessInfo, std::string>> jobs;
+  auto cleanUp = llvm::make_scope_exit([&] {
+    for (const std::string &object : objects)
+      llvm::sys::fs::remove(object);
+  });
+  for (const std::string &source : sources) {
+    SmallString<256> object;
+    if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+            "tpc-program", "o", object))
+      return fail("cannot create a temporary file: " + ec.message());
+    objects.push_back(std::string(object));
+    SmallVector<std::string> args(*compileFlags);
+    args.append({"-c", source, "-o", std::string(object)});
+    std::optional<llvm::sys::ProcessInfo> job = run(args);
+    if (!job)
+      return fail("cannot start the host compiler " + compiler);
+    jobs.push_back({*job, source});
+  }
+  bool compiled = true;
+  for (auto &[job, source] : jobs) {
+    std::string error;
+    llvm::sys::ProcessInfo done =
+        llvm::sys::Wait(job, /*SecondsToWait=*/std::nullopt, &error);
+    if (done.ReturnCode != 0) {
+      fail("the host compiler failed on " + source + " (exit " +
+           Twine(done.ReturnCode) + ")" + (error.empty() ? "" : ": " + error));
+      compiled = false;
+    }
+  }
+  if (!compiled)
+    return 1;
+  SmallVector<std::string> args(objects.begin(), objects.end());
+  args.append({"-o", exePath.str()});
+  args.append(linkFlags->begin(), linkFlags->end());
+  std::optional<llvm::sys::ProcessInfo> link = run(args);
+  if (!link)
+    return fail("cannot start the host compiler " + compiler);
   std::string error;
-  int status = llvm::sys::ExecuteAndWait(*compiler, args, std::nullopt, {}, 0,
-                                         0, &error);
-  if (status != 0)
-    return fail("the host compiler failed on " + cppPath + " (exit " +
-                Twine(status) + ")" + (error.empty() ? "" : ": " + error));
+  llvm::sys::ProcessInfo done = llvm::sys::Wait(*link, std::nullopt, &error);
+  if (done.ReturnCode != 0)
+    return fail("linking " + exePath + " failed (exit " +
+                Twine(done.ReturnCode) + ")" +
+                (error.empty() ? "" : ": " + error));
   return 0;
 }
 
@@ -436,27 +501,33 @@ int emitExecutable(ModuleOp module) {
     return 1;
   addProgramFacts(module, facts);
 
-  SmallString<256> cppPath;
-  if (saveTemps) {
-    cppPath = outputPath + ".cpp";
-  } else if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
-                 "tpc-program", "cpp", cppPath)) {
-    return fail("cannot create a temporary file: " + ec.message());
-  }
-  {
+  // The tp = N programs and the tp = 1 ones in two files, compiled side
+  // by side.
+  SmallVector<std::string> sources;
+  for (auto [program, suffix] :
+       {std::pair<ModuleOp, StringRef>{module, ".cpp"},
+        std::pair<ModuleOp, StringRef>{*single, ".tp1.cpp"}}) {
+    SmallString<256> path;
+    if (saveTemps) {
+      path = outputPath + suffix.str();
+    } else if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+                   "tpc-program", "cpp", path)) {
+      return fail("cannot create a temporary file: " + ec.message());
+    }
+    sources.push_back(std::string(path));
     std::string error;
-    auto file = openOutputFile(cppPath, &error);
+    auto file = openOutputFile(path, &error);
     if (!file)
-      return fail(cppPath + ": " + error);
-    if (failed(emitc::translateToCpp(module, file->os())) ||
-        failed(emitc::translateToCpp(*single, file->os())))
-      return fail(cppPath + ": internal error: the program does not print "
-                            "as C++");
+      return fail(path + ": " + error);
+    if (failed(emitc::translateToCpp(program, file->os())))
+      return fail(path + ": internal error: the program does not print as "
+                         "C++");
     file->keep();
   }
-  int status = compileExecutable(cppPath, outputPath);
-  if (!saveTemps && status == 0)
-    llvm::sys::fs::remove(cppPath);
+  int status = compileExecutable(sources, outputPath);
+  if (!saveTemps)
+    for (const std::string &source : sources)
+      llvm::sys::fs::remove(source);
   return status;
 }
 } // namespace
