@@ -116,6 +116,24 @@ double PlanReport::commTime(const Link &link) const {
   return time;
 }
 
+std::pair<int64_t, int64_t> PlanReport::costedShape() const {
+  return decode ? std::pair<int64_t, int64_t>{options.decodeBatch, 1}
+                : std::pair<int64_t, int64_t>{1, options.tokens};
+}
+
+double PlanReport::activationPeak() const {
+  auto [batch, seq] = costedShape();
+  double peak = 0;
+  for (const LiveBytes &p : activationPeaks)
+    peak = std::max(peak, p.at(batch, seq));
+  return peak;
+}
+
+double PlanReport::activationKept() const {
+  auto [batch, seq] = costedShape();
+  return activationsKept.at(batch, seq);
+}
+
 int64_t PlanReport::collectiveCount() const {
   int64_t count = 0;
   for (const auto &[kind, stats] : total.collectives)
@@ -264,12 +282,10 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
       report.total.flopsPerToken += flops;
     }
     for (Value result : op->getResults())
-      if (auto type = dyn_cast<RankedTensorType>(result.getType());
-          type && !type.hasStaticShape())
-        report.activationBytesPerToken +=
-            CostModel::elementsPerToken(type) *
-            tpc::elementBytes(type.getElementType());
+      if (isActivation(result))
+        report.activationsKept += activationBytes(result);
   });
+  llvm::append_range(report.activationPeaks, planMemory(func).peaks);
   report.weightBytesMax =
       *std::max_element(weightBytes.begin(), weightBytes.end());
   report.weightBytesMin =
@@ -386,9 +402,13 @@ void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
   os << "weights per rank:     " << formatBytes(r.weightBytesMax)
      << " (largest rank), " << formatBytes(r.weightBytesMin)
      << " (smallest), of " << formatBytes(r.weightBytesGlobal) << "\n";
-  os << "activations per rank: " << formatBytes(r.activationBytesPerToken)
-     << " per token (all intermediates before buffer reuse; dimensions that "
-        "differ between ranks not counted)\n";
+  os << "activation peak:      " << formatBytes(r.activationPeak())
+     << " per rank at "
+     << (r.decode ? std::to_string(r.options.decodeBatch) + " x 1"
+                  : std::to_string(r.options.tokens))
+     << " tokens (each buffer freed after its last use)\n";
+  os << "                      (" << formatBytes(r.activationKept())
+     << " if every intermediate were kept)\n";
   os << "compute per rank:     "
      << llvm::formatv("{0:f2} MFLOP per token", r.total.flopsPerToken / 1e6)
      << "\n\n";
@@ -466,7 +486,9 @@ void mlir::tpc::printPlanReportJson(const PlanReport &r, raw_ostream &os) {
       j.attribute("global", r.weightBytesGlobal);
     });
     j.attribute("activation_bytes_per_token_per_rank",
-                r.activationBytesPerToken);
+                r.activationsKept.perToken);
+    j.attribute("activation_kept_bytes_per_rank", r.activationKept());
+    j.attribute("activation_peak_bytes_per_rank", r.activationPeak());
     j.attributeObject("total", [&] { collectives(r.total); });
     j.attributeArray("blocks", [&] {
       for (const std::string &name : r.blockOrder)

@@ -10,6 +10,8 @@
 #ifndef TPC_PASSES_COMMREPORT_H
 #define TPC_PASSES_COMMREPORT_H
 
+#include "passes/MemoryPlan.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -65,7 +67,11 @@ struct PlanReport {
   std::vector<std::string> blockOrder;       ///< Blocks in program order.
   BlockReport total;
   double weightBytesMax = 0, weightBytesMin = 0, weightBytesGlobal = 0;
-  double activationBytesPerToken = 0; ///< Per rank, before buffer reuse.
+  /// Every activation of the largest rank, as if none were freed.
+  LiveBytes activationsKept;
+  /// The largest rank's live activations at the program's peaks, with
+  /// buffers freed at their last use (MemoryPlan::peaks).
+  std::vector<LiveBytes> activationPeaks;
   /// KV-cache bytes per position of one sequence: the largest rank's, the
   /// smallest rank's, and the model's (all ranks' shards counted once).
   double kvBytesPerPositionMax = 0, kvBytesPerPositionMin = 0,
@@ -82,6 +88,13 @@ struct PlanReport {
   double commTime(const Link &link) const;
   /// Estimated seconds of compute per rank for one pass.
   double computeTime() const;
+  /// The largest rank's activation peak for the costed pass (options.tokens
+  /// in one sequence; decode: one token for each of decodeBatch).
+  double activationPeak() const;
+  /// activationsKept for the costed pass.
+  double activationKept() const;
+  /// The batch and sequence length of the costed pass.
+  std::pair<int64_t, int64_t> costedShape() const;
   /// Collectives that communicate (all but local slices) in one pass.
   int64_t collectiveCount() const;
 

@@ -54,6 +54,12 @@ public:
                                        operands, ArrayAttr::get(ctx, args))
         .getResult(0);
   }
+  /// A call whose result is not used (void).
+  void buildVoid(OpBuilder &b, Location loc, StringRef callee) {
+    emitc::CallOpaqueOp::create(b, loc, TypeRange{},
+                                ("tpc::program::" + callee).str(), operands,
+                                ArrayAttr::get(ctx, args));
+  }
 
 private:
   MLIRContext *ctx;
@@ -150,6 +156,22 @@ struct SplitPattern : public OpConversionPattern<SplitOp> {
                      "splitPiece"));
     }
     rewriter.replaceOp(op, pieces);
+    return success();
+  }
+};
+
+/// One tpc::program::release(ctx, value) per released value.
+struct ReleasePattern : public OpConversionPattern<ReleaseOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReleaseOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    for (Value value : adaptor.getValues()) {
+      Call call(op->getContext());
+      call.operand(contextOf(op)).operand(value).buildVoid(rewriter, op.getLoc(),
+                                                           "release");
+    }
+    rewriter.eraseOp(op);
     return success();
   }
 };
@@ -372,7 +394,7 @@ struct LowerToEmitCPass
           .literal(layoutOf(op.getResult()))
           .build(b, op.getLoc(), t, "allSlice");
     });
-    patterns.add<SplitPattern>(converter, ctx);
+    patterns.add<SplitPattern, ReleasePattern>(converter, ctx);
     populateReturnOpTypeConversionPattern(patterns, converter);
 
     // The mesh has done its work: layouts are literals now.

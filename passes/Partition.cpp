@@ -40,6 +40,13 @@ private:
   /// the collective that converts it.
   Value convert(Value v, Layout to, Operation *user, OpBuilder &b);
   RankedTensorType localType(RankedTensorType global, ShardingAttr sharding);
+  /// Gives `result` its local type (and the largest rank's shape when the
+  /// ranks' sizes differ).
+  void setLocalType(Value result, RankedTensorType global,
+                    ShardingAttr sharding);
+  /// The largest rank's local shape (-1 for dimensions sized at run time).
+  SmallVector<int64_t> maxLocalShape(RankedTensorType global,
+                                     ShardingAttr sharding);
   ShardingAttr attrFor(Value v, Layout layout);
   std::string causeOf(Operation *op);
 
@@ -108,6 +115,41 @@ RankedTensorType Partitioner::localType(RankedTensorType global,
   return RankedTensorType::get(shape, global.getElementType());
 }
 
+SmallVector<int64_t> Partitioner::maxLocalShape(RankedTensorType global,
+                                                ShardingAttr sharding) {
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < global.getRank(); ++d) {
+    int64_t size = global.getDimSize(d);
+    if (ShapedType::isDynamic(size)) {
+      shape.push_back(-1);
+      continue;
+    }
+    if (sharding && sharding.getDims()[d].isSplit()) {
+      ::tpc::sharding::DimSplit split = dimSplit(sharding, global, d, ranks);
+      int64_t largest = 0;
+      for (int64_t r = 0; r < ranks; ++r)
+        largest = std::max(largest, ::tpc::sharding::localSize(split, r));
+      size = largest;
+    }
+    shape.push_back(size);
+  }
+  return shape;
+}
+
+void Partitioner::setLocalType(Value result, RankedTensorType global,
+                               ShardingAttr sharding) {
+  RankedTensorType local = localType(global, sharding);
+  result.setType(local);
+  // Memory planning needs the largest rank's size of a dimension the
+  // ranks hold unevenly.
+  Operation *op = result.getDefiningOp();
+  if (op->getNumResults() == 1 &&
+      local.getNumDynamicDims() > global.getNumDynamicDims())
+    op->setAttr(TpcDialect::getMaxLocalShapeAttrName(),
+                DenseI64ArrayAttr::get(op->getContext(),
+                                       maxLocalShape(global, sharding)));
+}
+
 Value Partitioner::convert(Value v, Layout to, Operation *user, OpBuilder &b) {
   FailureOr<Layout> from = layoutOf(v, user);
   if (failed(from) || *from == to)
@@ -144,7 +186,7 @@ Value Partitioner::convert(Value v, Layout to, Operation *user, OpBuilder &b) {
     ShardingAttr attr = attrFor(v, layout);
     shardings[result] = attr;
     setResultShardings(result.getDefiningOp(), {attr});
-    result.setType(localType(global, attr));
+    setLocalType(result, global, attr);
     return result;
   };
 
@@ -253,7 +295,7 @@ LogicalResult Partitioner::run() {
   for (Operation *op : ops)
     for (Value result : op->getResults())
       if (auto global = globalTypes.lookup(result))
-        result.setType(localType(global, shardings.lookup(result)));
+        setLocalType(result, global, shardings.lookup(result));
   // Split results are returned as the rank's shards.
   Operation *terminator = func.front().getTerminator();
   func.setFunctionType(FunctionType::get(func.getContext(),

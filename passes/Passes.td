@@ -206,6 +206,37 @@ def CommReport : Pass<"tpc-comm-report", "ModuleOp"> {
   ];
 }
 
+def PlanMemory : Pass<"tpc-plan-memory", "ModuleOp"> {
+  let summary = "Free every activation of a partitioned program at its last use";
+  let description = [{
+    Computes the live range of every activation of each partitioned
+    function (every tensor an op computes, except weights and KV caches,
+    which live across calls) and inserts `tpc.release` right after the op
+    that reads it last (or after the op that makes it, when nothing reads
+    it). The runtime returns those buffers to the rank's allocator, so that
+    a pass needs the most memory live at once, not the sum of every
+    intermediate; the plan report's activation peak is that figure
+    (passes/MemoryPlan.h). Values the function returns are not released.
+    Run after `tpc-partition`, last before lowering.
+
+    Before:
+    ```mlir
+    %u = tpc.linear %h, %w1 layout = in_out : ...
+    %g = tpc.gelu %u : tensor<?x?x3072xf32>
+    %y = tpc.linear %g, %w2 layout = in_out : ...
+    ```
+    After:
+    ```mlir
+    %u = tpc.linear %h, %w1 layout = in_out : ...
+    tpc.release %h : tensor<?x?x768xf32>
+    %g = tpc.gelu %u : tensor<?x?x3072xf32>
+    tpc.release %u : tensor<?x?x3072xf32>
+    %y = tpc.linear %g, %w2 layout = in_out : ...
+    tpc.release %g : tensor<?x?x3072xf32>
+    ```
+  }];
+}
+
 def LowerToEmitC : Pass<"tpc-lower-to-emitc", "ModuleOp"> {
   let summary = "Lower a partitioned program to calls into the runtime";
   let description = [{

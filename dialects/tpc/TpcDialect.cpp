@@ -53,6 +53,20 @@ LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
                              << attr.getValue();
     return success();
   }
+  if (name == getMaxLocalShapeAttrName()) {
+    auto shape = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    auto type = op->getNumResults() == 1
+                    ? dyn_cast<RankedTensorType>(op->getResult(0).getType())
+                    : RankedTensorType();
+    if (!shape || !type || shape.size() != type.getRank() ||
+        llvm::any_of(shape.asArrayRef(), [](int64_t d) { return d < -1; }))
+      return op->emitError() << "'" << name
+                             << "' must be an array<i64> with one size (or "
+                                "-1) per dimension of the op's one tensor "
+                                "result, got "
+                             << attr.getValue();
+    return success();
+  }
   if (name == getPartitionedAttrName() || name == getShardedResultsAttrName()) {
     if (!isa<UnitAttr>(attr.getValue()))
       return op->emitError() << "'" << name << "' must be a unit attribute, "
@@ -64,6 +78,7 @@ LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
                            << "', expected one of '" << getShardingAttrName()
                            << "', '" << getModelTypeAttrName() << "', '"
                            << getMaxPositionsAttrName() << "', '"
+                           << getMaxLocalShapeAttrName() << "', '"
                            << getPartitionedAttrName() << "', '"
                            << getShardedResultsAttrName() << "', '"
                            << getEosTokenIdsAttrName() << "'";

@@ -313,6 +313,30 @@ LogicalResult LastTokenOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReleaseOp::verify() {
+  if (getValues().empty())
+    return emitOpError() << "needs at least one value to release";
+  for (auto [index, value] : llvm::enumerate(getValues())) {
+    if (llvm::is_contained(getValues().take_front(index), value))
+      return emitOpError() << "releases operand #" << index << " twice";
+    if (value.getDefiningOp<KvCacheOp>() || value.getDefiningOp<WeightOp>() ||
+        value.getDefiningOp<CacheUpdateOp>())
+      return emitOpError() << "operand #" << index
+                           << " is program state (a weight or a KV cache), "
+                              "which lives across calls";
+    for (Operation *user : value.getUsers())
+      if (user != getOperation() && user->getBlock() == (*this)->getBlock() &&
+          (*this)->isBeforeInBlock(user))
+        return user->emitOpError()
+               << "uses a value released earlier by " << getOperationName();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // KV cache
 //===----------------------------------------------------------------------===//
 

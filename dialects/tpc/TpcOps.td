@@ -334,6 +334,29 @@ def Tpc_LastTokenOp : Tpc_Op<"last_token", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+def Tpc_ReleaseOp : Tpc_Op<"release"> {
+  let summary = "Ends the life of activations: their memory may be reused";
+  let description = [{
+    Placed by `tpc-plan-memory` right after the last use of each
+    activation of a partitioned program: the runtime gives the buffers
+    back, so that the peak memory of a pass is what is live at once, not
+    the sum of every intermediate. No op may use a released value after
+    this one.
+
+    ```mlir
+    %h = tpc.gelu %u : tensor<?x?x3072xf32>
+    tpc.release %u : tensor<?x?x3072xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Tpc_FloatTensor>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // KV cache
 //===----------------------------------------------------------------------===//
 

@@ -1,5 +1,6 @@
 //===- Tensor.cpp - host and device tensors of the runtime ----------------===//
 #include "runtime/core/Tensor.h"
+#include "runtime/core/MemoryMeter.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,13 @@ std::shared_ptr<void> allocate(int64_t bytes, Device device, void *stream) {
     if (!p)
       throw std::runtime_error("out of host memory for " +
                                std::to_string(bytes) + " bytes");
+    if (std::shared_ptr<MemoryMeter> meter = MemoryMeter::current()) {
+      meter->allocated(bytes);
+      return std::shared_ptr<void>(p, [meter, bytes](void *q) {
+        meter->freed(bytes);
+        std::free(q);
+      });
+    }
     return std::shared_ptr<void>(p, std::free);
   }
 #if TPC_HAS_CUDA
@@ -34,7 +42,14 @@ std::shared_ptr<void> allocate(int64_t bytes, Device device, void *stream) {
   if (stream) {
     auto s = static_cast<cudaStream_t>(stream);
     checkCuda(cudaMallocAsync(&p, bytes > 0 ? bytes : 1, s), "cudaMallocAsync");
-    return std::shared_ptr<void>(p, [s](void *q) { cudaFreeAsync(q, s); });
+    std::shared_ptr<MemoryMeter> meter = MemoryMeter::current();
+    if (meter)
+      meter->allocated(bytes);
+    return std::shared_ptr<void>(p, [s, meter, bytes](void *q) {
+      if (meter)
+        meter->freed(bytes);
+      cudaFreeAsync(q, s);
+    });
   }
   checkCuda(cudaMalloc(&p, bytes > 0 ? bytes : 1), "cudaMalloc");
   return std::shared_ptr<void>(p, [](void *q) { cudaFree(q); });

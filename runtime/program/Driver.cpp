@@ -18,6 +18,7 @@
 // over the prompts, then the decode program one token at a time.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/core/MemoryMeter.h"
 #include "runtime/comm/Faults.h"
 #include "runtime/comm/GlooCommunicator.h"
 #include "runtime/comm/Launch.h"
@@ -32,6 +33,8 @@
 #include "runtime/tokenizer/Unicode.h"
 #include "runtime/weights/Safetensors.h"
 
+#include <atomic>
+#include <malloc.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -140,7 +143,21 @@ struct RunResult {
   DType dtype = DType::F32;
   double firstPass = 0;
   double perPass = 0;
+  /// The most activation bytes any rank of this process held at once
+  /// during a pass (weights and caches excluded).
+  std::atomic<int64_t> activationPeak{0};
 };
+
+/// The compiler's planned activation peak (tpc_program_*_activation_peaks)
+/// at `batch` x `seq` tokens.
+double plannedPeak(const int64_t *triples, int64_t count, int64_t batch,
+                   int64_t seq) {
+  double peak = 0;
+  for (int64_t i = 0; i + 2 < count; i += 3)
+    peak = std::max(peak, double(triples[i]) + double(triples[i + 1]) * batch +
+                              double(triples[i + 2]) * batch * seq);
+  return peak;
+}
 
 /// One rank of a forward run: the first pass (which loads the weights) and
 /// `benchPasses` more, timed.
@@ -152,15 +169,21 @@ void runRank(comm::Communicator &host, const Placement &placement,
   Rank rank(host, placement, o, store);
   program::RankContext &ctx = rank.ctx;
   ctx.seq = ids.seq;
+  auto meter = std::make_shared<MemoryMeter>();
   auto pass = [&] {
     comm::setPhase("forward pass");
     comm::injectFault("pass", ctx.rank);
+    MemoryMeter::Scope metered(meter);
     Tensor out = forward(ctx, ids);
     program::backendOf(ctx).synchronize();
     return out;
   };
   auto start = Clock::now();
   Tensor out = pass();
+  for (int64_t seen = result.activationPeak.load();
+       meter->peak() > seen &&
+       !result.activationPeak.compare_exchange_weak(seen, meter->peak());) {
+  }
   if (host.rank() == 0) {
     result.firstPass = seconds(start);
     result.logits = out.toFloats();
@@ -221,6 +244,13 @@ int runForward(const Options &o, const Placement &placement,
               (long long)tpc_program_collectives);
   std::printf("first pass (loading weights included): %.3f s\n",
               result.firstPass);
+  double planned = plannedPeak(tpc_program_forward_activation_peaks,
+                               tpc_program_forward_activation_peaks_count,
+                               ids.batch, ids.seq);
+  std::printf("activation peak per rank: %.2f MiB measured, %.2f MiB planned "
+              "(%lld and %lld bytes)\n",
+              result.activationPeak.load() / 1048576.0, planned / 1048576.0,
+              (long long)result.activationPeak.load(), (long long)planned);
 
   if (o.verify) {
     // The unsharded program, on one rank of the same device.
@@ -382,7 +412,7 @@ int runGeneration(const Options &o, const Placement &placement,
   // --ignore-eos generates the full length (benchmarks).
   if (!o.ignoreEos)
     request.eosTokenIds.assign(tpc_program_eos_ids,
-                               tpc_program_eos_ids + tpc_program_eos_count);
+                               tpc_program_eos_ids + tpc_program_eos_ids_count);
   request.maxSeq = maxSeq;
   request.keepLogits = o.verify || !o.output.empty();
   int64_t batch = int64_t(request.prompts.size());
@@ -578,6 +608,12 @@ int runGeneration(const Options &o, const Placement &placement,
 
 int main(int argc, char **argv) {
   const char *self = argc > 0 ? argv[0] : "tpc-program";
+  // Activations are freed at their last use (tpc-plan-memory) and the
+  // next pass asks for the same sizes again: keep freed buffers of up to
+  // 32 MiB (glibc's largest threshold) in the rank's arena for reuse
+  // instead of returning them to the kernel and faulting them in again.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   try {
     Options o = program::parseOptions(argc, argv);
     if (o.help) {

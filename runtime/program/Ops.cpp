@@ -5,6 +5,7 @@
 // are packed. The arithmetic is the rank's backend's (Backend.h).
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/core/MemoryMeter.h"
 #include "runtime/program/Ops.h"
 
 #include "runtime/comm/Faults.h"
@@ -125,6 +126,8 @@ Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
     return it->second;
   std::string name(nameView);
   std::vector<int64_t> globalShape(globalShapeList);
+  // Weights live across passes: not a pass's activations.
+  MemoryMeter::Scope unmetered(nullptr);
   weights::ShardSpec spec;
   spec.globalShape = globalShape;
   spec.rank = ctx.rank;
@@ -363,12 +366,16 @@ Tensor tpc::program::lastToken(RankContext &ctx, const Tensor &x,
   return out;
 }
 
+void tpc::program::release(RankContext &, Tensor &x) { x = Tensor(); }
+
 Tensor tpc::program::kvCache(RankContext &ctx, std::string_view nameView,
                              int64_t globalFeatures, const Layout &layout,
                              DType dtype) {
   if (auto it = ctx.caches.find(nameView); it != ctx.caches.end())
     return it->second;
   std::string name(nameView);
+  // Caches live across calls: not a call's activations.
+  MemoryMeter::Scope unmetered(nullptr);
   if (ctx.cacheBatch < 1 || ctx.maxSeq < 1)
     throw std::runtime_error("KV cache '" + name +
                              "': no batch and maximum sequence length were "

@@ -130,6 +130,10 @@ Tensor lmHead(RankContext &ctx, const Tensor &x, const Tensor &table);
 /// Row lengths[b] - 1 of each sequence of x [batch, seq, n]: [batch, n].
 Tensor lastToken(RankContext &ctx, const Tensor &x, const Ids &lengths);
 
+/// Ends `x`'s life (tpc.release, after its last use): the rank's reference
+/// to the buffer is dropped, so it is freed once no view holds it.
+void release(RankContext &ctx, Tensor &x);
+
 /// The rank's cache `name` (its shard of `globalFeatures` laid out by
 /// `layout`), allocated on first use as [cacheBatch, maxSeq, local].
 Tensor kvCache(RankContext &ctx, std::string_view name,

@@ -38,9 +38,17 @@ extern const int64_t tpc_program_weight_bytes_per_rank;
 extern const int64_t tpc_program_kv_bytes_per_position;
 /// How prefill and decode lay out the vocabulary of their logits.
 extern const tpc::program::Layout tpc_program_logits_layout;
-/// The ids that end a generated sequence: the first tpc_program_eos_count.
-extern const int64_t tpc_program_eos_count;
+/// The ids that end a generated sequence: the first tpc_program_eos_ids_count.
+extern const int64_t tpc_program_eos_ids_count;
 extern const int64_t tpc_program_eos_ids[];
+/// The largest rank's planned activation peaks of a forward pass and of a
+/// decode step (tpc-plan-memory): triples of bytes (fixed, per sequence,
+/// per token); the peak of a run is the largest triple's value at its
+/// batch and sequence length.
+extern const int64_t tpc_program_forward_activation_peaks_count;
+extern const int64_t tpc_program_forward_activation_peaks[];
+extern const int64_t tpc_program_decode_activation_peaks_count;
+extern const int64_t tpc_program_decode_activation_peaks[];
 extern const char *const tpc_program_model;
 /// tokenizer.json beside the model the program was compiled from, or "".
 extern const char *const tpc_program_tokenizer;

@@ -76,7 +76,7 @@ func.func @scalar_result() {
 // -----
 
 func.func @unknown_tpc_attribute() {
-  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected one of 'tpc.sharding', 'tpc.model_type', 'tpc.max_positions', 'tpc.partitioned', 'tpc.sharded_results', 'tpc.eos_token_ids'}}
+  // expected-error @+1 {{unknown tpc attribute 'tpc.shard', expected one of 'tpc.sharding', 'tpc.model_type', 'tpc.max_positions', 'tpc.max_local_shape', 'tpc.partitioned', 'tpc.sharded_results', 'tpc.eos_token_ids'}}
   %w = tpc.weight "w" {tpc.shard = 1} : tensor<8xf32>
   return
 }
@@ -177,5 +177,13 @@ func.func @negative_eos() attributes {tpc.eos_token_ids = array<i64: -1>} {
 
 // expected-error @+1 {{'tpc.sharded_results' must be a unit attribute, got true}}
 func.func @sharded_results_not_unit() attributes {tpc.sharded_results = true} {
+  return
+}
+
+// -----
+
+func.func @max_local_shape_rank() {
+  // expected-error @+1 {{'tpc.max_local_shape' must be an array<i64> with one size (or -1) per dimension of the op's one tensor result, got array<i64: 4>}}
+  %w = tpc.weight "w" {tpc.max_local_shape = array<i64: 4>} : tensor<8x2xf32>
   return
 }

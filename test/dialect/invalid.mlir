@@ -521,3 +521,31 @@ func.func @cache_update_too_long(%k: tensor<2x9x32xf32>, %o: tensor<2xi32>) {
   %u = tpc.cache_update %c, %k, %o : (tensor<2x8x32xf32>, tensor<2x9x32xf32>, tensor<2xi32>) -> tensor<2x8x32xf32>
   return
 }
+
+// -----
+
+func.func @release_then_use(%x: tensor<?x?x8xf32>) {
+  %g = tpc.gelu %x : tensor<?x?x8xf32>
+  tpc.release %g : tensor<?x?x8xf32>
+  // expected-error @+1 {{'tpc.silu' op uses a value released earlier by tpc.release}}
+  %s = tpc.silu %g : tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @release_weight() {
+  %w = tpc.weight "w" : tensor<8xf32>
+  // expected-error @+1 {{operand #0 is program state (a weight or a KV cache), which lives across calls}}
+  tpc.release %w : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @release_twice(%x: tensor<?x?x8xf32>) {
+  %g = tpc.gelu %x : tensor<?x?x8xf32>
+  // expected-error @+1 {{releases operand #1 twice}}
+  tpc.release %g, %g : tensor<?x?x8xf32>, tensor<?x?x8xf32>
+  return
+}

@@ -46,6 +46,8 @@ func.func @norms_and_activations(%x: tensor<?x?x64xbf16>) -> tensor<?x?x64xbf16>
   %ge = tpc.gelu %rms : tensor<?x?x64xbf16>
   // CHECK: tpc.silu %{{.*}} : tensor<?x?x64xbf16>
   %si = tpc.silu %ge : tensor<?x?x64xbf16>
+  // CHECK: tpc.release %{{.*}}, %{{.*}} : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+  tpc.release %ln, %ge : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
   return %si : tensor<?x?x64xbf16>
 }
 

@@ -104,6 +104,11 @@ cl::opt<std::string>
               cl::desc("Appended to the names of the C++ functions "
                        "--emit=cpp defines (forward, prefill, decode)"),
               cl::value_desc("suffix"), cl::init(""), cl::cat(category));
+cl::opt<int64_t> reportTokens(
+    "tokens",
+    cl::desc("Tokens of the forward pass the plan report costs (time, "
+             "activation peak; default 4096)"),
+    cl::value_desc("N"), cl::init(4096), cl::cat(category));
 cl::opt<int64_t> tp("tp", cl::desc("Tensor-parallel degree (default 1)"),
                     cl::value_desc("N"), cl::init(1), cl::cat(category));
 cl::opt<std::string> weightsPath(
@@ -164,6 +169,7 @@ std::optional<double> parseSize(StringRef text) {
 /// The report's options from the command line.
 ReportOptions reportOptions() {
   ReportOptions options;
+  options.tokens = reportTokens;
   options.decodeBatch = decodeBatch;
   options.contextLength = contextLength;
   options.memoryPerRank = *parseSize(memoryPerRank);
@@ -187,6 +193,7 @@ LogicalResult lower(ModuleOp module, StringRef suffix) {
   PassManager pm(module.getContext());
   LowerToEmitCOptions lowering;
   lowering.nameSuffix = suffix.str();
+  pm.addPass(createPlanMemory());
   pm.addPass(createLowerToEmitC(lowering));
   return pm.run(module);
 }
@@ -233,6 +240,8 @@ struct ProgramFacts {
   std::vector<int64_t> eosTokenIds;
   /// tokenizer.json beside the model, or "".
   std::string tokenizer;
+  /// The planned activation peaks of forward and decode (MemoryPlan).
+  std::vector<LiveBytes> forwardPeaks, decodePeaks;
 };
 
 /// The facts as extern const globals of the generated C++.
@@ -267,16 +276,29 @@ void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
   global("tpc_program_logits_layout",
          emitc::OpaqueType::get(ctx, "tpc::program::Layout"),
          emitc::OpaqueAttr::get(ctx, facts.logitsLayout));
-  // C++ has no empty arrays: the count says how many entries are ids.
-  i64("tpc_program_eos_count", int64_t(facts.eosTokenIds.size()));
-  std::vector<int64_t> eos = facts.eosTokenIds;
-  if (eos.empty())
-    eos.push_back(-1);
-  auto eosType = emitc::ArrayType::get({int64_t(eos.size())}, b.getI64Type());
-  global("tpc_program_eos_ids", eosType,
-         DenseIntElementsAttr::get(
-             RankedTensorType::get({int64_t(eos.size())}, b.getI64Type()),
-             ArrayRef<int64_t>(eos)));
+  // C++ has no empty arrays: a count says how many entries are real.
+  auto array = [&](StringRef name, std::vector<int64_t> values) {
+    i64((name + "_count").str(), int64_t(values.size()));
+    if (values.empty())
+      values.push_back(-1);
+    auto type = emitc::ArrayType::get({int64_t(values.size())}, b.getI64Type());
+    global(name, type,
+           DenseIntElementsAttr::get(
+               RankedTensorType::get({int64_t(values.size())}, b.getI64Type()),
+               ArrayRef<int64_t>(values)));
+  };
+  array("tpc_program_eos_ids", facts.eosTokenIds);
+  auto peaks = [](const std::vector<LiveBytes> &live) {
+    std::vector<int64_t> flat;
+    for (const LiveBytes &p : live)
+      llvm::append_range(flat, std::initializer_list<int64_t>{
+                                   std::llround(p.fixed),
+                                   std::llround(p.perSequence),
+                                   std::llround(p.perToken)});
+    return flat;
+  };
+  array("tpc_program_forward_activation_peaks", peaks(facts.forwardPeaks));
+  array("tpc_program_decode_activation_peaks", peaks(facts.decodePeaks));
   std::string model =
       llvm::sys::path::filename(StringRef(modelPath).ends_with("config.json")
                                     ? llvm::sys::path::parent_path(modelPath)
@@ -488,9 +510,11 @@ int emitExecutable(ModuleOp module) {
       }))
     return 1;
   facts.collectives = report->collectiveCount();
+  facts.forwardPeaks = report->activationPeaks;
   facts.weightBytesPerRank = int64_t(report->weightBytesMax);
   if (decodeReport) {
     facts.decodeCollectives = decodeReport->collectiveCount();
+    facts.decodePeaks = decodeReport->activationPeaks;
     facts.kvBytesPerPosition = int64_t(decodeReport->kvBytesPerPositionMax);
     auto decode = module.lookupSymbol<func::FuncOp>(kDecodeFuncName);
     Value logits = decode.front().getTerminator()->getOperand(0);
@@ -545,6 +569,9 @@ int main(int argc, char **argv) {
                 llvm::Twine(numLayers));
   if (tp < 1)
     return fail("--tp: expected a positive integer, got " + llvm::Twine(tp));
+  if (reportTokens < 1)
+    return fail("--tokens: expected a positive integer, got " +
+                llvm::Twine(reportTokens));
   if (decodeBatch < 1)
     return fail("--decode-batch: expected a positive integer, got " +
                 llvm::Twine(decodeBatch));
