@@ -47,7 +47,8 @@ public:
     Type type =
         resultType(rules::linear(shapeOf(x), shapeOf(w), biasShape, layout));
     return LinearOp::create(b, loc, type, x, w, bv,
-                            WeightLayoutAttr::get(b.getContext(), layout));
+                            WeightLayoutAttr::get(b.getContext(), layout),
+                            /*activation=*/ActivationAttr());
   }
 
   Value layerNorm(Value x, const Twine &name, double eps) {

@@ -160,6 +160,42 @@ struct SplitPattern : public OpConversionPattern<SplitOp> {
   }
 };
 
+/// A fused add + norm: one call returns both tensors
+/// (tpc::program::SumAndNorm), which two calls move out.
+template <typename OpT>
+struct AddNormPattern : public OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpT op, typename OpT::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    MLIRContext *ctx = op->getContext();
+    Value context = contextOf(op);
+    Call call(ctx);
+    call.operand(context)
+        .operand(adaptor.getLhs())
+        .operand(adaptor.getRhs())
+        .operand(adaptor.getScale());
+    StringRef callee = "addRmsNorm";
+    if constexpr (std::is_same_v<OpT, AddLayerNormOp>) {
+      call.operand(adaptor.getShift());
+      callee = "addLayerNorm";
+    }
+    Value both = call.real(op.getEpsilon().convertToDouble())
+                     .build(rewriter, op.getLoc(),
+                            emitc::OpaqueType::get(ctx, "tpc::program::SumAndNorm"),
+                            callee);
+    Type tensor = this->getTypeConverter()->convertType(op.getSum().getType());
+    SmallVector<Value> results;
+    for (StringRef take : {"takeSum", "takeNorm"}) {
+      Call part(ctx);
+      results.push_back(part.operand(context).operand(both).build(
+          rewriter, op.getLoc(), tensor, take));
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
 /// One tpc::program::release(ctx, value) per released value.
 struct ReleasePattern : public OpConversionPattern<ReleaseOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -275,12 +311,21 @@ struct LowerToEmitCPass
     add(LinearOp(),
         [](LinearOp op, LinearOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
           bool inOut = op.getLayout() == WeightLayout::InOut;
+          // A fused activation (tpc-fuse) is the call's last argument.
+          auto activation = [&](Call &call) -> Call & {
+            if (std::optional<Activation> act = op.getActivation())
+              call.literal(*act == Activation::Gelu
+                               ? "tpc::program::Activation::Gelu"
+                               : "tpc::program::Activation::Silu");
+            return call;
+          };
           c.operand(a.getInput()).operand(a.getWeight());
           if (!a.getBias())
-            return c.boolean(inOut).build(b, op.getLoc(), t, "linearNoBias");
-          return c.operand(a.getBias())
-              .boolean(inOut)
-              .boolean(isPartial(op.getResult()))
+            return activation(c.boolean(inOut))
+                .build(b, op.getLoc(), t, "linearNoBias");
+          return activation(c.operand(a.getBias())
+                                .boolean(inOut)
+                                .boolean(isPartial(op.getResult())))
               .build(b, op.getLoc(), t, "linearBias");
         });
     auto binary = [&](auto op, StringRef callee) {
@@ -394,7 +439,8 @@ struct LowerToEmitCPass
           .literal(layoutOf(op.getResult()))
           .build(b, op.getLoc(), t, "allSlice");
     });
-    patterns.add<SplitPattern, ReleasePattern>(converter, ctx);
+    patterns.add<SplitPattern, ReleasePattern, AddNormPattern<AddLayerNormOp>,
+                 AddNormPattern<AddRmsNormOp>>(converter, ctx);
     populateReturnOpTypeConversionPattern(patterns, converter);
 
     // The mesh has done its work: layouts are literals now.

@@ -206,6 +206,37 @@ def CommReport : Pass<"tpc-comm-report", "ModuleOp"> {
   ];
 }
 
+def Fuse : Pass<"tpc-fuse", "ModuleOp"> {
+  let summary = "Fuse ops of a partitioned program that each pass over an activation";
+  let description = [{
+    Rewrites op pairs into one op that reads and writes memory once (one
+    kernel on the CPU and on CUDA):
+
+    - `tpc.linear` followed by `tpc.gelu` or `tpc.silu` (its only user),
+      when the linear's result is not a partial sum: the activation becomes
+      the linear's epilogue;
+    - `tpc.add` whose sum feeds a `tpc.layer_norm` or `tpc.rms_norm`:
+      `tpc.add_layer_norm` / `tpc.add_rms_norm`, returning the sum (the
+      residual stream) and its normalization.
+
+    Runs after `tpc-partition` (only then is it known which results are
+    partial sums) and before `tpc-plan-memory`.
+
+    Before:
+    ```mlir
+    %u = tpc.linear %h, %w, %b layout = in_out : ...
+    %g = tpc.gelu %u : tensor<?x?x768xf32>
+    %s = tpc.add %x, %y : tensor<?x?x768xf32>
+    %n = tpc.layer_norm %s, %g2, %b2 epsilon = 1.0e-5 : ...
+    ```
+    After:
+    ```mlir
+    %g = tpc.linear %h, %w, %b layout = in_out activation = gelu : ...
+    %s, %n = tpc.add_layer_norm %x, %y, %g2, %b2 epsilon = 1.0e-5 : ...
+    ```
+  }];
+}
+
 def PlanMemory : Pass<"tpc-plan-memory", "ModuleOp"> {
   let summary = "Free every activation of a partitioned program at its last use";
   let description = [{

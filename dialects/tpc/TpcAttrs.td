@@ -25,6 +25,23 @@ def Tpc_WeightLayoutAttr : EnumAttr<Tpc_Dialect, Tpc_WeightLayout, "layout"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Activation fused into a linear
+//===----------------------------------------------------------------------===//
+
+def Tpc_Activation : I32EnumAttr<"Activation",
+    "elementwise activation applied to a linear layer's output", [
+      I32EnumAttrCase<"Gelu", 0, "gelu">,
+      I32EnumAttrCase<"Silu", 1, "silu">
+    ]> {
+  let cppNamespace = "::mlir::tpc";
+  let genSpecializedAttr = 0;
+}
+
+def Tpc_ActivationAttr : EnumAttr<Tpc_Dialect, Tpc_Activation, "activation"> {
+  let summary = "`gelu` (tanh form) or `silu`";
+}
+
+//===----------------------------------------------------------------------===//
 // Shardings
 //===----------------------------------------------------------------------===//
 

@@ -231,6 +231,15 @@ LogicalResult LinearOp::verify() {
   std::optional<ArrayRef<int64_t>> bias;
   if (getBias())
     bias = shapeOf(getBias());
+  if (getActivation()) {
+    if (!TpcDialect::isInPartitionedFunction(*this))
+      return emitOpError() << "fuses an activation only in a partitioned "
+                              "function (tpc-fuse runs after tpc-partition)";
+    if (auto sharding = (*this)->getAttrOfType<ShardingAttr>(
+            TpcDialect::getShardingAttrName());
+        sharding && !sharding.getPartial().empty())
+      return emitOpError() << "cannot apply an activation to a partial sum";
+  }
   return verifyResultShape(*this, rules::linear(shapeOf(getInput()),
                                                 shapeOf(getWeight()), bias,
                                                 getLayout()));
@@ -276,6 +285,27 @@ LogicalResult RmsNormOp::verify() {
     return failure();
   return verifyResultShape(
       *this, rules::norm(shapeOf(getInput()), {shapeOf(getScale())}));
+}
+
+LogicalResult AddLayerNormOp::verify() {
+  if (failed(verifyElementTypes(*this)) ||
+      failed(verifyPositive(*this, "epsilon", getEpsilon().convertToDouble())))
+    return failure();
+  if (llvm::Error err = rules::norm(shapeOf(getLhs()),
+                                    {shapeOf(getScale()), shapeOf(getShift())})
+                            .takeError())
+    return emitOpError() << llvm::toString(std::move(err));
+  return success();
+}
+
+LogicalResult AddRmsNormOp::verify() {
+  if (failed(verifyElementTypes(*this)) ||
+      failed(verifyPositive(*this, "epsilon", getEpsilon().convertToDouble())))
+    return failure();
+  if (llvm::Error err =
+          rules::norm(shapeOf(getLhs()), {shapeOf(getScale())}).takeError())
+    return emitOpError() << llvm::toString(std::move(err));
+  return success();
 }
 
 LogicalResult RopeOp::verify() {

@@ -151,14 +151,20 @@ def Tpc_LinearOp : Tpc_Op<"linear", [Pure]> {
         : (tensor<?x?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32>)
         -> tensor<?x?x3072xf32>
     ```
+
+    `activation`, set by `tpc-fuse` on a partitioned program only, applies
+    GeLU or SiLU to the result (after the bias) in the same kernel; the
+    result must then be whole or split, never a partial sum.
   }];
   let arguments = (ins Tpc_FloatTensor:$input,
                        Tpc_FloatTensor:$weight,
                        Optional<Tpc_FloatTensor>:$bias,
-                       Tpc_WeightLayoutAttr:$layout);
+                       Tpc_WeightLayoutAttr:$layout,
+                       OptionalAttr<Tpc_ActivationAttr>:$activation);
   let results = (outs Tpc_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? `layout` `=` `` $layout attr-dict
+    $input `,` $weight (`,` $bias^)? `layout` `=` `` $layout
+    (`activation` `=` `` $activation^)? attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -229,6 +235,53 @@ def Tpc_RmsNormOp : Tpc_Op<"rms_norm", [Pure]> {
   let results = (outs Tpc_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $scale `epsilon` `=` $epsilon attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tpc_AddLayerNormOp : Tpc_Op<"add_layer_norm",
+    [Pure, AllTypesMatch<["lhs", "rhs", "sum", "result"]>]> {
+  let summary = "Residual add and LayerNorm of the sum, in one pass";
+  let description = [{
+    `sum = lhs + rhs` and `result = layer_norm(sum)`: the residual stream
+    and the next block's normalized input, read and written once. Made by
+    `tpc-fuse` from a `tpc.add` whose sum feeds a `tpc.layer_norm`, on a
+    partitioned program.
+
+    ```mlir
+    %s, %n = tpc.add_layer_norm %x, %y, %g, %b epsilon = 1.0e-5
+        : (tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<768xf32>,
+           tensor<768xf32>) -> (tensor<?x?x768xf32>, tensor<?x?x768xf32>)
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$lhs,
+                       Tpc_FloatTensor:$rhs,
+                       Tpc_FloatTensor:$scale,
+                       Tpc_FloatTensor:$shift,
+                       F64Attr:$epsilon);
+  let results = (outs Tpc_FloatTensor:$sum, Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $scale `,` $shift `epsilon` `=` $epsilon attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tpc_AddRmsNormOp : Tpc_Op<"add_rms_norm",
+    [Pure, AllTypesMatch<["lhs", "rhs", "sum", "result"]>]> {
+  let summary = "Residual add and RMSNorm of the sum, in one pass";
+  let description = [{
+    `sum = lhs + rhs` and `result = rms_norm(sum)`, as `tpc.add_layer_norm`
+    for RMSNorm (Llama, Qwen2, Mistral).
+  }];
+  let arguments = (ins Tpc_FloatTensor:$lhs,
+                       Tpc_FloatTensor:$rhs,
+                       Tpc_FloatTensor:$scale,
+                       F64Attr:$epsilon);
+  let results = (outs Tpc_FloatTensor:$sum, Tpc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $scale `epsilon` `=` $epsilon attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

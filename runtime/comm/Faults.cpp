@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <iomanip>
 #include <stdexcept>
 #include <unistd.h>
 #include <vector>
@@ -60,7 +61,10 @@ void comm::injectFault(const char *point, int rank) {
   if (fault.rank != rank || fault.point != point)
     return;
   if (const char *stamp = std::getenv("TPC_FAULT_STAMP"))
-    std::ofstream(stamp) << std::chrono::duration<double>(
+    // Fixed, to the microsecond: the default 6 significant digits round
+    // the epoch seconds to 100 s.
+    std::ofstream(stamp) << std::fixed << std::setprecision(6)
+                         << std::chrono::duration<double>(
                                 std::chrono::system_clock::now()
                                     .time_since_epoch())
                                 .count()

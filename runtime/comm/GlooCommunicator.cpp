@@ -45,7 +45,8 @@ GlooCommunicator::GlooCommunicator(std::shared_ptr<gloo::Context> context)
 
 std::unique_ptr<GlooCommunicator>
 GlooCommunicator::connect(gloo::rendezvous::Store &store, int rank, int size,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout,
+                          std::chrono::milliseconds connectTimeout) {
   // A write to a peer that has failed and closed its socket must be an
   // error on this rank, not a SIGPIPE that kills the process.
   static std::once_flag ignorePipe;
@@ -54,8 +55,9 @@ GlooCommunicator::connect(gloo::rendezvous::Store &store, int rank, int size,
   attr.hostname = "127.0.0.1";
   auto device = gloo::transport::tcp::CreateDevice(attr);
   auto context = std::make_shared<gloo::rendezvous::Context>(rank, size);
-  context->setTimeout(timeout);
+  context->setTimeout(connectTimeout.count() > 0 ? connectTimeout : timeout);
   guarded("connect", rank, [&] { context->connectFullMesh(store, device); });
+  context->setTimeout(timeout);
   return std::unique_ptr<GlooCommunicator>(
       new GlooCommunicator(std::move(context)));
 }
@@ -213,7 +215,9 @@ void tpc::comm::runThreadRanks(
     };
     run->mutex.Await(absl::Condition(&allDoneOrFailed));
     if (!allDone()) {
-      absl::Time deadline = *run->firstFailure + absl::Seconds(1);
+      // Half a second for the others to notice: the run ends within the
+      // timeout plus one second of a fault, exit included.
+      absl::Time deadline = *run->firstFailure + absl::Milliseconds(500);
       run->mutex.AwaitWithDeadline(absl::Condition(&allDone), deadline);
     }
     for (int rank = 0; rank < size; ++rank)
@@ -236,7 +240,7 @@ void tpc::comm::runThreadRanks(
       names += (names.empty() ? "rank " : ", rank ") + std::to_string(rank) +
                " (" + run->phases[rank] + ")";
     message += (message.empty() ? "" : "; ") + names + " did not stop " +
-               "within a second of the failure and " +
+               "within half a second of the failure and " +
                (hung.size() > 1 ? "were" : "was") + " abandoned";
     throw AbandonedRanks(message);
   }

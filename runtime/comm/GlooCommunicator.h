@@ -22,10 +22,12 @@ class GlooCommunicator : public Communicator {
 public:
   /// Joins the group of `size` ranks as `rank`, meeting the others through
   /// `store`, over TCP on the loopback interface. Every collective fails
-  /// after `timeout` without progress.
+  /// after `timeout` without progress; connecting fails after
+  /// `connectTimeout` (when positive, else `timeout`).
   static std::unique_ptr<GlooCommunicator>
   connect(gloo::rendezvous::Store &store, int rank, int size,
-          std::chrono::milliseconds timeout);
+          std::chrono::milliseconds timeout,
+          std::chrono::milliseconds connectTimeout = {});
 
   int rank() const override;
   int size() const override;

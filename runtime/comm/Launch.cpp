@@ -5,8 +5,11 @@
 
 #include <gloo/rendezvous/file_store.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <unistd.h>
 #include <stdexcept>
 #include <thread>
 
@@ -57,6 +60,57 @@ ProcessGroup tpc::comm::detectProcessGroup() {
   return group;
 }
 
+namespace {
+/// This host's name, to tell its processes from other hosts'.
+std::string hostName() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+/// Records this process in the job's rendezvous directory, so that a rank
+/// that fails can stop its peers on the same host at once.
+void recordProcess(const std::filesystem::path &dir, int rank) {
+  std::ofstream(dir / ("process." + std::to_string(rank)))
+      << hostName() << " " << ::getpid() << "\n";
+}
+
+/// How long this process may still wait to connect: `timeout` from when
+/// the job's first process recorded itself, so that a process that started
+/// late (loading the executable takes a while on a busy host) gives up
+/// together with the others, not a timeout after its own start.
+std::chrono::milliseconds connectTimeout(const std::filesystem::path &dir,
+                                         std::chrono::milliseconds timeout) {
+  auto now = std::filesystem::file_time_type::clock::now();
+  auto earliest = now;
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().filename().string().rfind("process.", 0) == 0)
+      earliest = std::min(earliest, entry.last_write_time(ec));
+  auto waited =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - earliest);
+  return std::max(timeout - waited, std::chrono::milliseconds(100));
+}
+
+/// Kills the job's other processes on this host: a peer that hangs, or
+/// waits on a collective that can never complete, would otherwise live
+/// until mpirun tears the job down (a second or more after this process
+/// exits).
+void stopPeers(const std::filesystem::path &dir, int rank, int size) {
+  std::string host = hostName();
+  for (int peer = 0; peer < size; ++peer) {
+    if (peer == rank)
+      continue;
+    std::ifstream in(dir / ("process." + std::to_string(peer)));
+    std::string peerHost;
+    pid_t pid = 0;
+    if (in >> peerHost >> pid && peerHost == host && pid > 1 &&
+        pid != ::getpid())
+      ::kill(pid, SIGKILL);
+  }
+}
+} // namespace
+
 void tpc::comm::runRanks(int threads, std::chrono::milliseconds timeout,
                          const std::function<void(Communicator &)> &body) {
   ProcessGroup group = detectProcessGroup();
@@ -70,25 +124,28 @@ void tpc::comm::runRanks(int threads, std::chrono::milliseconds timeout,
           : std::filesystem::temp_directory_path() /
                 ("tpc-rendezvous-" + group.jobId);
   std::filesystem::create_directories(dir);
+  recordProcess(dir, group.rank);
   try {
     gloo::rendezvous::FileStore store(dir.string());
     setPhase("connecting");
     injectFault("join", group.rank);
-    auto comm =
-        GlooCommunicator::connect(store, group.rank, group.size, timeout);
+    auto comm = GlooCommunicator::connect(store, group.rank, group.size,
+                                          timeout, connectTimeout(dir, timeout));
     setPhase("running");
     body(*comm);
     setPhase("finishing");
     comm->barrier();
   } catch (const std::exception &e) {
-    // The job ends (mpirun stops the other processes when this one exits
-    // with an error): its rendezvous files go with it.
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
     // A collective that failed because a peer did: let that peer, which
     // exits at once, report its own error before this one ends the job.
     if (dynamic_cast<const CollectiveError *>(&e))
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // The job ends: its processes on this host stop now (mpirun stops the
+    // rest when this one exits with an error), and its rendezvous files go
+    // with it.
+    stopPeers(dir, group.rank, group.size);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
     throw std::runtime_error("rank " + std::to_string(group.rank) + " (" +
                              phase() + "): " + e.what());
   }

@@ -21,7 +21,8 @@ constexpr int64_t kElementGrain = 16384;
 } // namespace
 
 void cpu::linear(const float *x, int64_t rows, int64_t in, const float *weight,
-                 bool inOut, int64_t out, const float *bias, float *y) {
+                 bool inOut, int64_t out, const float *bias, float *y,
+                 Activation act) {
   // y = x W (+ bias): W is [in, out] row-major, or [out, in] used
   // transposed. Each thread computes a block of output columns (a block of
   // W's columns, or of its rows when transposed), single-threaded BLAS.
@@ -34,6 +35,15 @@ void cpu::linear(const float *x, int64_t rows, int64_t in, const float *weight,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, inOut ? CblasNoTrans : CblasTrans,
                 rows, width, in, 1.0f, x, in, w, inOut ? out : in,
                 bias ? 1.0f : 0.0f, y + begin, out);
+    if (act == Activation::None)
+      return;
+    for (int64_t r = 0; r < rows; ++r) {
+      float *row = y + r * out + begin;
+      if (act == Activation::Gelu)
+        vec::geluTanh(row, width, row);
+      else
+        vec::silu(row, width, row);
+    }
   });
 }
 
@@ -105,6 +115,23 @@ void cpu::rmsNorm(const float *x, int64_t rows, int64_t hidden,
                 for (int64_t r = begin; r < end; ++r)
                   vec::rmsNormRow(x + r * hidden, hidden, scale, eps,
                                   y + r * hidden);
+              });
+}
+
+void cpu::addNorm(const float *a, const float *b, int64_t rows,
+                  int64_t hidden, const float *scale, const float *shift,
+                  float eps, float *sum, float *y) {
+  parallelFor(rows, std::max<int64_t>(1, kElementGrain / hidden),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                  float *s = sum + r * hidden;
+                  vec::add(a + r * hidden, b + r * hidden, hidden, s);
+                  if (shift)
+                    vec::layerNormRow(s, hidden, scale, shift, eps,
+                                      y + r * hidden);
+                  else
+                    vec::rmsNormRow(s, hidden, scale, eps, y + r * hidden);
+                }
               });
 }
 

@@ -14,6 +14,7 @@
 #ifndef TPC_RUNTIME_CPU_KERNELS_H
 #define TPC_RUNTIME_CPU_KERNELS_H
 
+#include "runtime/core/Activation.h"
 #include "runtime/cpu/Threads.h"
 
 #include <cstdint>
@@ -24,8 +25,11 @@ namespace tpc::cpu {
 /// [in, out] (GPT-2 Conv1D), otherwise [out, in] (torch.nn.Linear).
 /// A null `bias` adds nothing (also how a rank other than the first handles
 /// a row-split linear's bias, so that the sum over ranks adds it once).
+/// `act` is applied to each block of columns right after its GEMM, while
+/// it is in cache (tpc-fuse's linear + activation).
 void linear(const float *x, int64_t rows, int64_t in, const float *weight,
-            bool inOut, int64_t out, const float *bias, float *y);
+            bool inOut, int64_t out, const float *bias, float *y,
+            Activation act = Activation::None);
 
 /// logits[rows, vocab] = x[rows, hidden] table[vocab, hidden]^T.
 void lmHead(const float *x, int64_t rows, int64_t hidden, const float *table,
@@ -49,6 +53,11 @@ void layerNorm(const float *x, int64_t rows, int64_t hidden, const float *scale,
                const float *shift, float eps, float *y);
 void rmsNorm(const float *x, int64_t rows, int64_t hidden, const float *scale,
              float eps, float *y);
+/// sum = a + b and y = norm(sum), row by row in one pass: LayerNorm with
+/// `shift`, RMSNorm without (tpc-fuse's residual add + norm).
+void addNorm(const float *a, const float *b, int64_t rows, int64_t hidden,
+             const float *scale, const float *shift, float eps, float *sum,
+             float *y);
 
 /// Rotary embedding in place on x[batch, seq, heads * headDim], rotate-half
 /// convention (Hugging Face Llama). Token s of sequence b is at position

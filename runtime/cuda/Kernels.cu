@@ -332,9 +332,42 @@ void tpc::cuda::convert(Context &ctx, DType from, const void *x, DType to,
   });
 }
 
+namespace {
+/// y = act(y + bias) in place, the epilogue of a fused linear.
+template <typename T, typename Op>
+__global__ void biasActivationKernel(T *y, const T *bias, int64_t rows,
+                                     int64_t cols, Op op) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+       i < rows * cols; i += int64_t(gridDim.x) * blockDim.x) {
+    float v = load(y[i]);
+    if (bias)
+      v += load(bias[i % cols]);
+    y[i] = store<T>(op(v));
+  }
+}
+} // namespace
+
 void tpc::cuda::linear(Context &ctx, DType dtype, const void *x, int64_t rows,
                        int64_t in, const void *weight, bool inOut,
-                       int64_t out, const void *bias, void *y) {
+                       int64_t out, const void *bias, Activation act,
+                       void *y) {
+  if (act != Activation::None) {
+    gemm(ctx, dtype, x, rows, in, weight, inOut, out, y, 0.0f);
+    dispatch(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      auto launch = [&](auto op) {
+        biasActivationKernel<<<blocksFor(rows * out, kThreads), kThreads, 0,
+                               cudaStream_t(ctx.stream())>>>(
+            static_cast<T *>(y), static_cast<const T *>(bias), rows, out, op);
+      };
+      if (act == Activation::Gelu)
+        launch(GeluTanhOp());
+      else
+        launch(SiluOp());
+      check(cudaGetLastError(), "bias and activation");
+    });
+    return;
+  }
   if (bias)
     dispatch(dtype, [&](auto tag) {
       using T = decltype(tag);
@@ -418,6 +451,13 @@ void tpc::cuda::rmsNorm(Context &ctx, DType dtype, const void *x, int64_t rows,
                         void *y) {
   norm(ctx, dtype, x, nullptr, rows, hidden, scale, nullptr, eps, true,
        nullptr, y);
+}
+
+void tpc::cuda::addLayerNorm(Context &ctx, DType dtype, const void *a,
+                             const void *b, int64_t rows, int64_t hidden,
+                             const void *scale, const void *shift, float eps,
+                             void *sum, void *y) {
+  norm(ctx, dtype, a, b, rows, hidden, scale, shift, eps, false, sum, y);
 }
 
 void tpc::cuda::addRmsNorm(Context &ctx, DType dtype, const void *a,

@@ -11,6 +11,7 @@
 #ifndef TPC_RUNTIME_CUDA_KERNELS_H
 #define TPC_RUNTIME_CUDA_KERNELS_H
 
+#include "runtime/core/Activation.h"
 #include "runtime/core/DType.h"
 
 #include <cstdint>
@@ -49,9 +50,11 @@ private:
 /// out[i] = x[i] converted from `from` to `to` (round to nearest even).
 void convert(Context &ctx, DType from, const void *x, DType to, int64_t n,
              void *out);
+/// y = act(x W + bias): the GEMM, then one kernel that adds the bias and
+/// applies the activation (none: the bias is the GEMM's C input).
 void linear(Context &ctx, DType dtype, const void *x, int64_t rows, int64_t in,
             const void *weight, bool inOut, int64_t out, const void *bias,
-            void *y);
+            Activation act, void *y);
 void lmHead(Context &ctx, DType dtype, const void *x, int64_t rows,
             int64_t hidden, const void *table, int64_t vocab, void *logits);
 void embedding(Context &ctx, DType dtype, const void *table, int64_t rowBegin,
@@ -68,6 +71,10 @@ void layerNorm(Context &ctx, DType dtype, const void *x, int64_t rows,
                void *y);
 void rmsNorm(Context &ctx, DType dtype, const void *x, int64_t rows,
              int64_t hidden, const void *scale, float eps, void *y);
+/// Fused residual + LayerNorm: sum = a + b, y = layerNorm(sum).
+void addLayerNorm(Context &ctx, DType dtype, const void *a, const void *b,
+                  int64_t rows, int64_t hidden, const void *scale,
+                  const void *shift, float eps, void *sum, void *y);
 /// Fused residual + RMSNorm: sum = a + b, y = rmsNorm(sum).
 void addRmsNorm(Context &ctx, DType dtype, const void *a, const void *b,
                 int64_t rows, int64_t hidden, const void *scale, float eps,

@@ -18,6 +18,7 @@
 #ifndef TPC_RUNTIME_PROGRAM_BACKEND_H
 #define TPC_RUNTIME_PROGRAM_BACKEND_H
 
+#include "runtime/core/Activation.h"
 #include "runtime/core/Tensor.h"
 
 #include <cstdint>
@@ -26,6 +27,8 @@
 #include <vector>
 
 namespace tpc::program {
+
+using Activation = tpc::Activation;
 
 class Backend {
 public:
@@ -49,9 +52,10 @@ public:
   virtual void synchronize() = 0;
 
   /// The kernels, with the shapes and conventions of runtime/cpu/Kernels.h.
+  /// y = act(x W + bias), the activation applied in the same kernel.
   virtual void linear(const Tensor &x, int64_t rows, int64_t in,
                       const Tensor &weight, bool inOut, int64_t out,
-                      const Tensor *bias, Tensor &y) = 0;
+                      const Tensor *bias, Activation act, Tensor &y) = 0;
   virtual void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
                       const Tensor &table, int64_t vocab, Tensor &logits) = 0;
   /// Rows [rowBegin, rowBegin + localRows) of the table; ids outside them
@@ -68,6 +72,11 @@ public:
                          Tensor &y) = 0;
   virtual void rmsNorm(const Tensor &x, int64_t rows, int64_t hidden,
                        const Tensor &scale, float eps, Tensor &y) = 0;
+  /// sum = a + b and y = norm(sum) in one pass; `shift` null: RMSNorm.
+  virtual void addNorm(const Tensor &a, const Tensor &b, int64_t rows,
+                       int64_t hidden, const Tensor &scale,
+                       const Tensor *shift, float eps, Tensor &sum,
+                       Tensor &y) = 0;
   /// In place. Token s of sequence b is at position offsets[b] + s (s when
   /// `offsets` is empty).
   virtual void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,

@@ -79,12 +79,13 @@ public:
   void synchronize() override {}
 
   void linear(const Tensor &x, int64_t rows, int64_t in, const Tensor &weight,
-              bool inOut, int64_t out, const Tensor *bias, Tensor &y) override {
+              bool inOut, int64_t out, const Tensor *bias, Activation act,
+              Tensor &y) override {
     std::optional<Widened> b;
     if (bias)
       b.emplace(*bias);
     cpu::linear(Widened(x).get(), rows, in, Widened(weight).get(), inOut, out,
-                b ? b->get() : nullptr, Narrowed(y).get());
+                b ? b->get() : nullptr, Narrowed(y).get(), act);
   }
   void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
               const Tensor &table, int64_t vocab, Tensor &logits) override {
@@ -122,6 +123,16 @@ public:
                const Tensor &scale, float eps, Tensor &y) override {
     cpu::rmsNorm(Widened(x).get(), rows, hidden, Widened(scale).get(), eps,
                  Narrowed(y).get());
+  }
+  void addNorm(const Tensor &a, const Tensor &b, int64_t rows, int64_t hidden,
+               const Tensor &scale, const Tensor *shift, float eps, Tensor &sum,
+               Tensor &y) override {
+    std::optional<Widened> s;
+    if (shift)
+      s.emplace(*shift);
+    cpu::addNorm(Widened(a).get(), Widened(b).get(), rows, hidden,
+                 Widened(scale).get(), s ? s->get() : nullptr, eps,
+                 Narrowed(sum).get(), Narrowed(y).get());
   }
   void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
             int64_t headDim, double theta,

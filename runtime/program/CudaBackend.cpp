@@ -83,9 +83,10 @@ public:
   void synchronize() override { ctx->synchronize(); }
 
   void linear(const Tensor &x, int64_t rows, int64_t in, const Tensor &weight,
-              bool inOut, int64_t out, const Tensor *bias, Tensor &y) override {
+              bool inOut, int64_t out, const Tensor *bias, Activation act,
+              Tensor &y) override {
     cuda::linear(*ctx, x.dtype(), x.data(), rows, in, weight.data(), inOut, out,
-                 bias ? bias->data() : nullptr, y.data());
+                 bias ? bias->data() : nullptr, act, y.data());
   }
   void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
               const Tensor &table, int64_t vocab, Tensor &logits) override {
@@ -137,6 +138,17 @@ public:
                const Tensor &scale, float eps, Tensor &y) override {
     cuda::rmsNorm(*ctx, x.dtype(), x.data(), rows, hidden, scale.data(), eps,
                   y.data());
+  }
+  void addNorm(const Tensor &a, const Tensor &b, int64_t rows, int64_t hidden,
+               const Tensor &scale, const Tensor *shift, float eps, Tensor &sum,
+               Tensor &y) override {
+    if (shift)
+      cuda::addLayerNorm(*ctx, a.dtype(), a.data(), b.data(), rows, hidden,
+                         scale.data(), shift->data(), eps, sum.data(),
+                         y.data());
+    else
+      cuda::addRmsNorm(*ctx, a.dtype(), a.data(), b.data(), rows, hidden,
+                       scale.data(), eps, sum.data(), y.data());
   }
   void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
             int64_t headDim, double theta,

@@ -216,7 +216,7 @@ Ids tpc::program::positions(RankContext &, const Ids &ids,
 
 Tensor tpc::program::linear(RankContext &ctx, const Tensor &x,
                             const Tensor &weight, const Tensor *bias,
-                            bool inOut, bool resultPartial) {
+                            bool inOut, bool resultPartial, Activation act) {
   int64_t in = inOut ? weight.shape()[0] : weight.shape()[1];
   int64_t out = inOut ? weight.shape()[1] : weight.shape()[0];
   if (lastDim(x) != in)
@@ -228,8 +228,10 @@ Tensor tpc::program::linear(RankContext &ctx, const Tensor &x,
   Backend &backend = backendOf(ctx);
   Tensor y = backend.empty(shape, x.dtype());
   bool addBias = bias && (!resultPartial || ctx.rank == 0);
+  if (resultPartial && act != Activation::None)
+    throw std::runtime_error("linear: an activation of a partial sum");
   backend.linear(x, rowsOf(x), in, weight, inOut, out, addBias ? bias : nullptr,
-                 y);
+                 act, y);
   return y;
 }
 
@@ -253,14 +255,16 @@ std::vector<Tensor> tpc::program::split(RankContext &ctx, const Tensor &x,
 }
 
 Tensor tpc::program::linearNoBias(RankContext &ctx, const Tensor &x,
-                                  const Tensor &weight, bool inOut) {
-  return linear(ctx, x, weight, nullptr, inOut, false);
+                                  const Tensor &weight, bool inOut,
+                                  Activation act) {
+  return linear(ctx, x, weight, nullptr, inOut, false, act);
 }
 
 Tensor tpc::program::linearBias(RankContext &ctx, const Tensor &x,
                                 const Tensor &weight, const Tensor &bias,
-                                bool inOut, bool resultPartial) {
-  return linear(ctx, x, weight, &bias, inOut, resultPartial);
+                                bool inOut, bool resultPartial,
+                                Activation act) {
+  return linear(ctx, x, weight, &bias, inOut, resultPartial, act);
 }
 
 Tensor tpc::program::add(RankContext &ctx, const Tensor &a, const Tensor &b) {
@@ -303,6 +307,34 @@ Tensor tpc::program::rmsNorm(RankContext &ctx, const Tensor &x,
   Tensor out = like(ctx, x);
   backendOf(ctx).rmsNorm(x, rowsOf(x), lastDim(x), scale, float(eps), out);
   return out;
+}
+
+SumAndNorm tpc::program::addLayerNorm(RankContext &ctx, const Tensor &a,
+                                     const Tensor &b, const Tensor &scale,
+                                     const Tensor &shift, double eps) {
+  requireSameShape(a, b, "add_layer_norm");
+  SumAndNorm both{like(ctx, a), like(ctx, a)};
+  backendOf(ctx).addNorm(a, b, rowsOf(a), lastDim(a), scale, &shift,
+                         float(eps), both.sum, both.norm);
+  return both;
+}
+
+SumAndNorm tpc::program::addRmsNorm(RankContext &ctx, const Tensor &a,
+                                   const Tensor &b, const Tensor &scale,
+                                   double eps) {
+  requireSameShape(a, b, "add_rms_norm");
+  SumAndNorm both{like(ctx, a), like(ctx, a)};
+  backendOf(ctx).addNorm(a, b, rowsOf(a), lastDim(a), scale, nullptr,
+                         float(eps), both.sum, both.norm);
+  return both;
+}
+
+Tensor tpc::program::takeSum(RankContext &, SumAndNorm &both) {
+  return std::move(both.sum);
+}
+
+Tensor tpc::program::takeNorm(RankContext &, SumAndNorm &both) {
+  return std::move(both.norm);
 }
 
 Tensor tpc::program::rope(RankContext &ctx, const Tensor &x, int64_t headDim,

@@ -92,17 +92,20 @@ Ids positions(RankContext &ctx, const Ids &ids, const Ids &offsets);
 /// `resultPartial`: the input dimension is split and the result a partial
 /// sum, so the bias is added on rank 0 only.
 Tensor linear(RankContext &ctx, const Tensor &x, const Tensor &weight,
-              const Tensor *bias, bool inOut, bool resultPartial);
+              const Tensor *bias, bool inOut, bool resultPartial,
+              Activation act = Activation::None);
 /// Cuts the last dimension into `pieces` equal consecutive parts.
 std::vector<Tensor> split(RankContext &ctx, const Tensor &x, int64_t pieces);
 /// Part `index` of split(x, pieces).
 Tensor splitPiece(RankContext &ctx, const Tensor &x, int64_t pieces,
                   int64_t index);
 /// linear without and with a bias, as generated code calls them.
+/// `act`: an activation fused into the linear (tpc-fuse).
 Tensor linearNoBias(RankContext &ctx, const Tensor &x, const Tensor &weight,
-                    bool inOut);
+                    bool inOut, Activation act = Activation::None);
 Tensor linearBias(RankContext &ctx, const Tensor &x, const Tensor &weight,
-                  const Tensor &bias, bool inOut, bool resultPartial);
+                  const Tensor &bias, bool inOut, bool resultPartial,
+                  Activation act = Activation::None);
 Tensor add(RankContext &ctx, const Tensor &a, const Tensor &b);
 Tensor mul(RankContext &ctx, const Tensor &a, const Tensor &b);
 Tensor gelu(RankContext &ctx, const Tensor &x);
@@ -111,6 +114,17 @@ Tensor layerNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,
                  const Tensor &shift, double eps);
 Tensor rmsNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,
                double eps);
+/// A residual add fused with the norm of its sum (tpc-fuse): both
+/// results, moved out by takeSum and takeNorm.
+struct SumAndNorm {
+  Tensor sum, norm;
+};
+SumAndNorm addLayerNorm(RankContext &ctx, const Tensor &a, const Tensor &b,
+                        const Tensor &scale, const Tensor &shift, double eps);
+SumAndNorm addRmsNorm(RankContext &ctx, const Tensor &a, const Tensor &b,
+                      const Tensor &scale, double eps);
+Tensor takeSum(RankContext &ctx, SumAndNorm &both);
+Tensor takeNorm(RankContext &ctx, SumAndNorm &both);
 Tensor rope(RankContext &ctx, const Tensor &x, int64_t headDim, double theta);
 /// RoPE at positions counted from each sequence's offset.
 Tensor rope(RankContext &ctx, const Tensor &x, const Ids &offsets,

@@ -549,3 +549,28 @@ func.func @release_twice(%x: tensor<?x?x8xf32>) {
   tpc.release %g, %g : tensor<?x?x8xf32>, tensor<?x?x8xf32>
   return
 }
+
+// -----
+
+func.func @activation_before_partitioning(%x: tensor<?x?x8xf32>, %w: tensor<8x8xf32>) {
+  // expected-error @+1 {{fuses an activation only in a partitioned function (tpc-fuse runs after tpc-partition)}}
+  %y = tpc.linear %x, %w layout = in_out activation = gelu : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+tpc.mesh @mesh ["tp" = 2]
+func.func @activation_of_partial_sum(%x: tensor<?x?x4xf32>, %w: tensor<4x8xf32>) attributes {tpc.partitioned} {
+  // expected-error @+1 {{cannot apply an activation to a partial sum}}
+  %y = tpc.linear %x, %w layout = in_out activation = silu {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {}], partial = {"tp"}>} : (tensor<?x?x4xf32>, tensor<4x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @add_norm_shapes(%x: tensor<?x?x8xf32>, %g: tensor<4xf32>) {
+  // expected-error @+1 {{'tpc.add_rms_norm' op}}
+  %s, %n = tpc.add_rms_norm %x, %x, %g epsilon = 1.0e-5 : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<4xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+  return
+}

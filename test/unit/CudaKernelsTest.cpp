@@ -121,11 +121,47 @@ TEST_P(CudaKernels, LinearBothLayouts) {
       b = rounded(random(out, 3)), want(rows * out);
   void *dx = upload(x), *dw = upload(w), *db = upload(b),
        *dy = alloc(rows * out);
-  for (bool inOut : {true, false}) {
-    cpu::linear(x.data(), rows, in, w.data(), inOut, out, b.data(),
-                want.data());
-    cuda::linear(*ctx, dtype(), dx, rows, in, dw, inOut, out, db, dy);
-    expectNear(download(dy, rows * out), want);
+  for (bool inOut : {true, false})
+    for (Activation act :
+         {Activation::None, Activation::Gelu, Activation::Silu}) {
+      cpu::linear(x.data(), rows, in, w.data(), inOut, out, b.data(),
+                  want.data(), act);
+      if (dtype() != DType::F32 && act != Activation::None) {
+        // The GPU rounds the GEMM's result before its epilogue.
+        Vec plain(rows * out);
+        cpu::linear(x.data(), rows, in, w.data(), inOut, out, b.data(),
+                    plain.data());
+        plain = rounded(plain);
+        for (float &v : plain)
+          v = act == Activation::Gelu
+                  ? 0.5f * v *
+                        (1.0f + std::tanh(0.7978845608028654f *
+                                          (v + 0.044715f * v * v * v)))
+                  : v / (1.0f + std::exp(-v));
+        want = plain;
+      }
+      cuda::linear(*ctx, dtype(), dx, rows, in, dw, inOut, out, db, act, dy);
+      expectNear(download(dy, rows * out), want);
+    }
+}
+
+TEST_P(CudaKernels, ResidualAddAndNorms) {
+  int64_t rows = 5, h = 64;
+  Vec a = rounded(random(rows * h, 11)), b = rounded(random(rows * h, 12)),
+      g = rounded(random(h, 13)), s = rounded(random(h, 14)),
+      sum(rows * h), want(rows * h);
+  void *da = upload(a), *db = upload(b), *dg = upload(g), *ds = upload(s),
+       *dsum = alloc(rows * h), *dy = alloc(rows * h);
+  for (bool layer : {true, false}) {
+    cpu::addNorm(a.data(), b.data(), rows, h, g.data(),
+                 layer ? s.data() : nullptr, 1e-5f, sum.data(), want.data());
+    if (layer)
+      cuda::addLayerNorm(*ctx, dtype(), da, db, rows, h, dg, ds, 1e-5f, dsum,
+                         dy);
+    else
+      cuda::addRmsNorm(*ctx, dtype(), da, db, rows, h, dg, 1e-5f, dsum, dy);
+    expectNear(download(dsum, rows * h), sum);
+    expectNear(download(dy, rows * h), want);
   }
 }
 

@@ -193,6 +193,7 @@ LogicalResult lower(ModuleOp module, StringRef suffix) {
   PassManager pm(module.getContext());
   LowerToEmitCOptions lowering;
   lowering.nameSuffix = suffix.str();
+  pm.addPass(createFuse());
   pm.addPass(createPlanMemory());
   pm.addPass(createLowerToEmitC(lowering));
   return pm.run(module);

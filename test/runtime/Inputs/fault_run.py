@@ -2,11 +2,13 @@
 
 usage: fault_run.py FAULT BOUND EXE [--rendezvous DIR] -- COMMAND...
 
-FAULT is TPC_INJECT_FAULT (RANK:POINT:KIND). Prints the exit code, the
-seconds from the fault firing to the end of the whole command (it must be
-at most BOUND: the timeout plus one second), whether any process of EXE
-(the program's executable) is left, and whether the rendezvous directory is gone; then the
-program's stderr. Exits 1 when a check fails.
+FAULT is TPC_INJECT_FAULT (RANK:POINT:KIND). Prints the exit code, whether
+every rank (every process of EXE, the program's executable, or the
+program itself for thread ranks) ended at most BOUND seconds (the timeout
+plus one second) after the fault fired, whether any process of EXE is
+left once the command ends, and whether the rendezvous directory is gone;
+then the program's stderr. Exits 1 when a check fails. (mpirun itself
+takes about a second more to report and exit after its last process.)
 """
 import os
 import subprocess
@@ -43,9 +45,24 @@ def main():
     env = dict(os.environ, TPC_INJECT_FAULT=fault, TPC_FAULT_STAMP=stamp)
     if rendezvous:
         env["TPC_RENDEZVOUS_DIR"] = rendezvous
-    result = subprocess.run(command, env=env, capture_output=True, text=True,
-                            timeout=bound + 60)
-    end = time.time()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    # The moment the last rank is gone: the program itself, or (under
+    # mpirun) the last process of its executable.
+    ranks_end = None
+    deadline = time.time() + bound + 60
+    while time.time() < deadline:
+        finished = process.poll() is not None
+        if os.path.exists(stamp) and (finished or not running(exe)):
+            ranks_end = time.time()
+            break
+        if finished:
+            break
+        time.sleep(0.02)
+    _, stderr = process.communicate(timeout=max(1, deadline - time.time()))
+    result = subprocess.CompletedProcess(command, process.returncode, "",
+                                         stderr)
+    end = ranks_end if ranks_end is not None else time.time()
     ok = result.returncode != 0
     if not os.path.exists(stamp):
         print("the fault never fired")

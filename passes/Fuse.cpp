@@ -1,0 +1,110 @@
+//===- Fuse.cpp - fuse the ops of a partitioned program -------------------===//
+//
+// Rewrites pairs of ops that each read and write a whole activation into
+// one op that does both in one pass over memory (one kernel on every
+// backend):
+//   - tpc.linear followed by tpc.gelu / tpc.silu (its only user), when the
+//     linear's result is not a partial sum: the activation becomes the
+//     linear's epilogue (`activation = gelu`);
+//   - tpc.add whose sum feeds a tpc.layer_norm / tpc.rms_norm:
+//     tpc.add_layer_norm / tpc.add_rms_norm, which return the sum (the
+//     residual stream) and its normalization.
+// Runs after tpc-partition: only then is it known which results are
+// partial sums, and the fused ops have no sharding rules of their own.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "dialects/tpc/TpcDialect.h"
+#include "dialects/tpc/TpcOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::tpc {
+#define GEN_PASS_DEF_FUSE
+#include "passes/Passes.h.inc"
+} // namespace mlir::tpc
+
+using namespace mlir;
+using namespace mlir::tpc;
+
+namespace {
+bool isPartial(Operation *op) {
+  auto sharding =
+      op->getAttrOfType<ShardingAttr>(TpcDialect::getShardingAttrName());
+  return sharding && !sharding.getPartial().empty();
+}
+
+/// linear -> gelu/silu: the linear applies the activation itself.
+bool fuseActivation(Operation *act) {
+  std::optional<Activation> kind;
+  if (isa<GeluOp>(act))
+    kind = Activation::Gelu;
+  else if (isa<SiluOp>(act))
+    kind = Activation::Silu;
+  else
+    return false;
+  auto linear = act->getOperand(0).getDefiningOp<LinearOp>();
+  if (!linear || !linear->hasOneUse() || linear.getActivation() ||
+      isPartial(linear) || isPartial(act) ||
+      linear.getType() != act->getResult(0).getType())
+    return false;
+  linear.setActivationAttr(ActivationAttr::get(act->getContext(), *kind));
+  act->getResult(0).replaceAllUsesWith(linear.getResult());
+  act->erase();
+  return true;
+}
+
+/// add -> norm: one op returns the sum and its normalization.
+bool fuseAddNorm(Operation *norm) {
+  if (!isa<LayerNormOp, RmsNormOp>(norm))
+    return false;
+  auto add = norm->getOperand(0).getDefiningOp<AddOp>();
+  if (!add || isPartial(add) || isPartial(norm) ||
+      add.getType() != norm->getResult(0).getType() ||
+      add->getBlock() != norm->getBlock())
+    return false;
+  // The fused op stands where the norm stood: the sum's other readers
+  // must come after it.
+  for (Operation *user : add->getUsers())
+    if (user != norm && !norm->isBeforeInBlock(user))
+      return false;
+  OpBuilder b(norm);
+  Operation *fused;
+  if (auto layer = dyn_cast<LayerNormOp>(norm))
+    fused = AddLayerNormOp::create(b, norm->getLoc(), add.getType(),
+                                   add.getType(), add.getLhs(), add.getRhs(),
+                                   layer.getScale(), layer.getShift(),
+                                   layer.getEpsilonAttr());
+  else
+    fused = AddRmsNormOp::create(
+        b, norm->getLoc(), add.getType(), add.getType(), add.getLhs(),
+        add.getRhs(), cast<RmsNormOp>(norm).getScale(),
+        cast<RmsNormOp>(norm).getEpsilonAttr());
+  Attribute addSharding = add->getAttr(TpcDialect::getShardingAttrName());
+  Attribute normSharding = norm->getAttr(TpcDialect::getShardingAttrName());
+  if (addSharding && normSharding)
+    fused->setAttr(TpcDialect::getShardingAttrName(),
+                   b.getArrayAttr({addSharding, normSharding}));
+  norm->getResult(0).replaceAllUsesWith(fused->getResult(1));
+  add->getResult(0).replaceAllUsesWith(fused->getResult(0));
+  norm->erase();
+  add->erase();
+  return true;
+}
+
+struct FusePass : public mlir::tpc::impl::FuseBase<FusePass> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal() ||
+          !func->hasAttr(TpcDialect::getPartitionedAttrName()))
+        continue;
+      for (Operation &op :
+           llvm::make_early_inc_range(func.getBody().front()))
+        if (!fuseActivation(&op))
+          fuseAddNorm(&op);
+    }
+  }
+};
+} // namespace
