@@ -160,6 +160,12 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="GPT-2 at 1x128, f32 only")
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--model", action="append", choices=["gpt2", "tinyllama-4l"],
+                        help="only these models (repeatable)")
+    parser.add_argument("--dtype", action="append", choices=["f32", "bf16"],
+                        help="only these element types (repeatable)")
+    parser.add_argument("--length", action="append", type=int,
+                        help="only these token counts (repeatable)")
     args = parser.parse_args()
     ensure_torch()
     import numpy as np
@@ -174,6 +180,12 @@ def main():
     dtypes = ["f32"] if args.quick else ["f32", "bf16"]
     if args.quick:
         models = models[:1]
+    if args.model:
+        models = [m for m in models if m[0] in args.model]
+    if args.dtype:
+        dtypes = args.dtype
+    if args.length:
+        lengths = args.length
     print(f"tpc tp = 1 against PyTorch {__import__('torch').__version__} eager, "
           f"{CORES} threads each, same weights and tokens (mean of "
           f"{args.passes} passes after a warm-up)")

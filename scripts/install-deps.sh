@@ -10,7 +10,9 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools                 # LLVM 22, lit, FileCheck, not
   libmlir-22-dev mlir-22-tools              # MLIR 22, mlir-tblgen
   libgtest-dev                              # unit tests
-  libopenblas-dev                           # CPU runtime GEMMs
+  libopenblas-dev                           # CPU runtime GEMMs (f32)
+  libdnnl-dev                               # CPU runtime GEMMs (bf16, oneDNN)
+  libhwy-dev                                # CPU runtime vector loops
   libgloo-dev                               # CPU runtime collectives
   openmpi-bin                               # mpirun: ranks as processes
   libpcre2-dev libicu-dev                   # tokenizers: regexes, Unicode

@@ -1,6 +1,7 @@
 //===- CpuBackend.cpp - the program layer's kernels on the host -----------===//
 #include "runtime/program/Backend.h"
 
+#include "runtime/cpu/Bf16Matmul.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <cstring>
@@ -81,6 +82,16 @@ public:
   void linear(const Tensor &x, int64_t rows, int64_t in, const Tensor &weight,
               bool inOut, int64_t out, const Tensor *bias, Activation act,
               Tensor &y) override {
+    // bf16 weights are multiplied as stored (oneDNN), never widened.
+    if (x.dtype() == DType::BF16 && weight.dtype() == DType::BF16 &&
+        y.dtype() == DType::BF16 && (!bias || bias->dtype() == DType::BF16) &&
+        cpu::linearBf16(static_cast<const uint16_t *>(x.data()), rows, in,
+                        static_cast<const uint16_t *>(weight.data()), inOut,
+                        out,
+                        bias ? static_cast<const uint16_t *>(bias->data())
+                             : nullptr,
+                        static_cast<uint16_t *>(y.data()), act))
+      return;
     std::optional<Widened> b;
     if (bias)
       b.emplace(*bias);
@@ -89,12 +100,38 @@ public:
   }
   void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
               const Tensor &table, int64_t vocab, Tensor &logits) override {
+    if (x.dtype() == DType::BF16 && table.dtype() == DType::BF16 &&
+        logits.dtype() == DType::BF16 &&
+        cpu::linearBf16(static_cast<const uint16_t *>(x.data()), rows, hidden,
+                        static_cast<const uint16_t *>(table.data()),
+                        /*inOut=*/false, vocab, nullptr,
+                        static_cast<uint16_t *>(logits.data()),
+                        Activation::None))
+      return;
     cpu::lmHead(Widened(x).get(), rows, hidden, Widened(table).get(), vocab,
                 Narrowed(logits).get());
   }
   int64_t embedding(const Tensor &table, int64_t rowBegin, int64_t localRows,
                     int64_t hidden, int64_t vocab,
                     const std::vector<int32_t> &ids, Tensor &out) override {
+    if (table.dtype() != DType::F32 && table.dtype() == out.dtype()) {
+      // 16-bit rows are copied as stored: only the rows looked up are
+      // read, none widened.
+      for (size_t i = 0; i < ids.size(); ++i)
+        if (ids[i] < 0 || ids[i] >= vocab)
+          return int64_t(i);
+      size_t rowBytes = size_t(hidden) * dtypeSize(out.dtype());
+      const char *from = static_cast<const char *>(table.data());
+      char *to = static_cast<char *>(out.data());
+      for (size_t i = 0; i < ids.size(); ++i) {
+        int64_t row = ids[i] - rowBegin;
+        if (row >= 0 && row < localRows)
+          std::memcpy(to + i * rowBytes, from + row * rowBytes, rowBytes);
+        else
+          std::memset(to + i * rowBytes, 0, rowBytes);
+      }
+      return -1;
+    }
     return cpu::embedding(Widened(table).get(), rowBegin, localRows, hidden,
                           vocab, ids.data(), int64_t(ids.size()),
                           Narrowed(out).get());

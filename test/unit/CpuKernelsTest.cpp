@@ -5,6 +5,8 @@
 // with the shared split rule recombine to the unsplit result.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/core/DType.h"
+#include "runtime/cpu/Bf16Matmul.h"
 #include "runtime/cpu/Kernels.h"
 #include "runtime/sharding/Split.h"
 
@@ -90,6 +92,75 @@ TEST(CpuKernels, LinearBothLayoutsAndBias) {
   Vec wt = transpose(w, in, out);
   cpu::linear(x.data(), rows, in, wt.data(), false, out, b.data(), y.data());
   expectNear(y, want);
+}
+
+TEST(CpuKernels, FusedActivationAndResidualNorm) {
+  int64_t rows = 6, in = 16, out = 40, h = 24;
+  Vec x = random(rows * in, 4), w = random(in * out, 5), b = random(out, 6);
+  Vec plain(rows * out), fused(rows * out), act(rows * out);
+  cpu::linear(x.data(), rows, in, w.data(), true, out, b.data(), plain.data());
+  cpu::geluTanh(plain.data(), rows * out, act.data());
+  cpu::linear(x.data(), rows, in, w.data(), true, out, b.data(), fused.data(),
+              Activation::Gelu);
+  expectNear(fused, act, 1e-5f);
+  cpu::silu(plain.data(), rows * out, act.data());
+  cpu::linear(x.data(), rows, in, w.data(), true, out, b.data(), fused.data(),
+              Activation::Silu);
+  expectNear(fused, act, 1e-5f);
+
+  Vec a = random(rows * h, 7), r = random(rows * h, 8), g = random(h, 9),
+      sh = random(h, 10), sum(rows * h), want(rows * h), y(rows * h);
+  cpu::add(a.data(), r.data(), rows * h, want.data());
+  cpu::addNorm(a.data(), r.data(), rows, h, g.data(), sh.data(), 1e-5f,
+               sum.data(), y.data());
+  expectNear(sum, want, 0.0f);
+  Vec normed(rows * h);
+  cpu::layerNorm(want.data(), rows, h, g.data(), sh.data(), 1e-5f,
+                 normed.data());
+  expectNear(y, normed, 1e-5f);
+  cpu::addNorm(a.data(), r.data(), rows, h, g.data(), nullptr, 1e-6f,
+               sum.data(), y.data());
+  cpu::rmsNorm(want.data(), rows, h, g.data(), 1e-6f, normed.data());
+  expectNear(y, normed, 1e-5f);
+}
+
+// bf16 GEMMs through oneDNN: the f32 GEMM of the same (bf16-exact) values,
+// accumulated in f32 and rounded once, for both weight layouts, a bias and
+// fused activations, at the row counts of a decode step and a prefill.
+TEST(CpuKernels, Bf16LinearMatchesF32OfTheSameValues) {
+  int64_t in = 96, out = 80;
+  for (int64_t rows : {1, 5, 64}) {
+    Vec x = random(rows * in, 11), w = random(in * out, 12),
+        b = random(out, 13);
+    auto bf16 = [](const Vec &v) {
+      std::vector<uint16_t> out(v.size());
+      narrow(v.data(), DType::BF16, out.data(), v.size());
+      return out;
+    };
+    auto f32 = [](const std::vector<uint16_t> &v) {
+      Vec out(v.size());
+      widen(DType::BF16, v.data(), out.data(), v.size());
+      return out;
+    };
+    std::vector<uint16_t> xb = bf16(x), wb = bf16(w), bb = bf16(b),
+                          wtb = bf16(transpose(f32(bf16(w)), in, out)),
+                          yb(rows * out);
+    for (bool inOut : {true, false})
+      for (Activation act :
+           {Activation::None, Activation::Gelu, Activation::Silu}) {
+        Vec want(rows * out);
+        cpu::linear(f32(xb).data(), rows, in, f32(wb).data(), true, out,
+                    f32(bb).data(), want.data(), act);
+        if (!cpu::linearBf16(xb.data(), rows, in,
+                             inOut ? wb.data() : wtb.data(), inOut, out,
+                             bb.data(), yb.data(), act))
+          GTEST_SKIP() << "oneDNN has no bf16 matmul on this CPU";
+        Vec got = f32(yb);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 1e-2f * (1 + std::fabs(want[i])))
+              << "rows " << rows << " in_out " << inOut << " at " << i;
+      }
+  }
 }
 
 TEST(CpuKernels, ColumnThenRowSplitRecombines) {
