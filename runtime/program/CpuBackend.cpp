@@ -4,6 +4,7 @@
 #include "runtime/cpu/Bf16Matmul.h"
 #include "runtime/cpu/Kernels.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -182,6 +183,29 @@ public:
                  int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
                  int64_t kvHeadBegin, int64_t groups, int64_t window,
                  const std::vector<int32_t> &offsets, Tensor &out) override {
+    if (k.dtype() != DType::F32 && !offsets.empty()) {
+      // A 16-bit KV cache: widen only the positions the queries can see
+      // (up to the furthest offset + seq), not the whole cache.
+      int64_t used = seq;
+      for (int32_t offset : offsets)
+        used = std::max<int64_t>(used, offset + seq);
+      used = std::min(used, kvSeq);
+      int64_t features = k.numElements() / (batch * kvSeq);
+      auto seen = [&](const Tensor &cache) {
+        std::vector<float> values(size_t(batch * used * features));
+        for (int64_t b = 0; b < batch; ++b)
+          widen(cache.dtype(),
+                static_cast<const char *>(cache.data()) +
+                    b * kvSeq * features * dtypeSize(cache.dtype()),
+                values.data() + b * used * features, size_t(used * features));
+        return values;
+      };
+      std::vector<float> keys = seen(k), values = seen(v);
+      cpu::attention(Widened(q).get(), keys.data(), values.data(), batch, seq,
+                     used, qHeads, kvHeads, headDim, qHeadBegin, kvHeadBegin,
+                     groups, window, offsets.data(), Narrowed(out).get());
+      return;
+    }
     cpu::attention(Widened(q).get(), Widened(k).get(), Widened(v).get(), batch,
                    seq, kvSeq, qHeads, kvHeads, headDim, qHeadBegin,
                    kvHeadBegin, groups, window,

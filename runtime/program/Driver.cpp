@@ -34,6 +34,7 @@
 #include "runtime/weights/Safetensors.h"
 
 #include <atomic>
+#include <fstream>
 #include <malloc.h>
 #include <algorithm>
 #include <chrono>
@@ -103,6 +104,60 @@ Placement place(const std::string &device, int ranks,
                     std::to_string(p.devices) +
                     " GPU(s), collectives staged through the host";
   return p;
+}
+
+/// Bytes of memory this host can still give: MemAvailable, or the cgroup's
+/// limit less its usage when that is lower; nullopt when unknown.
+std::optional<double> availableHostMemory() {
+  std::optional<double> available;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:")
+      available = kib * 1024.0;
+  std::ifstream maxFile("/sys/fs/cgroup/memory.max"),
+      currentFile("/sys/fs/cgroup/memory.current");
+  std::string max;
+  double current = 0;
+  if (maxFile >> max && max != "max" && currentFile >> current) {
+    double left = std::stod(max) - current;
+    available = available ? std::min(*available, left) : left;
+  }
+  return available;
+}
+
+std::string gib(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  return text;
+}
+
+/// Fails before any work when the ranks of this process cannot fit in the
+/// host's memory: each holds its weights, its KV caches (`cacheBytes`) and
+/// its activation peak (`activationBytes`).
+void checkHostMemory(const Placement &placement, double cacheBytes,
+                     double activationBytes) {
+  if (placement.cuda)
+    return; // Device memory: a failed allocation says so itself.
+  std::optional<double> available = availableHostMemory();
+  if (!available)
+    return;
+  double ranks = placement.ranksHere;
+  double weights = double(tpc_program_weight_bytes_per_rank) * ranks;
+  double caches = cacheBytes * ranks, activations = activationBytes * ranks;
+  double needed = weights + caches + activations;
+  if (needed <= *available)
+    return;
+  throw std::runtime_error(
+      "not enough memory: " + std::to_string(placement.ranksHere) +
+      " rank(s) on this host need " + gib(needed) + " (weights " +
+      gib(weights) + ", KV caches " + gib(caches) + ", activations " +
+      gib(activations) + ") but " + gib(*available) +
+      " is available; spread the ranks over more hosts (mpirun), compile "
+      "with --dtype bf16, or ask for fewer tokens (--max-seq, fewer "
+      "prompts)");
 }
 
 /// One rank's device, communicators and context, for the whole run.
@@ -225,6 +280,10 @@ int runForward(const Options &o, const Placement &placement,
                const weights::WeightStore *source) {
   program::Ids ids = program::parseTokens(o.tokens, tpc_program_vocab,
                                          tpc_program_max_positions);
+  checkHostMemory(placement, 0,
+                  plannedPeak(tpc_program_forward_activation_peaks,
+                              tpc_program_forward_activation_peaks_count,
+                              ids.batch, ids.seq));
   int ranks = int(tpc_program_tp);
   RunResult result;
   comm::runRanks(
@@ -416,6 +475,19 @@ int runGeneration(const Options &o, const Placement &placement,
   request.maxSeq = maxSeq;
   request.keepLogits = o.verify || !o.output.empty();
   int64_t batch = int64_t(request.prompts.size());
+  int64_t longest = 0;
+  for (const std::vector<int32_t> &prompt : request.prompts)
+    longest = std::max<int64_t>(longest, int64_t(prompt.size()));
+  checkHostMemory(
+      placement,
+      double(tpc_program_kv_bytes_per_position) * double(batch) *
+          double(maxSeq),
+      std::max(plannedPeak(tpc_program_forward_activation_peaks,
+                           tpc_program_forward_activation_peaks_count, batch,
+                           longest),
+               plannedPeak(tpc_program_decode_activation_peaks,
+                           tpc_program_decode_activation_peaks_count, batch,
+                           1)));
   // A single sequence streams as it comes: its text (prompt first), or its
   // ids without a tokenizer.
   bool stream = batch == 1 && group.rank == 0;
