@@ -109,6 +109,24 @@ void stopPeers(const std::filesystem::path &dir, int rank, int size) {
       ::kill(pid, SIGKILL);
   }
 }
+/// The job this process failed in, ended at exit.
+struct FailedJob {
+  std::filesystem::path dir;
+  int rank = 0, size = 0;
+};
+FailedJob failedJob;
+
+void endJobAtExit(const std::filesystem::path &dir, int rank, int size) {
+  static bool registered = false;
+  failedJob = {dir, rank, size};
+  if (!registered)
+    std::atexit([] {
+      stopPeers(failedJob.dir, failedJob.rank, failedJob.size);
+      std::error_code ignored;
+      std::filesystem::remove_all(failedJob.dir, ignored);
+    });
+  registered = true;
+}
 } // namespace
 
 void tpc::comm::runRanks(int threads, std::chrono::milliseconds timeout,
@@ -140,12 +158,10 @@ void tpc::comm::runRanks(int threads, std::chrono::milliseconds timeout,
     // exits at once, report its own error before this one ends the job.
     if (dynamic_cast<const CollectiveError *>(&e))
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    // The job ends: its processes on this host stop now (mpirun stops the
-    // rest when this one exits with an error), and its rendezvous files go
-    // with it.
-    stopPeers(dir, group.rank, group.size);
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
+    // The job ends when this process exits, after it has said why: then
+    // its processes on this host stop (mpirun stops the rest when this one
+    // exits with an error), and its rendezvous files go.
+    endJobAtExit(dir, group.rank, group.size);
     throw std::runtime_error("rank " + std::to_string(group.rank) + " (" +
                              phase() + "): " + e.what());
   }
