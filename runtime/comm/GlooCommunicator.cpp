@@ -6,7 +6,6 @@
 #include <gloo/barrier.h>
 #include <gloo/broadcast.h>
 #include <gloo/math.h>
-#include <gloo/reduce_scatter.h>
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/hash_store.h>
 #include <gloo/transport/tcp/device.h>
@@ -99,16 +98,24 @@ void GlooCommunicator::reduceScatterSum(const float *data, float *out,
     std::copy(data, data + total, out);
     return;
   }
-  // Gloo's reduce-scatter works in place on a full-size buffer and leaves
-  // each rank's part of the sum at the start of the buffer.
+  // The sum of the whole buffer, then this rank's part. Gloo's
+  // ReduceScatterHalvingDoubling would send half the bytes, but it moves a
+  // rank's part to the front of its buffer with an overlapping memcpy
+  // (undefined behaviour that ASan reports for uneven counts), so it is
+  // not used; NCCL's reduce-scatter on GPUs is unaffected.
   std::vector<float> buffer(data, data + total);
   guarded("reduce_scatter", rank(), [&] {
-    std::vector<int> recvElems(counts.begin(), counts.end());
-    gloo::ReduceScatterHalvingDoubling<float> algorithm(
-        context, {buffer.data()}, static_cast<int>(total), recvElems);
-    algorithm.run();
+    gloo::AllreduceOptions opts(context);
+    opts.setOutput(buffer.data(), total);
+    opts.setReduceFunction(
+        static_cast<void (*)(void *, const void *, const void *, size_t)>(
+            &gloo::sum<float>));
+    gloo::allreduce(opts);
   });
-  std::copy(buffer.begin(), buffer.begin() + counts[rank()], out);
+  size_t offset =
+      std::accumulate(counts.begin(), counts.begin() + rank(), size_t(0));
+  std::copy(buffer.begin() + offset, buffer.begin() + offset + counts[rank()],
+            out);
 }
 
 void GlooCommunicator::broadcast(float *data, size_t count, int root) {
