@@ -336,6 +336,33 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
 
 /// The decode section: collectives and bytes per generated token, the KV
 /// cache, what fits, and time per token over each link.
+/// Compute, collectives and their total over each link, in ms, then the
+/// report's warnings.
+static void printTimeTable(const PlanReport &r, raw_ostream &os,
+                           StringRef computeLabel, double compute,
+                           llvm::function_ref<double(const Link &)> comm) {
+  os << llvm::formatv("  {0,-14}", "");
+  for (const Link &link : r.options.links)
+    os << llvm::formatv(
+        "{0,16}",
+        link.name + llvm::formatv(" {0:f0} GB/s", link.bandwidth / 1e9).str());
+  os << "\n";
+  auto line = [&](StringRef label, auto value) {
+    os << llvm::formatv("  {0,-14}", label);
+    for (const Link &link : r.options.links)
+      os << llvm::formatv("{0,13:f3} ms", value(link) * 1e3);
+    os << "\n";
+  };
+  line(computeLabel, [&](const Link &) { return compute; });
+  line("collectives", comm);
+  line("total", [&](const Link &l) { return compute + comm(l); });
+  if (!r.warnings.empty()) {
+    os << "\nwarnings:\n";
+    for (const std::string &w : r.warnings)
+      os << "  - " << w << "\n";
+  }
+}
+
 static void printDecodeEstimates(const PlanReport &r, raw_ostream &os) {
   double bytesPerToken = 0;
   for (const auto &[kind, stats] : r.total.collectives)
@@ -365,27 +392,8 @@ static void printDecodeEstimates(const PlanReport &r, raw_ostream &os) {
      << " positions\n";
   os << "\nestimated time per output token at batch " << r.options.decodeBatch
      << ", " << context << " cached positions:\n";
-  os << llvm::formatv("  {0,-14}", "");
-  for (const Link &link : r.options.links)
-    os << llvm::formatv(
-        "{0,16}",
-        link.name + llvm::formatv(" {0:f0} GB/s", link.bandwidth / 1e9).str());
-  os << "\n";
-  double compute = r.decodeComputeTime();
-  auto line = [&](StringRef label, auto value) {
-    os << llvm::formatv("  {0,-14}", label);
-    for (const Link &link : r.options.links)
-      os << llvm::formatv("{0,13:f3} ms", value(link) * 1e3);
-    os << "\n";
-  };
-  line("memory/compute", [&](const Link &) { return compute; });
-  line("collectives", [&](const Link &l) { return r.decodeCommTime(l); });
-  line("total", [&](const Link &l) { return compute + r.decodeCommTime(l); });
-  if (!r.warnings.empty()) {
-    os << "\nwarnings:\n";
-    for (const std::string &w : r.warnings)
-      os << "  - " << w << "\n";
-  }
+  printTimeTable(r, os, "memory/compute", r.decodeComputeTime(),
+                 [&](const Link &l) { return r.decodeCommTime(l); });
 }
 
 void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
@@ -438,27 +446,8 @@ void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
     return;
   }
   os << "\nestimated forward time at " << r.options.tokens << " tokens:\n";
-  os << llvm::formatv("  {0,-14}", "");
-  for (const Link &link : r.options.links)
-    os << llvm::formatv(
-        "{0,16}",
-        link.name + llvm::formatv(" {0:f0} GB/s", link.bandwidth / 1e9).str());
-  os << "\n";
-  double compute = r.computeTime();
-  auto line = [&](StringRef label, auto value) {
-    os << llvm::formatv("  {0,-14}", label);
-    for (const Link &link : r.options.links)
-      os << llvm::formatv("{0,13:f3} ms", value(link) * 1e3);
-    os << "\n";
-  };
-  line("compute", [&](const Link &) { return compute; });
-  line("collectives", [&](const Link &l) { return r.commTime(l); });
-  line("total", [&](const Link &l) { return compute + r.commTime(l); });
-  if (!r.warnings.empty()) {
-    os << "\nwarnings:\n";
-    for (const std::string &w : r.warnings)
-      os << "  - " << w << "\n";
-  }
+  printTimeTable(r, os, "compute", r.computeTime(),
+                 [&](const Link &l) { return r.commTime(l); });
 }
 
 void mlir::tpc::printPlanReportJson(const PlanReport &r, raw_ostream &os) {

@@ -92,8 +92,8 @@ sharding::DimSplit tpc::program::splitOf(const RankContext &ctx,
 
 namespace {
 /// The shard as a view of the mapped checkpoint, when the file's dtype is
-/// the program's and the shard is one contiguous range of it (whole, or a
-/// range of rows), suitably aligned; else nullopt.
+/// the program's and the shard is one contiguous range of it, suitably
+/// aligned; else nullopt.
 std::optional<Tensor> inPlace(const weights::WeightStore::Entry &entry,
                               const weights::ShardSpec &spec,
                               const Layout &layout, DType dtype) {
@@ -101,18 +101,31 @@ std::optional<Tensor> inPlace(const weights::WeightStore::Entry &entry,
   bool sameType = (t.dtype == weights::DType::F32 && dtype == DType::F32) ||
                   (t.dtype == weights::DType::BF16 && dtype == DType::BF16) ||
                   (t.dtype == weights::DType::F16 && dtype == DType::F16);
-  if (!sameType || t.shape != spec.globalShape ||
-      (layout.dim > 0) || (layout.dim == 0 && layout.sections != 1))
+  if (!sameType || t.shape != spec.globalShape)
     return std::nullopt;
-  int64_t rowElements = 1;
-  for (size_t d = 1; d < t.shape.size(); ++d)
-    rowElements *= t.shape[d];
-  int64_t firstRow = 0;
-  if (layout.dim == 0)
-    firstRow = sharding::elementRanges(*spec.splits[0], spec.rank)[0].begin;
+  // Row-major, a shard is one contiguous range of the file when it takes
+  // all of its split dimension (a split over one rank), or one range of it
+  // with only size-1 dimensions before it.
+  int64_t first = 0, inner = 1;
+  if (layout.dim >= 0) {
+    size_t dim = size_t(layout.dim);
+    std::vector<sharding::Range> ranges =
+        sharding::elementRanges(*spec.splits[dim], spec.rank);
+    if (ranges.size() != 1)
+      return std::nullopt;
+    bool whole = ranges[0].begin == 0 && ranges[0].end == t.shape[dim];
+    int64_t outer = 1;
+    for (size_t d = 0; d < dim; ++d)
+      outer *= t.shape[d];
+    if (!whole && outer != 1)
+      return std::nullopt;
+    for (size_t d = dim + 1; d < t.shape.size(); ++d)
+      inner *= t.shape[d];
+    first = whole ? 0 : ranges[0].begin;
+  }
   llvm::ArrayRef<uint8_t> bytes = entry.file->bytes(t);
   const uint8_t *data =
-      bytes.data() + firstRow * rowElements * int64_t(dtypeSize(dtype));
+      bytes.data() + first * inner * int64_t(dtypeSize(dtype));
   if (uintptr_t(data) % dtypeSize(dtype) != 0)
     return std::nullopt;
   return Tensor::view(data, spec.localShape(), dtype);

@@ -34,7 +34,10 @@ WEIGHT = re.compile(r'tpc\.weight "([^"]+)"[^:]*: tensor<([0-9x]+)x[a-z0-9]+>')
 
 
 def encode(header):
+    # Padded with spaces so that the data starts 8-byte aligned, as the
+    # safetensors library writes it (readers may then map tensors in place).
     text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-(8 + len(text)) % 8)
     return struct.pack("<Q", len(text)) + text
 
 
