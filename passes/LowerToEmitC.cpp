@@ -196,6 +196,59 @@ struct AddNormPattern : public OpConversionPattern<OpT> {
   }
 };
 
+/// An op with several results: one call returns them all
+/// (std::vector<tpc::Tensor>), tpc::program::take moves each out.
+template <typename OpT>
+struct MultiResultPattern : public OpConversionPattern<OpT> {
+  using Adaptor = typename OpT::Adaptor;
+  using Builder = std::function<StringRef(OpT, Adaptor, Call &)>;
+  MultiResultPattern(const TypeConverter &converter, MLIRContext *ctx,
+                     Builder build)
+      : OpConversionPattern<OpT>(converter, ctx), build(std::move(build)) {}
+
+  LogicalResult
+  matchAndRewrite(OpT op, Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    MLIRContext *ctx = op->getContext();
+    Value context = contextOf(op);
+    Call call(ctx);
+    call.operand(context);
+    StringRef callee = build(op, adaptor, call);
+    Value parts = call.build(
+        rewriter, op.getLoc(),
+        emitc::OpaqueType::get(ctx, "std::vector<tpc::Tensor>"), callee);
+    SmallVector<Value> results;
+    for (unsigned i = 0; i < op->getNumResults(); ++i) {
+      Call part(ctx);
+      results.push_back(part.operand(context).operand(parts).integer(i).build(
+          rewriter, op.getLoc(),
+          this->getTypeConverter()->convertType(op->getResult(i).getType()),
+          "take"));
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+
+  Builder build;
+};
+
+/// tpc.accumulate_grad: a void call naming the weight.
+struct AccumulateGradPattern : public OpConversionPattern<AccumulateGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccumulateGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto weight = op.getWeight().getDefiningOp<WeightOp>();
+    Call call(op->getContext());
+    call.operand(contextOf(op))
+        .string(weight.getName())
+        .operand(adaptor.getGrad())
+        .buildVoid(rewriter, op.getLoc(), "accumulateGrad");
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// One tpc::program::release(ctx, value) per released value.
 struct ReleasePattern : public OpConversionPattern<ReleaseOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -348,6 +401,16 @@ struct LowerToEmitCPass
         return c.operand(a.getInput()).build(b, op.getLoc(), t, name);
       });
     };
+    auto binaryGrad = [&](auto op, StringRef callee) {
+      using OpT = decltype(op);
+      std::string name = callee.str();
+      add(OpT(), [name](OpT op, typename OpT::Adaptor a, Call &c, OpBuilder &b,
+                        Type t) {
+        return c.operand(a.getInput())
+            .operand(a.getGrad())
+            .build(b, op.getLoc(), t, name);
+      });
+    };
     unary(GeluOp(), "gelu");
     unary(SiluOp(), "silu");
     add(LayerNormOp(), [](LayerNormOp op, LayerNormOp::Adaptor a, Call &c,
@@ -439,8 +502,98 @@ struct LowerToEmitCPass
           .literal(layoutOf(op.getResult()))
           .build(b, op.getLoc(), t, "allSlice");
     });
+    // Training: the loss and the derivatives.
+    patterns.add<MultiResultPattern<CrossEntropyOp>>(
+        converter, ctx,
+        [](CrossEntropyOp op, CrossEntropyOp::Adaptor a, Call &c) {
+          c.operand(a.getLogits())
+              .literal(layoutOf(op.getLogits()))
+              .integer(op.getVocab())
+              .operand(a.getTargets())
+              .integer(op.getIgnoreIndex());
+          return StringRef("crossEntropy");
+        });
+    patterns.add<MultiResultPattern<AttentionGradOp>>(
+        converter, ctx,
+        [](AttentionGradOp op, AttentionGradOp::Adaptor a, Call &c) {
+          c.operand(a.getQ())
+              .operand(a.getK())
+              .operand(a.getV())
+              .operand(a.getGrad())
+              .integer(op.getNumHeads())
+              .integer(op.getNumKvHeads())
+              .literal(layoutOf(op.getQ()))
+              .literal(layoutOf(op.getK()))
+              .integer(op.getWindow() ? int64_t(*op.getWindow()) : 0);
+          return StringRef("attentionGrad");
+        });
+    add(CrossEntropyGradOp(), [](CrossEntropyGradOp op,
+                                 CrossEntropyGradOp::Adaptor a, Call &c,
+                                 OpBuilder &b, Type t) {
+      return c.operand(a.getLogits())
+          .literal(layoutOf(op.getLogits()))
+          .integer(op.getVocab())
+          .operand(a.getTargets())
+          .operand(a.getLse())
+          .operand(a.getDloss())
+          .integer(op.getIgnoreIndex())
+          .build(b, op.getLoc(), t, "crossEntropyGrad");
+    });
+    add(LinearWeightGradOp(), [](LinearWeightGradOp op,
+                                 LinearWeightGradOp::Adaptor a, Call &c,
+                                 OpBuilder &b, Type t) {
+      return c.operand(a.getInput())
+          .operand(a.getGrad())
+          .boolean(op.getLayout() == WeightLayout::InOut)
+          .build(b, op.getLoc(), t, "linearWeightGrad");
+    });
+    add(SumRowsOp(), [](SumRowsOp op, SumRowsOp::Adaptor a, Call &c,
+                        OpBuilder &b, Type t) {
+      return c.operand(a.getInput()).build(b, op.getLoc(), t, "sumRows");
+    });
+    add(EmbeddingGradOp(), [](EmbeddingGradOp op, EmbeddingGradOp::Adaptor a,
+                              Call &c, OpBuilder &b, Type t) {
+      return c.operand(a.getGrad())
+          .operand(a.getIds())
+          .literal(layoutOf(op.getResult()))
+          .integer(op.getVocab())
+          .build(b, op.getLoc(), t, "embeddingGrad");
+    });
+    binaryGrad(GeluGradOp(), "geluGrad");
+    binaryGrad(SiluGradOp(), "siluGrad");
+    add(NormGradOp(), [](NormGradOp op, NormGradOp::Adaptor a, Call &c,
+                         OpBuilder &b, Type t) {
+      return c.operand(a.getInput())
+          .operand(a.getGrad())
+          .operand(a.getScale())
+          .real(op.getEpsilon().convertToDouble())
+          .boolean(op.getCentered())
+          .build(b, op.getLoc(), t, "normGrad");
+    });
+    add(NormScaleGradOp(), [](NormScaleGradOp op, NormScaleGradOp::Adaptor a,
+                              Call &c, OpBuilder &b, Type t) {
+      return c.operand(a.getInput())
+          .operand(a.getGrad())
+          .real(op.getEpsilon().convertToDouble())
+          .boolean(op.getCentered())
+          .build(b, op.getLoc(), t, "normScaleGrad");
+    });
+    add(RopeGradOp(), [](RopeGradOp op, RopeGradOp::Adaptor a, Call &c,
+                         OpBuilder &b, Type t) {
+      return c.operand(a.getGrad())
+          .integer(op.getHeadDim())
+          .real(op.getTheta().convertToDouble())
+          .build(b, op.getLoc(), t, "ropeGrad");
+    });
+    add(ConcatOp(),
+        [](ConcatOp op, ConcatOp::Adaptor a, Call &c, OpBuilder &b, Type t) {
+          for (Value input : a.getInputs())
+            c.operand(input);
+          return c.build(b, op.getLoc(), t, "concat");
+        });
     patterns.add<SplitPattern, ReleasePattern, AddNormPattern<AddLayerNormOp>,
-                 AddNormPattern<AddRmsNormOp>>(converter, ctx);
+                 AddNormPattern<AddRmsNormOp>, AccumulateGradPattern>(converter,
+                                                                      ctx);
     populateReturnOpTypeConversionPattern(patterns, converter);
 
     // The mesh has done its work: layouts are literals now.

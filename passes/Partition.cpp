@@ -49,6 +49,9 @@ private:
                                      ShardingAttr sharding);
   ShardingAttr attrFor(Value v, Layout layout);
   std::string causeOf(Operation *op);
+  /// The split of a CombinedByOp factor that `op`'s operands already have.
+  std::optional<Strategy> combinedSplit(const ShardingRule &rule,
+                                        Operation *op);
 
   func::FuncOp func;
   int64_t ranks;
@@ -82,6 +85,23 @@ FailureOr<Layout> Partitioner::layoutOf(Value v, Operation *user) {
               "split at most one dimension, got "
            << sharding;
   return layout;
+}
+
+std::optional<Strategy> Partitioner::combinedSplit(const ShardingRule &rule,
+                                                   Operation *op) {
+  for (auto [f, factor] : llvm::enumerate(rule.factors)) {
+    if (factor.kind != FactorKind::CombinedByOp)
+      continue;
+    for (auto [operand, dims] : llvm::zip(op->getOperands(), rule.operands))
+      for (auto [d, df] : llvm::enumerate(dims)) {
+        if (df.factor != int(f))
+          continue;
+        FailureOr<Layout> have = layoutOf(operand, op);
+        if (succeeded(have) && !have->partial && have->dim == int(d))
+          return Strategy{Strategy::SplitFactor, int(f)};
+      }
+  }
+  return std::nullopt;
 }
 
 std::string Partitioner::causeOf(Operation *op) {
@@ -253,6 +273,16 @@ LogicalResult Partitioner::run() {
       }
       continue;
     }
+    if (auto accumulate = dyn_cast<AccumulateGradOp>(op)) {
+      // The gradient in its weight's layout (the runtime adds it into a
+      // buffer laid out like the weight).
+      FailureOr<Layout> weight = layoutOf(accumulate.getWeight(), op);
+      if (failed(weight))
+        return failure();
+      accumulate.getGradMutable().set(
+          convert(accumulate.getGrad(), *weight, op, b));
+      continue;
+    }
     FailureOr<ShardingRule> rule = getShardingRule(op);
     if (failed(rule))
       continue;
@@ -264,6 +294,10 @@ LogicalResult Partitioner::run() {
       results.push_back(*layout);
     }
     FailureOr<Strategy> strategy = inferStrategy(*rule, results);
+    // An op that combines a split factor itself (the vocab-parallel loss)
+    // takes its operand as split; its results say nothing of the split.
+    if (std::optional<Strategy> combined = combinedSplit(*rule, op))
+      strategy = *combined;
     if (failed(strategy))
       return op->emitError() << "the layouts of this op's results are not "
                                 "one that its sharding rule can produce";

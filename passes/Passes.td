@@ -4,6 +4,44 @@
 
 include "mlir/Pass/PassBase.td"
 
+def DeriveTraining : Pass<"tpc-derive-training", "ModuleOp"> {
+  let summary = "Derive the training step: forward, loss and every gradient";
+  let description = [{
+    Adds `@train_step` in front of `@forward`: the forward graph, the
+    next-token cross-entropy of its logits against `targets`, and the
+    backward pass, built in reverse program order from each op's
+    derivative rule (`DifferentiableOpInterface`). Gradients of a value
+    used several times are summed; each weight's gradient ends in a
+    `tpc.accumulate_grad` (a tied embedding and LM head get one, of the
+    sum of both uses). `dloss` is the gradient of the step's loss with
+    respect to every position's loss (`1 / tokens` for a mean); the
+    function returns the per-position losses.
+
+    Run before `tpc-auto-shard`: the planner lays out the joint program
+    with the same rules and cost model as the forward pass, and, placed
+    first in the module, the training step decides the weights' layouts.
+
+    ```mlir
+    func.func @train_step(%ids: tensor<?x?xi32>, %targets: tensor<?x?xi32>,
+                          %dloss: tensor<?x?xf32>) -> tensor<?x?xf32> {
+      ...forward...
+      %loss, %lse = tpc.cross_entropy %logits, %targets ignore_index = -100
+      %dlogits = tpc.cross_entropy_grad %logits, %targets, %lse, %dloss ...
+      %dx = tpc.linear %dlogits, %wte layout = in_out ...
+      %dwte = tpc.linear_weight_grad %x, %dlogits layout = out_in ...
+      ...
+      tpc.accumulate_grad %wte, %dwte_total : tensor<50257x768xf32>
+      return %loss : tensor<?x?xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::tpc::TpcDialect"];
+  let options = [
+    Option<"ignoreIndex", "ignore-index", "int64_t", "-100",
+           "The target id whose positions count for nothing (padding)">,
+  ];
+}
+
 def DeriveGeneration : Pass<"tpc-derive-generation", "ModuleOp"> {
   let summary = "Derive the prefill and decode programs of text generation";
   let description = [{

@@ -14,6 +14,10 @@ using ::tpc::sharding::DimSplit;
 //===----------------------------------------------------------------------===//
 
 bool LayoutPlanner::dimSplittable(Value v, unsigned d, bool isSequence) const {
+  // Token ids come whole (function arguments) and collectives move floats:
+  // an op that needs ids split cannot have them.
+  if (isa<IntegerType>(typeOf(v).getElementType()))
+    return false;
   int64_t size = dimSize(v, d);
   if (ShapedType::isDynamic(size))
     return isSequence; // Only the sequence may be split at run time.
@@ -140,10 +144,20 @@ double LayoutPlanner::computeTime(const Node &node) const {
   } else if (auto head = dyn_cast<LmHeadOp>(op)) {
     ArrayRef<int64_t> w = head.getWeight().getType().getShape();
     flops = 2 * rows * w[0] * w[1];
+  } else if (auto grad = dyn_cast<LinearWeightGradOp>(op)) {
+    RankedTensorType x = typeOf(grad.getInput());
+    double tokens = model.bytes(x) / (CostModel::elementsPerToken(x) *
+                                      elementBytes(x.getElementType()));
+    ArrayRef<int64_t> w = typeOf(grad.getResult()).getShape();
+    flops = 2 * tokens * w[0] * w[1];
   } else if (auto attention = dyn_cast<AttentionOp>(op)) {
     // QK^T and PV over a causal half of a `tokens`-long sequence.
     flops = 2 * rows * double(model.tokens) *
             typeOf(attention.getQ()).getDimSize(2);
+  } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
+    // QK^T again, then dV, dP, dQ and dK: two and a half forward passes.
+    flops = 5 * rows * double(model.tokens) *
+            typeOf(grad.getQ()).getDimSize(2);
   }
   // Elementwise ops, norms and lookups are fused into their neighbours by
   // the runtime (residual + norm, bias + activation): they cost no time of
@@ -159,6 +173,9 @@ Cost LayoutPlanner::nodeCost(const Node &node) const {
 }
 
 Layout LayoutPlanner::requiredLayout(Operation *user, unsigned index) const {
+  // A weight and its gradient are laid out alike.
+  if (auto accumulate = dyn_cast<AccumulateGradOp>(user))
+    return layouts.lookup(accumulate.getWeight());
   auto it = nodeIndex.find(user);
   if (it == nodeIndex.end())
     return {}; // Returns and ops without a rule take whole values.

@@ -40,6 +40,38 @@ SmallVector<DimFactor> perSequence(ArrayRef<DimFactor> dims) {
   return {dims.front()};
 }
 
+/// Factors for the leading dimensions of a value whose tokens an op sums
+/// over (weight and bias gradients): splitting them leaves partial sums.
+SmallVector<DimFactor> summedFactors(ShardingRule &rule, int64_t count) {
+  SmallVector<DimFactor> dims;
+  for (int64_t d = 0; d < count; ++d) {
+    bool isSeq = count == 2 && d == 1;
+    std::string name =
+        count == 2 ? (d == 0 ? "batch" : "seq") : "d" + std::to_string(d);
+    dims.push_back({rule.addFactor(name, FactorKind::Reduction, isSeq)});
+  }
+  return dims;
+}
+
+/// The rule of attention and its gradient: heads are independent; a token
+/// attends to the whole sequence (or the whole cache, a sequence of its
+/// own). Returns the dimensions of q and of k and v.
+std::pair<SmallVector<DimFactor>, SmallVector<DimFactor>>
+attentionDims(ShardingRule &rule, Value q, int64_t numHeads,
+              int64_t numKvHeads, bool overCache) {
+  SmallVector<DimFactor> qDims = leadingFactors(rule, 2, true);
+  SmallVector<DimFactor> kvDims = qDims;
+  if (overCache)
+    kvDims[1] = {rule.addFactor("cache_seq", FactorKind::Local)};
+  int heads = rule.addFactor("heads", FactorKind::Parallel);
+  int64_t qFeatures = cast<RankedTensorType>(q.getType()).getDimSize(2);
+  int64_t headDim =
+      ShapedType::isDynamic(qFeatures) ? 1 : qFeatures / numHeads;
+  qDims.push_back({heads, headDim});
+  kvDims.push_back({heads, headDim, 1, numHeads / numKvHeads});
+  return {qDims, kvDims};
+}
+
 /// Every dimension its own parallel factor, shared by all operands and the
 /// result (elementwise ops); the last dimension is `Local` for norms.
 ShardingRule elementwise(Operation *op, bool lastIsLocal,
@@ -131,21 +163,10 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
         return rule;
       })
       .Case<AttentionOp>([](AttentionOp op) -> FailureOr<ShardingRule> {
-        // Heads are independent; a token attends to the whole sequence (or
-        // the whole cache, a sequence of its own).
         ShardingRule rule;
-        SmallVector<DimFactor> q = leadingFactors(rule, 2, true);
-        SmallVector<DimFactor> kv = q;
-        if (op.getOffsets())
-          kv[1] = {rule.addFactor("cache_seq", FactorKind::Local)};
-        int heads = rule.addFactor("heads", FactorKind::Parallel);
-        int64_t qFeatures =
-            cast<RankedTensorType>(op.getQ().getType()).getDimSize(2);
-        int64_t headDim =
-            ShapedType::isDynamic(qFeatures) ? 1 : qFeatures / op.getNumHeads();
-        q.push_back({heads, headDim});
-        kv.push_back(
-            {heads, headDim, 1, int64_t(op.getNumHeads() / op.getNumKvHeads())});
+        auto [q, kv] =
+            attentionDims(rule, op.getQ(), op.getNumHeads(),
+                          op.getNumKvHeads(), bool(op.getOffsets()));
         rule.operands = {q, kv, kv};
         if (op.getOffsets())
           rule.operands.push_back(perSequence(q));
@@ -207,6 +228,123 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
         rule.operands.push_back(input);
         for (unsigned i = 0; i < op.getNumResults(); ++i)
           rule.results.push_back(piece);
+        return rule;
+      })
+      // Training: the loss and the derivatives.
+      .Case<CrossEntropyOp>([](CrossEntropyOp op) -> FailureOr<ShardingRule> {
+        ShardingRule rule;
+        SmallVector<DimFactor> positions = leadingFactors(rule, 2);
+        SmallVector<DimFactor> logits = positions;
+        logits.push_back(
+            {rule.addFactor("vocab", FactorKind::CombinedByOp)});
+        rule.operands = {logits, positions};
+        rule.results = {positions, positions};
+        return rule;
+      })
+      .Case<CrossEntropyGradOp>(
+          [](CrossEntropyGradOp op) -> FailureOr<ShardingRule> {
+            ShardingRule rule;
+            SmallVector<DimFactor> positions = leadingFactors(rule, 2);
+            SmallVector<DimFactor> logits = positions;
+            logits.push_back({rule.addFactor("vocab", FactorKind::Parallel)});
+            rule.operands = {logits, positions, positions, positions};
+            rule.results = {logits};
+            return rule;
+          })
+      .Case<LinearWeightGradOp>(
+          [](LinearWeightGradOp op) -> FailureOr<ShardingRule> {
+            // dW = x^T dy, summed over the tokens.
+            ShardingRule rule;
+            SmallVector<DimFactor> tokens =
+                summedFactors(rule, rankOf(op.getInput()) - 1);
+            int k = rule.addFactor("in", FactorKind::Parallel);
+            int n = rule.addFactor("out", FactorKind::Parallel);
+            SmallVector<DimFactor> x = tokens, dy = tokens;
+            x.push_back({k});
+            dy.push_back({n});
+            rule.operands = {x, dy};
+            rule.results.push_back(op.getLayout() == WeightLayout::InOut
+                                       ? SmallVector<DimFactor>{{k}, {n}}
+                                       : SmallVector<DimFactor>{{n}, {k}});
+            return rule;
+          })
+      .Case<SumRowsOp>([](SumRowsOp op) -> FailureOr<ShardingRule> {
+        ShardingRule rule;
+        SmallVector<DimFactor> input =
+            summedFactors(rule, rankOf(op.getInput()) - 1);
+        int n = rule.addFactor("features", FactorKind::Parallel);
+        input.push_back({n});
+        rule.operands = {input};
+        rule.results.push_back({{n}});
+        return rule;
+      })
+      .Case<EmbeddingGradOp>([](EmbeddingGradOp op) -> FailureOr<ShardingRule> {
+        // Rows scatter-added by id: a rank holding part of the vocabulary
+        // keeps the rows it holds.
+        ShardingRule rule;
+        SmallVector<DimFactor> ids = summedFactors(rule, rankOf(op.getIds()));
+        int v = rule.addFactor("vocab", FactorKind::Parallel);
+        int h = rule.addFactor("hidden", FactorKind::Parallel);
+        SmallVector<DimFactor> grad = ids;
+        grad.push_back({h});
+        rule.operands = {grad, ids};
+        rule.results.push_back({{v}, {h}});
+        return rule;
+      })
+      .Case<GeluGradOp, SiluGradOp>(
+          [](Operation *op) -> FailureOr<ShardingRule> {
+            return elementwise(op, false, 0);
+          })
+      .Case<NormGradOp>([](NormGradOp op) -> FailureOr<ShardingRule> {
+        return elementwise(op, /*lastIsLocal=*/true, 1);
+      })
+      .Case<NormScaleGradOp>([](NormScaleGradOp op) -> FailureOr<ShardingRule> {
+        ShardingRule rule;
+        SmallVector<DimFactor> rows =
+            summedFactors(rule, rankOf(op.getInput()) - 1);
+        int h = rule.addFactor("features", FactorKind::Local);
+        rows.push_back({h});
+        rule.operands = {rows, rows};
+        rule.results.push_back({{h}});
+        return rule;
+      })
+      .Case<RopeGradOp>([](RopeGradOp op) -> FailureOr<ShardingRule> {
+        ShardingRule rule;
+        SmallVector<DimFactor> dims = leadingFactors(rule, 2, true);
+        int heads = rule.addFactor("heads", FactorKind::Parallel);
+        dims.push_back({heads, int64_t(op.getHeadDim())});
+        rule.operands.push_back(dims);
+        rule.results.push_back(dims);
+        return rule;
+      })
+      .Case<AttentionGradOp>([](AttentionGradOp op) -> FailureOr<ShardingRule> {
+        ShardingRule rule;
+        auto [q, kv] = attentionDims(rule, op.getQ(), op.getNumHeads(),
+                                     op.getNumKvHeads(), false);
+        rule.operands = {q, kv, kv, q};
+        rule.results = {q, kv, kv};
+        return rule;
+      })
+      .Case<ConcatOp>([](ConcatOp op) -> FailureOr<ShardingRule> {
+        // tpc.split's rule the other way round.
+        ShardingRule rule;
+        int64_t rank = rankOf(op.getResult());
+        SmallVector<DimFactor> lead = leadingFactors(rule, rank - 1);
+        int64_t first = cast<RankedTensorType>(op.getInputs()[0].getType())
+                            .getShape()
+                            .back();
+        bool equal = llvm::all_of(op.getInputs().getTypes(), [&](Type t) {
+          return cast<RankedTensorType>(t).getShape().back() == first;
+        });
+        int section =
+            equal ? rule.addFactor("section", FactorKind::Parallel) : -1;
+        SmallVector<DimFactor> piece = lead, whole = lead;
+        piece.push_back({section});
+        whole.push_back(
+            {section, 1, static_cast<int64_t>(op.getInputs().size())});
+        for (size_t i = 0; i < op.getInputs().size(); ++i)
+          rule.operands.push_back(piece);
+        rule.results.push_back(whole);
         return rule;
       })
       .Default([](Operation *) { return failure(); });

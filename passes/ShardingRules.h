@@ -29,6 +29,10 @@ enum class FactorKind {
   Reduction,
   /// Needed whole by the op (a norm's hidden size, attention's sequence).
   Local,
+  /// Split, the op combines the ranks' parts itself (its results do not
+  /// have it): the vocabulary of the vocab-parallel cross-entropy, whose
+  /// collectives run inside the op.
+  CombinedByOp,
 };
 
 struct Factor {

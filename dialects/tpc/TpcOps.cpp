@@ -1,6 +1,7 @@
 //===- TpcOps.cpp - tpc operations ----------------------------------------===//
 #include "dialects/tpc/TpcOps.h"
 #include "dialects/tpc/ShapeRules.h"
+#include "dialects/tpc/Verification.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -11,6 +12,7 @@
 using namespace mlir;
 using namespace mlir::tpc;
 namespace rules = mlir::tpc::shape_rules;
+using namespace mlir::tpc::detail;
 
 #include "dialects/tpc/TpcOpInterfaces.cpp.inc"
 
@@ -21,13 +23,14 @@ namespace rules = mlir::tpc::shape_rules;
 // Shared verifier helpers
 //===----------------------------------------------------------------------===//
 
-static ArrayRef<int64_t> shapeOf(Value v) {
+ArrayRef<int64_t> mlir::tpc::detail::shapeOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape();
 }
 
 /// Reports a failed shape rule, or a result type that disagrees with it.
-static LogicalResult verifyResultShape(Operation *op,
-                                       llvm::Expected<rules::Shape> inferred) {
+LogicalResult
+mlir::tpc::detail::verifyResultShape(Operation *op,
+                                     llvm::Expected<rules::Shape> inferred) {
   // Partitioned functions have local types; the rules are about global ones.
   if (TpcDialect::isInPartitionedFunction(op)) {
     llvm::consumeError(inferred.takeError());
@@ -44,7 +47,7 @@ static LogicalResult verifyResultShape(Operation *op,
 }
 
 /// Float operands (not token ids) share the result's element type.
-static LogicalResult verifyElementTypes(Operation *op) {
+LogicalResult mlir::tpc::detail::verifyElementTypes(Operation *op) {
   if (op->getNumResults() == 0)
     return success();
   Type expected = getElementTypeOrSelf(op->getResult(0).getType());
@@ -65,8 +68,8 @@ static std::optional<ArrayRef<int64_t>> optionalShape(Value v) {
   return shapeOf(v);
 }
 
-static LogicalResult verifyPositive(Operation *op, StringRef name,
-                                    double value) {
+LogicalResult mlir::tpc::detail::verifyPositive(Operation *op,
+                                                StringRef name, double value) {
   if (value > 0)
     return success();
   return op->emitOpError() << name << " must be positive, got " << value;

@@ -17,6 +17,11 @@ struct KvCacheResource
     : public SideEffects::Resource::Base<KvCacheResource> {
   StringRef getName() final { return "tpc.kv_cache"; }
 };
+/// The side-effect resource of weight gradients (see tpc.accumulate_grad).
+struct GradientResource
+    : public SideEffects::Resource::Base<GradientResource> {
+  StringRef getName() final { return "tpc.gradients"; }
+};
 } // namespace mlir::tpc
 
 #include "dialects/tpc/TpcOpInterfaces.h.inc"
@@ -31,6 +36,9 @@ namespace mlir::tpc {
 inline constexpr llvm::StringLiteral kForwardFuncName = "forward";
 inline constexpr llvm::StringLiteral kPrefillFuncName = "prefill";
 inline constexpr llvm::StringLiteral kDecodeFuncName = "decode";
+/// The training step tpc-derive-training derives: the forward pass, the
+/// loss and every weight's gradient.
+inline constexpr llvm::StringLiteral kTrainStepFuncName = "train_step";
 
 /// Checks that `sharding` can lay out a value of type `type` on `mesh`: one
 /// dimension entry per tensor dimension, only axes the mesh has, and split

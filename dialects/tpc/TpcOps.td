@@ -46,6 +46,30 @@ def Tpc_StateOpInterface : OpInterface<"StateOpInterface"> {
   }];
 }
 
+
+def Tpc_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
+  let cppNamespace = "::mlir::tpc";
+  let description = [{
+    An op's derivative rule (reverse mode): given the gradients of its
+    results, builds the ops that compute the gradients of its operands.
+    tpc-derive-training calls it for every op of the forward graph, in
+    reverse order; the rules live in dialects/tpc/Derivatives.cpp, next to
+    the ops' other rules.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds the operand gradients at `builder`'s insertion point.
+        `resultGrads[i]` is the gradient of result `i`, or null when
+        nothing depends on it. `operandGrads` receives one value per
+        operand, null where the operand has no gradient (token ids,
+        offsets). Fails with a diagnostic for ops that have none.
+      }], "::mlir::LogicalResult", "buildGradients",
+      (ins "::mlir::OpBuilder &":$builder,
+           "::mlir::ArrayRef<::mlir::Value>":$resultGrads,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
 //===----------------------------------------------------------------------===//
 // Mesh
 //===----------------------------------------------------------------------===//
@@ -121,7 +145,7 @@ def Tpc_PositionsOp : Tpc_Op<"positions",
   let hasVerifier = 1;
 }
 
-def Tpc_EmbeddingOp : Tpc_Op<"embedding", [Pure]> {
+def Tpc_EmbeddingOp : Tpc_Op<"embedding", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "Table lookup: rows of a [vocab, hidden] table";
   let description = [{
     `result[..., :] = table[ids[...], :]`. Ids outside the table are an
@@ -134,7 +158,7 @@ def Tpc_EmbeddingOp : Tpc_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tpc_LinearOp : Tpc_Op<"linear", [Pure]> {
+def Tpc_LinearOp : Tpc_Op<"linear", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "y = x W (+ b), with W in either checkpoint layout";
   let description = [{
     Contracts the last dimension of `input` with the weight's input
@@ -170,7 +194,7 @@ def Tpc_LinearOp : Tpc_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tpc_SplitOp : Tpc_Op<"split", [Pure]> {
+def Tpc_SplitOp : Tpc_Op<"split", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "Split the last dimension into consecutive sections";
   let description = [{
     Cuts the last dimension into consecutive pieces whose sizes are the
@@ -190,7 +214,7 @@ def Tpc_SplitOp : Tpc_Op<"split", [Pure]> {
 }
 
 class Tpc_ElementwiseBinaryOp<string mnemonic, string formula>
-    : Tpc_Op<mnemonic, [Pure, Commutative,
+    : Tpc_Op<mnemonic, [Pure, Commutative, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>,
                         AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "Elementwise " # formula;
   let arguments = (ins Tpc_FloatTensor:$lhs, Tpc_FloatTensor:$rhs);
@@ -202,7 +226,8 @@ def Tpc_AddOp : Tpc_ElementwiseBinaryOp<"add", "lhs + rhs (residual adds)">;
 def Tpc_MulOp : Tpc_ElementwiseBinaryOp<"mul", "lhs * rhs (SwiGLU gating)">;
 
 class Tpc_ActivationOp<string mnemonic, string formula>
-    : Tpc_Op<mnemonic, [Pure, AllTypesMatch<["input", "result"]>]> {
+    : Tpc_Op<mnemonic, [Pure, AllTypesMatch<["input", "result"]>,
+                        DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = formula;
   let arguments = (ins Tpc_FloatTensor:$input);
   let results = (outs Tpc_FloatTensor:$result);
@@ -213,7 +238,7 @@ def Tpc_GeluOp : Tpc_ActivationOp<"gelu",
     "GeLU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))">;
 def Tpc_SiluOp : Tpc_ActivationOp<"silu", "SiLU: x * sigmoid(x)">;
 
-def Tpc_LayerNormOp : Tpc_Op<"layer_norm", [Pure]> {
+def Tpc_LayerNormOp : Tpc_Op<"layer_norm", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "LayerNorm over the last dimension, with scale and shift";
   let arguments = (ins Tpc_FloatTensor:$input,
                        Tpc_FloatTensor:$scale,
@@ -227,7 +252,7 @@ def Tpc_LayerNormOp : Tpc_Op<"layer_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tpc_RmsNormOp : Tpc_Op<"rms_norm", [Pure]> {
+def Tpc_RmsNormOp : Tpc_Op<"rms_norm", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "RMSNorm over the last dimension, with scale";
   let arguments = (ins Tpc_FloatTensor:$input,
                        Tpc_FloatTensor:$scale,
@@ -287,7 +312,8 @@ def Tpc_AddRmsNormOp : Tpc_Op<"add_rms_norm",
   let hasVerifier = 1;
 }
 
-def Tpc_RopeOp : Tpc_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Tpc_RopeOp : Tpc_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>,
+                                 DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "Rotary position embedding of every head";
   let description = [{
     The last dimension holds whole heads of `head_dim` features. Each head
@@ -313,7 +339,7 @@ def Tpc_RopeOp : Tpc_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let hasVerifier = 1;
 }
 
-def Tpc_AttentionOp : Tpc_Op<"attention", [Pure]> {
+def Tpc_AttentionOp : Tpc_Op<"attention", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "Causal scaled dot-product attention with grouped KV heads";
   let description = [{
     `q` is `[batch, seq, num_heads * head_dim]`, `k` and `v` are
@@ -353,7 +379,7 @@ def Tpc_AttentionOp : Tpc_Op<"attention", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tpc_LmHeadOp : Tpc_Op<"lm_head", [Pure]> {
+def Tpc_LmHeadOp : Tpc_Op<"lm_head", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "Logits over the vocabulary from a [vocab, hidden] weight";
   let description = [{
     `logits = x W^T` with `W` stored `[vocab, hidden]`: the token embedding
@@ -568,5 +594,7 @@ def Tpc_AllSliceOp : Tpc_CollectiveOp<"all_slice"> {
     `:` type($input) `->` type($result)
   }];
 }
+
+include "dialects/tpc/TpcTrainingOps.td"
 
 #endif // TPC_OPS_TD

@@ -136,7 +136,8 @@ void cpu::addNorm(const float *a, const float *b, int64_t rows,
 }
 
 void cpu::rope(float *x, int64_t batch, int64_t seq, int64_t heads,
-               int64_t headDim, double theta, const int32_t *offsets) {
+               int64_t headDim, double theta, const int32_t *offsets,
+               bool inverse) {
   int64_t half = headDim / 2;
   std::vector<double> invFreq(half);
   for (int64_t i = 0; i < half; ++i)
@@ -151,7 +152,8 @@ void cpu::rope(float *x, int64_t batch, int64_t seq, int64_t heads,
                   for (int64_t i = 0; i < half; ++i) {
                     double angle = position * invFreq[i];
                     c[i] = float(std::cos(angle));
-                    sn[i] = float(std::sin(angle));
+                    sn[i] = float(inverse ? -std::sin(angle)
+                                          : std::sin(angle));
                   }
                   for (int64_t h = 0; h < heads; ++h)
                     vec::rotateHalf(x + (t * heads + h) * headDim, half,

@@ -61,9 +61,11 @@ void addNorm(const float *a, const float *b, int64_t rows, int64_t hidden,
 
 /// Rotary embedding in place on x[batch, seq, heads * headDim], rotate-half
 /// convention (Hugging Face Llama). Token s of sequence b is at position
-/// offsets[b] + s (s when `offsets` is null).
+/// offsets[b] + s (s when `offsets` is null). `inverse` rotates by the
+/// opposite angles (the transpose: RoPE's gradient).
 void rope(float *x, int64_t batch, int64_t seq, int64_t heads, int64_t headDim,
-          double theta, const int32_t *offsets = nullptr);
+          double theta, const int32_t *offsets = nullptr,
+          bool inverse = false);
 
 /// Causal attention of this rank's query heads. q and out are
 /// [batch, seq, qHeads * headDim], k and v [batch, kvSeq, kvHeads * headDim]

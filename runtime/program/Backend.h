@@ -90,6 +90,49 @@ public:
                          int64_t qHeadBegin, int64_t kvHeadBegin,
                          int64_t groups, int64_t window,
                          const std::vector<int32_t> &offsets, Tensor &out) = 0;
+
+  /// The loss and the backward pass (tpc-derive-training), with the shapes
+  /// and conventions of runtime/cpu/GradKernels.h. Loss statistics
+  /// (`max`, `sumExp`, `target`, `lse`, `dloss`) are f32 [rows].
+  virtual void linearWeightGrad(const Tensor &x, const Tensor &dy,
+                                int64_t rows, int64_t in, int64_t out,
+                                bool inOut, Tensor &dw) = 0;
+  virtual void sumRows(const Tensor &x, int64_t rows, int64_t n,
+                       Tensor &out) = 0;
+  virtual void embeddingGrad(const Tensor &grad,
+                             const std::vector<int32_t> &ids, int64_t hidden,
+                             int64_t rowBegin, int64_t localRows,
+                             Tensor &table) = 0;
+  /// dx = dy * act'(x), act GeLU (tanh form) or SiLU.
+  virtual void activationGrad(Activation act, const Tensor &x,
+                              const Tensor &dy, Tensor &dx) = 0;
+  virtual void normGrad(const Tensor &x, const Tensor &dy, const Tensor &scale,
+                        int64_t rows, int64_t hidden, float eps, bool centered,
+                        Tensor &dx) = 0;
+  virtual void normScaleGrad(const Tensor &x, const Tensor &dy, int64_t rows,
+                             int64_t hidden, float eps, bool centered,
+                             Tensor &dscale) = 0;
+  /// rope's inverse rotation, in place, positions from 0.
+  virtual void ropeInverse(Tensor &x, int64_t batch, int64_t seq,
+                           int64_t heads, int64_t headDim, double theta) = 0;
+  virtual void attentionGrad(const Tensor &q, const Tensor &k, const Tensor &v,
+                             const Tensor &dout, int64_t batch, int64_t seq,
+                             int64_t qHeads, int64_t kvHeads, int64_t headDim,
+                             int64_t qHeadBegin, int64_t kvHeadBegin,
+                             int64_t groups, int64_t window, Tensor &dq,
+                             Tensor &dk, Tensor &dv) = 0;
+  virtual void rowMax(const Tensor &logits, int64_t rows, int64_t localVocab,
+                      Tensor &max) = 0;
+  virtual void sumExpAndTarget(const Tensor &logits, int64_t rows,
+                               int64_t localVocab, int64_t vocabBegin,
+                               const Tensor &max,
+                               const std::vector<int32_t> &targets,
+                               Tensor &sumExp, Tensor &target) = 0;
+  virtual void crossEntropyGrad(const Tensor &logits, int64_t rows,
+                                int64_t localVocab, int64_t vocabBegin,
+                                const std::vector<int32_t> &targets,
+                                const Tensor &lse, const Tensor &dloss,
+                                int64_t ignoreIndex, Tensor &dlogits) = 0;
 };
 
 /// The host's backend (OpenBLAS GEMMs, f32 arithmetic). One instance serves

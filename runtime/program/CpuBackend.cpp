@@ -2,6 +2,7 @@
 #include "runtime/program/Backend.h"
 
 #include "runtime/cpu/Bf16Matmul.h"
+#include "runtime/cpu/GradKernels.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <algorithm>
@@ -211,6 +212,81 @@ public:
                    kvHeadBegin, groups, window,
                    offsets.empty() ? nullptr : offsets.data(),
                    Narrowed(out).get());
+  }
+
+  void linearWeightGrad(const Tensor &x, const Tensor &dy, int64_t rows,
+                        int64_t in, int64_t out, bool inOut,
+                        Tensor &dw) override {
+    cpu::linearWeightGrad(Widened(x).get(), Widened(dy).get(), rows, in, out,
+                          inOut, Narrowed(dw).get());
+  }
+  void sumRows(const Tensor &x, int64_t rows, int64_t n, Tensor &out) override {
+    cpu::sumRows(Widened(x).get(), rows, n, Narrowed(out).get());
+  }
+  void embeddingGrad(const Tensor &grad, const std::vector<int32_t> &ids,
+                     int64_t hidden, int64_t rowBegin, int64_t localRows,
+                     Tensor &table) override {
+    cpu::embeddingGrad(Widened(grad).get(), ids.data(), int64_t(ids.size()),
+                       hidden, rowBegin, localRows, Narrowed(table).get());
+  }
+  void activationGrad(Activation act, const Tensor &x, const Tensor &dy,
+                      Tensor &dx) override {
+    if (act == Activation::Gelu)
+      cpu::geluTanhGrad(Widened(x).get(), Widened(dy).get(), x.numElements(),
+                        Narrowed(dx).get());
+    else
+      cpu::siluGrad(Widened(x).get(), Widened(dy).get(), x.numElements(),
+                    Narrowed(dx).get());
+  }
+  void normGrad(const Tensor &x, const Tensor &dy, const Tensor &scale,
+                int64_t rows, int64_t hidden, float eps, bool centered,
+                Tensor &dx) override {
+    cpu::normGrad(Widened(x).get(), Widened(dy).get(), Widened(scale).get(),
+                  rows, hidden, eps, centered, Narrowed(dx).get());
+  }
+  void normScaleGrad(const Tensor &x, const Tensor &dy, int64_t rows,
+                     int64_t hidden, float eps, bool centered,
+                     Tensor &dscale) override {
+    cpu::normScaleGrad(Widened(x).get(), Widened(dy).get(), rows, hidden, eps,
+                       centered, Narrowed(dscale).get());
+  }
+  void ropeInverse(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
+                   int64_t headDim, double theta) override {
+    cpu::rope(Narrowed(x, /*load=*/true).get(), batch, seq, heads, headDim,
+              theta, nullptr, /*inverse=*/true);
+  }
+  void attentionGrad(const Tensor &q, const Tensor &k, const Tensor &v,
+                     const Tensor &dout, int64_t batch, int64_t seq,
+                     int64_t qHeads, int64_t kvHeads, int64_t headDim,
+                     int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
+                     int64_t window, Tensor &dq, Tensor &dk,
+                     Tensor &dv) override {
+    cpu::attentionGrad(Widened(q).get(), Widened(k).get(), Widened(v).get(),
+                       Widened(dout).get(), batch, seq, qHeads, kvHeads,
+                       headDim, qHeadBegin, kvHeadBegin, groups, window,
+                       Narrowed(dq).get(), Narrowed(dk).get(),
+                       Narrowed(dv).get());
+  }
+  void rowMax(const Tensor &logits, int64_t rows, int64_t localVocab,
+              Tensor &max) override {
+    cpu::rowMax(Widened(logits).get(), rows, localVocab, Narrowed(max).get());
+  }
+  void sumExpAndTarget(const Tensor &logits, int64_t rows, int64_t localVocab,
+                       int64_t vocabBegin, const Tensor &max,
+                       const std::vector<int32_t> &targets, Tensor &sumExp,
+                       Tensor &target) override {
+    cpu::sumExpAndTarget(Widened(logits).get(), rows, localVocab, vocabBegin,
+                         Widened(max).get(), targets.data(),
+                         Narrowed(sumExp).get(), Narrowed(target).get());
+  }
+  void crossEntropyGrad(const Tensor &logits, int64_t rows, int64_t localVocab,
+                        int64_t vocabBegin, const std::vector<int32_t> &targets,
+                        const Tensor &lse, const Tensor &dloss,
+                        int64_t ignoreIndex, Tensor &dlogits) override {
+    cpu::crossEntropyGrad(Widened(logits).get(), rows, localVocab, vocabBegin,
+                          targets.data(), Widened(lse).get(),
+                          Widened(dloss).get(), ignoreIndex,
+                          Narrowed(dlogits).get());
   }
 };
 } // namespace

@@ -168,6 +168,59 @@ public:
                     out.data());
   }
 
+  // Training runs on the CPU backend so far: the backward kernels have no
+  // CUDA versions yet, and a training program says so instead of running.
+  [[noreturn]] static void noTrainingKernels(const char *kernel) {
+    throw std::runtime_error(std::string("the CUDA backend has no ") + kernel +
+                             " kernel yet: train on the CPU (--device cpu)");
+  }
+  void linearWeightGrad(const Tensor &, const Tensor &, int64_t, int64_t,
+                        int64_t, bool, Tensor &) override {
+    noTrainingKernels("linear weight gradient");
+  }
+  void sumRows(const Tensor &, int64_t, int64_t, Tensor &) override {
+    noTrainingKernels("bias gradient");
+  }
+  void embeddingGrad(const Tensor &, const std::vector<int32_t> &, int64_t,
+                     int64_t, int64_t, Tensor &) override {
+    noTrainingKernels("embedding gradient");
+  }
+  void activationGrad(Activation, const Tensor &, const Tensor &,
+                      Tensor &) override {
+    noTrainingKernels("activation gradient");
+  }
+  void normGrad(const Tensor &, const Tensor &, const Tensor &, int64_t,
+                int64_t, float, bool, Tensor &) override {
+    noTrainingKernels("norm gradient");
+  }
+  void normScaleGrad(const Tensor &, const Tensor &, int64_t, int64_t, float,
+                     bool, Tensor &) override {
+    noTrainingKernels("norm scale gradient");
+  }
+  void ropeInverse(Tensor &, int64_t, int64_t, int64_t, int64_t,
+                   double) override {
+    noTrainingKernels("RoPE gradient");
+  }
+  void attentionGrad(const Tensor &, const Tensor &, const Tensor &,
+                     const Tensor &, int64_t, int64_t, int64_t, int64_t,
+                     int64_t, int64_t, int64_t, int64_t, int64_t, Tensor &,
+                     Tensor &, Tensor &) override {
+    noTrainingKernels("attention gradient");
+  }
+  void rowMax(const Tensor &, int64_t, int64_t, Tensor &) override {
+    noTrainingKernels("cross-entropy");
+  }
+  void sumExpAndTarget(const Tensor &, int64_t, int64_t, int64_t,
+                       const Tensor &, const std::vector<int32_t> &, Tensor &,
+                       Tensor &) override {
+    noTrainingKernels("cross-entropy");
+  }
+  void crossEntropyGrad(const Tensor &, int64_t, int64_t, int64_t,
+                        const std::vector<int32_t> &, const Tensor &,
+                        const Tensor &, int64_t, Tensor &) override {
+    noTrainingKernels("cross-entropy gradient");
+  }
+
   cudaStream_t stream() const { return cudaStream_t(ctx->stream()); }
 
 private:

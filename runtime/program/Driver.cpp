@@ -29,6 +29,7 @@
 #include "runtime/program/Generate.h"
 #include "runtime/program/Options.h"
 #include "runtime/program/Program.h"
+#include "runtime/program/Train.h"
 #include "runtime/tokenizer/Tokenizer.h"
 #include "runtime/tokenizer/Unicode.h"
 #include "runtime/weights/Safetensors.h"
@@ -341,6 +342,114 @@ int runForward(const Options &o, const Placement &placement,
                 (long long)ids.batch, (long long)ids.seq,
                 (long long)tpc_program_vocab, o.output.c_str());
   }
+  return 0;
+}
+
+/// Training: --steps steps of the training program over --data.
+int runTraining(const Options &o, const Placement &placement,
+                const comm::ProcessGroup &group,
+                const weights::WeightStore *source) {
+  if (!train_step)
+    usageError("--data: this program was compiled without --train; "
+               "recompile it with tpc-compile --train");
+  if (placement.cuda)
+    usageError("--data: training runs on the CPU so far; pass --device cpu");
+  const Options::Training &t = o.training;
+  if (t.seqLen > tpc_program_max_positions)
+    usageError("--seq-len: " + std::to_string(t.seqLen) +
+               " tokens exceed the model's " +
+               std::to_string(tpc_program_max_positions) + " positions");
+  std::vector<int32_t> tokens =
+      program::readTokenFile(t.data, t.dataType, tpc_program_vocab,
+                             t.seqLen + 1);
+  checkHostMemory(placement, 0,
+                  plannedPeak(tpc_program_train_activation_peaks,
+                              tpc_program_train_activation_peaks_count,
+                              t.batch, t.seqLen));
+  program::TrainingRequest request;
+  request.tokens = &tokens;
+  request.steps = t.steps;
+  request.batch = t.batch;
+  request.seqLen = t.seqLen;
+  request.optimizer.adamw = t.optimizer == "adamw";
+  request.optimizer.lr = t.lr;
+  request.optimizer.weightDecay = t.weightDecay;
+  request.optimizer.warmup = t.warmup;
+  request.optimizer.steps = t.steps;
+  request.optimizer.clip = t.clip;
+  request.keepFirstGrads = !t.grads.empty() || o.verify;
+  request.keepWeights = !t.save.empty();
+  int ranks = int(tpc_program_tp);
+  if (group.rank == 0) {
+    std::printf("model %s (f32), tp = %lld, training: %lld steps of %lld x "
+                "%lld tokens from %s (%zu tokens), device %s\n",
+                tpc_program_model, (long long)ranks, (long long)t.steps,
+                (long long)t.batch, (long long)t.seqLen, t.data.c_str(),
+                tokens.size(), placement.description.c_str());
+    std::printf("weights per rank: %.1f MiB; collectives per step: %lld\n",
+                tpc_program_weight_bytes_per_rank / 1048576.0,
+                (long long)tpc_program_train_collectives);
+  }
+  request.onStep = [&](int64_t step, double loss, double norm, double lr,
+                       double seconds) {
+    if (group.rank != 0)
+      return;
+    std::printf("step %lld/%lld: loss %.6f, grad norm %.4g, lr %.3g, %.0f "
+                "tokens/s\n",
+                (long long)step + 1, (long long)t.steps, loss, norm, lr,
+                double(t.batch * t.seqLen) / seconds);
+    std::fflush(stdout);
+  };
+  program::TrainingResult result;
+  comm::runRanks(ranks, std::chrono::seconds(o.timeout),
+                 [&](comm::Communicator &host) {
+                   Rank rank(host, placement, o, source);
+                   program::TrainingResult mine =
+                       program::train(rank.ctx, train_step, request);
+                   if (host.rank() == 0)
+                     result = std::move(mine);
+                 });
+  if (group.rank != 0)
+    return 0;
+  auto write = [&](const std::string &path,
+                   const std::map<std::string, std::vector<float>> &tensors,
+                   const char *what) {
+    std::vector<weights::TensorToWrite> out;
+    for (auto &[name, values] : tensors)
+      out.push_back(weights::f32Tensor(name, result.shapes.at(name), values));
+    writeFile(path, out);
+    std::printf("%s (%zu tensors) written to %s\n", what, out.size(),
+                path.c_str());
+  };
+  if (o.verify) {
+    // The unsharded step on one rank, same weights and batch.
+    Placement one = place(o.device, 1, group);
+    cpu::shareCores(1);
+    program::TrainingRequest first = request;
+    first.steps = 1;
+    first.keepWeights = false;
+    first.onStep = nullptr;
+    program::TrainingResult single;
+    comm::runThreadRanks(1, std::chrono::seconds(o.timeout),
+                         [&](comm::Communicator &host) {
+                           Rank rank(host, one, o, source);
+                           single = program::train(rank.ctx, train_step_tp1,
+                                                   first);
+                         });
+    double maxDiff = 0, scale = 0;
+    for (auto &[name, values] : single.firstGrads) {
+      auto [diff, size] = difference(result.firstGrads.at(name), values);
+      maxDiff = std::max(maxDiff, diff);
+      scale = std::max(scale, size);
+    }
+    std::printf("verify against tp = 1: first step loss diff %.3g, max abs "
+                "gradient diff %.3g (largest |gradient| %.3g)\n",
+                std::fabs(result.losses[0] - single.losses[0]), maxDiff, scale);
+  }
+  if (!t.grads.empty())
+    write(t.grads, result.firstGrads, "first step's gradients");
+  if (!t.save.empty())
+    write(t.save, result.weights, "weights");
   return 0;
 }
 
@@ -717,6 +826,8 @@ int main(int argc, char **argv) {
     // job; either way they are started once, for every pass.
     if (!placement.cuda)
       cpu::shareCores(placement.ranksHere);
+    if (!o.training.data.empty())
+      return runTraining(o, placement, group, source);
     return o.generate > 0 ? runGeneration(o, placement, group, source)
                           : runForward(o, placement, group, source);
   } catch (const comm::AbandonedRanks &e) {

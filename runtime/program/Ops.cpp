@@ -139,6 +139,7 @@ Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
     return it->second;
   std::string name(nameView);
   std::vector<int64_t> globalShape(globalShapeList);
+  ctx.weightInfo[name] = {layout, globalShape};
   // Weights live across passes: not a pass's activations.
   MemoryMeter::Scope unmetered(nullptr);
   weights::ShardSpec spec;
@@ -164,7 +165,7 @@ Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
     // the shard as the program stores it, else copied once and the file's
     // pages given back.
     if (std::optional<Tensor> view = inPlace(*entry, spec, layout, dtype);
-        view && backend.device() == Device::Host) {
+        view && backend.device() == Device::Host && !ctx.trainable) {
       ctx.weights.emplace(name, *view);
       comm::setPhase(previous);
       return *view;

@@ -59,6 +59,20 @@ struct RankContext {
   int64_t cacheBatch = 0, maxSeq = 0;
   /// The device the rank computes on; the host's when null.
   Backend *backend = nullptr;
+
+  /// Training: weights are the rank's own copies (an optimizer updates
+  /// them in place), never views of the mapped checkpoint.
+  bool trainable = false;
+  /// How each weight loaded so far is laid out, and its checkpoint shape
+  /// (for the optimizer's global norm and for gathering checkpoints).
+  struct WeightInfo {
+    Layout layout;
+    std::vector<int64_t> globalShape;
+  };
+  std::map<std::string, WeightInfo, std::less<>> weightInfo;
+  /// Each weight's gradient, laid out like the weight: tpc.accumulate_grad
+  /// adds into it; the optimizer reads it and sets it to zero.
+  std::map<std::string, Tensor, std::less<>> grads;
 };
 
 /// The context's backend.
@@ -156,6 +170,53 @@ Tensor kvCache(RankContext &ctx, std::string_view name,
 /// returns the cache (the same storage).
 Tensor cacheUpdate(RankContext &ctx, const Tensor &cache, const Tensor &x,
                    const Ids &offsets);
+
+//===----------------------------------------------------------------------===//
+// Training (tpc-derive-training): the loss and the derivatives, in
+// TrainingOps.cpp.
+//===----------------------------------------------------------------------===//
+
+/// Part `index` of a call that returns several tensors, moved out.
+Tensor take(RankContext &ctx, std::vector<Tensor> &parts, int64_t index);
+/// {loss, lse} per position, f32 [batch, seq]. `layout` is the logits'
+/// (the vocabulary split or whole), `vocab` its global size.
+std::vector<Tensor> crossEntropy(RankContext &ctx, const Tensor &logits,
+                                 const Layout &layout, int64_t vocab,
+                                 const Ids &targets, int64_t ignoreIndex);
+Tensor crossEntropyGrad(RankContext &ctx, const Tensor &logits,
+                        const Layout &layout, int64_t vocab,
+                        const Ids &targets, const Tensor &lse,
+                        const Tensor &dloss, int64_t ignoreIndex);
+Tensor linearWeightGrad(RankContext &ctx, const Tensor &x, const Tensor &dy,
+                        bool inOut);
+Tensor sumRows(RankContext &ctx, const Tensor &x);
+/// The rank's rows of the table gradient (`tableLayout`, `vocab` rows in
+/// all).
+Tensor embeddingGrad(RankContext &ctx, const Tensor &grad, const Ids &ids,
+                     const Layout &tableLayout, int64_t vocab);
+Tensor geluGrad(RankContext &ctx, const Tensor &x, const Tensor &dy);
+Tensor siluGrad(RankContext &ctx, const Tensor &x, const Tensor &dy);
+Tensor normGrad(RankContext &ctx, const Tensor &x, const Tensor &dy,
+                const Tensor &scale, double eps, bool centered);
+Tensor normScaleGrad(RankContext &ctx, const Tensor &x, const Tensor &dy,
+                     double eps, bool centered);
+Tensor ropeGrad(RankContext &ctx, const Tensor &dy, int64_t headDim,
+                double theta);
+/// {dq, dk, dv}; layouts as for attention.
+std::vector<Tensor> attentionGrad(RankContext &ctx, const Tensor &q,
+                                  const Tensor &k, const Tensor &v,
+                                  const Tensor &dout, int64_t numHeads,
+                                  int64_t numKvHeads, const Layout &qLayout,
+                                  const Layout &kvLayout, int64_t window);
+/// Joins tensors along the last dimension.
+Tensor concatParts(RankContext &ctx, std::vector<const Tensor *> parts);
+template <typename... Parts>
+Tensor concat(RankContext &ctx, const Parts &...parts) {
+  return concatParts(ctx, {&parts...});
+}
+/// Adds `grad` into the gradient of weight `name` (laid out alike).
+void accumulateGrad(RankContext &ctx, std::string_view name,
+                    const Tensor &grad);
 
 /// Collectives over the context's ranks. `layout` is the split one side of
 /// the collective has (the input of a gather, the result of a scatter or

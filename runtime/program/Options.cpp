@@ -50,6 +50,29 @@ ABSL_FLAG(int64_t, top_k, 0, "Sample among the k most likely tokens (0: all)");
 ABSL_FLAG(double, top_p, 1,
           "Sample among the most likely tokens whose probability reaches p");
 ABSL_FLAG(uint64_t, seed, 0, "Seed of the sampling");
+// Training (programs compiled with tpc-compile --train).
+ABSL_FLAG(std::string, data, "",
+          "Train on these token ids: a flat binary file of --data-type ids");
+ABSL_FLAG(std::string, data_type, "uint16",
+          "Element type of the --data file: uint16 or uint32");
+ABSL_FLAG(int64_t, steps, 1, "Training steps");
+ABSL_FLAG(int64_t, batch, 8, "Sequences per step (the global batch)");
+ABSL_FLAG(int64_t, seq_len, 64, "Tokens per training sequence");
+ABSL_FLAG(std::string, optimizer, "adamw", "adamw or sgd");
+ABSL_FLAG(double, lr, 1e-3, "Peak learning rate");
+ABSL_FLAG(double, weight_decay, 0.0,
+          "AdamW's decoupled weight decay of the weight matrices");
+ABSL_FLAG(int64_t, warmup, 0,
+          "Steps of linear learning-rate warm-up, then cosine decay to a "
+          "tenth");
+ABSL_FLAG(double, clip, 1.0,
+          "Clip the gradients to this global norm (0: no clipping)");
+ABSL_FLAG(std::string, save, "",
+          "After training, write the weights (whole tensors, checkpoint "
+          "names) to this safetensors file");
+ABSL_FLAG(std::string, grads, "",
+          "Write the first step's gradients (whole tensors, checkpoint "
+          "names) to this safetensors file");
 
 using namespace tpc;
 using namespace tpc::program;
@@ -69,6 +92,15 @@ const std::map<std::string, std::string> &expectations() {
       {"top_k", "an integer >= 0 (0: all)"},
       {"top_p", "a number in (0, 1]"},
       {"seed", "a non-negative integer"},
+      {"data_type", "uint16 or uint32"},
+      {"steps", "a positive number of steps"},
+      {"batch", "a positive number of sequences"},
+      {"seq_len", "a positive number of tokens"},
+      {"optimizer", "adamw or sgd"},
+      {"lr", "a positive number"},
+      {"weight_decay", "a number >= 0"},
+      {"warmup", "a number of steps >= 0"},
+      {"clip", "a number >= 0 (0: no clipping)"},
   };
   return table;
 }
@@ -157,6 +189,18 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   o.sampling.topK = absl::GetFlag(FLAGS_top_k);
   o.sampling.topP = absl::GetFlag(FLAGS_top_p);
   o.sampling.seed = absl::GetFlag(FLAGS_seed);
+  o.training.data = absl::GetFlag(FLAGS_data);
+  o.training.dataType = absl::GetFlag(FLAGS_data_type);
+  o.training.steps = absl::GetFlag(FLAGS_steps);
+  o.training.batch = absl::GetFlag(FLAGS_batch);
+  o.training.seqLen = absl::GetFlag(FLAGS_seq_len);
+  o.training.optimizer = absl::GetFlag(FLAGS_optimizer);
+  o.training.lr = absl::GetFlag(FLAGS_lr);
+  o.training.weightDecay = absl::GetFlag(FLAGS_weight_decay);
+  o.training.warmup = absl::GetFlag(FLAGS_warmup);
+  o.training.clip = absl::GetFlag(FLAGS_clip);
+  o.training.save = absl::GetFlag(FLAGS_save);
+  o.training.grads = absl::GetFlag(FLAGS_grads);
   if (o.help)
     return o;
 
@@ -174,11 +218,36 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   check("top_k", o.sampling.topK >= 0);
   check("top_p", o.sampling.topP > 0 && o.sampling.topP <= 1);
   check("seed", o.sampling.seed <= (uint64_t(1) << 53));
+  check("data_type",
+        o.training.dataType == "uint16" || o.training.dataType == "uint32");
+  check("steps", o.training.steps >= 1);
+  check("batch", o.training.batch >= 1 && o.training.batch <= (1 << 20));
+  check("seq_len", o.training.seqLen >= 1 && o.training.seqLen <= (1 << 24));
+  check("optimizer",
+        o.training.optimizer == "adamw" || o.training.optimizer == "sgd");
+  check("lr", o.training.lr > 0 && std::isfinite(o.training.lr));
+  check("weight_decay",
+        o.training.weightDecay >= 0 && std::isfinite(o.training.weightDecay));
+  check("warmup", o.training.warmup >= 0);
+  check("clip", o.training.clip >= 0 && std::isfinite(o.training.clip));
 
   // Combinations.
   if (o.weights.empty() == !o.seed)
     fail("expected exactly one of --weights PATH and --random-weights SEED");
   bool text = !o.prompts.empty() || !o.promptsFile.empty();
+  bool training = !o.training.data.empty();
+  static const char *const trainingFlags[] = {
+      "data_type", "steps", "batch",  "seq_len", "optimizer", "lr",
+      "weight_decay", "warmup", "clip", "save",   "grads"};
+  for (const char *name : trainingFlags)
+    if (given.count(name) && !training)
+      fail("--" + dashed(name) + " is a training flag: give --data FILE");
+  if (training) {
+    if (!o.tokens.empty() || text || o.generate > 0)
+      fail("--data trains: --tokens, --prompt, --prompts and --generate "
+           "run inference");
+    return o;
+  }
   if (o.tokens.empty() == !text)
     fail(o.tokens.empty()
              ? "expected --tokens IDS (such as \"1,2,3;4,5,6\"), or --prompt "

@@ -44,6 +44,14 @@ struct Options {
   bool ignoreEos = false;
   std::optional<int64_t> maxSeq;
   SamplingParams sampling;
+  /// Training (--data and the flags after it).
+  struct Training {
+    std::string data, dataType = "uint16";
+    int64_t steps = 1, batch = 8, seqLen = 64, warmup = 0;
+    std::string optimizer = "adamw";
+    double lr = 1e-3, weightDecay = 0, clip = 1.0;
+    std::string save, grads;
+  } training;
   /// --help was given: print help() and stop.
   bool help = false;
 };

@@ -27,12 +27,26 @@ TPC_GENERATION_PROGRAM(prefill_tp1);
 TPC_GENERATION_PROGRAM(decode_tp1);
 #undef TPC_GENERATION_PROGRAM
 
+/// The training step (tpc-compile --train): ids and next-token targets
+/// [batch, seq] and the loss's gradient per position (f32 [batch, seq]) ->
+/// the loss of every position; every weight's gradient is added into
+/// ctx.grads.
+#define TPC_TRAINING_PROGRAM(name)                                             \
+  __attribute__((weak)) tpc::Tensor name(                                      \
+      tpc::program::RankContext &ctx, tpc::program::Ids ids,                   \
+      tpc::program::Ids targets, tpc::Tensor dloss)
+TPC_TRAINING_PROGRAM(train_step);
+TPC_TRAINING_PROGRAM(train_step_tp1);
+#undef TPC_TRAINING_PROGRAM
+
 extern const int64_t tpc_program_tp;
 extern const int64_t tpc_program_vocab;
 extern const int64_t tpc_program_max_positions;
 /// Collectives of one forward pass and of one decode step.
 extern const int64_t tpc_program_collectives;
 extern const int64_t tpc_program_decode_collectives;
+/// Collectives of one training step (0 without one).
+extern const int64_t tpc_program_train_collectives;
 extern const int64_t tpc_program_weight_bytes_per_rank;
 /// KV-cache bytes the largest rank holds per position of one sequence.
 extern const int64_t tpc_program_kv_bytes_per_position;
@@ -49,6 +63,8 @@ extern const int64_t tpc_program_forward_activation_peaks_count;
 extern const int64_t tpc_program_forward_activation_peaks[];
 extern const int64_t tpc_program_decode_activation_peaks_count;
 extern const int64_t tpc_program_decode_activation_peaks[];
+extern const int64_t tpc_program_train_activation_peaks_count;
+extern const int64_t tpc_program_train_activation_peaks[];
 extern const char *const tpc_program_model;
 /// tokenizer.json beside the model the program was compiled from, or "".
 extern const char *const tpc_program_tokenizer;

@@ -574,3 +574,59 @@ func.func @add_norm_shapes(%x: tensor<?x?x8xf32>, %g: tensor<4xf32>) {
   %s, %n = tpc.add_rms_norm %x, %x, %g epsilon = 1.0e-5 : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<4xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
   return
 }
+
+// -----
+
+func.func @cross_entropy_vocab(%logits: tensor<?x?x101xf32>, %ids: tensor<?x?xi32>) {
+  // expected-error @+1 {{'tpc.cross_entropy' op vocab must be the logits' last dimension 101, got 100}}
+  %loss, %lse = tpc.cross_entropy %logits, %ids vocab = 100 ignore_index = -100 : (tensor<?x?x101xf32>, tensor<?x?xi32>) -> (tensor<?x?xf32>, tensor<?x?xf32>)
+  return
+}
+
+// -----
+
+func.func @cross_entropy_f32(%logits: tensor<?x?x101xbf16>, %ids: tensor<?x?xi32>) {
+  // expected-error @+1 {{'tpc.cross_entropy' op losses must be f32, got 'bf16'}}
+  %loss, %lse = tpc.cross_entropy %logits, %ids vocab = 101 ignore_index = -100 : (tensor<?x?x101xbf16>, tensor<?x?xi32>) -> (tensor<?x?xbf16>, tensor<?x?xbf16>)
+  return
+}
+
+// -----
+
+func.func @linear_weight_grad_shape(%x: tensor<?x?x64xf32>, %dy: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{'tpc.linear_weight_grad' op result shape must be [64, 32], got [32, 64]}}
+  %dw = tpc.linear_weight_grad %x, %dy layout = in_out : (tensor<?x?x64xf32>, tensor<?x?x32xf32>) -> tensor<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_grad_vocab(%dy: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>) {
+  // expected-error @+1 {{'tpc.embedding_grad' op vocab must be the result's rows 101, got 7}}
+  %dt = tpc.embedding_grad %dy, %ids vocab = 7 : (tensor<?x?x64xf32>, tensor<?x?xi32>) -> tensor<101x64xf32>
+  return
+}
+
+// -----
+
+func.func @concat_shapes(%a: tensor<?x?x64xf32>, %b: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{'tpc.concat' op result shape must be [?, ?, 96], got [?, ?, 128]}}
+  %c = tpc.concat %a, %b : (tensor<?x?x64xf32>, tensor<?x?x32xf32>) -> tensor<?x?x128xf32>
+  return
+}
+
+// -----
+
+func.func @accumulate_not_weight(%x: tensor<64xf32>) {
+  // expected-error @+1 {{'tpc.accumulate_grad' op weight must be a tpc.weight}}
+  tpc.accumulate_grad %x, %x : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @norm_grad_scale(%x: tensor<?x?x64xf32>, %g: tensor<32xf32>) {
+  // expected-error @+1 {{'tpc.norm_grad' op}}
+  %d = tpc.norm_grad %x, %x, %g epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<32xf32>) -> tensor<?x?x64xf32>
+  return
+}

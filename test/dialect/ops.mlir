@@ -135,3 +135,37 @@ func.func @generation(%ids: tensor<?x1xi32>, %offsets: tensor<?xi32>, %lengths: 
 func.func @sharded_results(%x: tensor<?x64xf32>) -> tensor<?x64xf32> attributes {tpc.sharded_results, tpc.eos_token_ids = array<i64: 2, 7>} {
   return %x : tensor<?x64xf32>
 }
+
+// The loss and gradient ops of a training step.
+// CHECK-LABEL: func.func @training
+func.func @training(%ids: tensor<?x?xi32>, %x: tensor<?x?x64xf32>, %dy: tensor<?x?x64xf32>, %logits: tensor<?x?x101xf32>, %dloss: tensor<?x?xf32>) {
+  %w = tpc.weight "w" : tensor<64x64xf32>
+  %g = tpc.weight "g" : tensor<64xf32>
+  // CHECK: %[[LOSS:.*]], %[[LSE:.*]] = tpc.cross_entropy %{{.*}}, %{{.*}} vocab = 101 ignore_index = -100 : (tensor<?x?x101xf32>, tensor<?x?xi32>) -> (tensor<?x?xf32>, tensor<?x?xf32>)
+  %loss, %lse = tpc.cross_entropy %logits, %ids vocab = 101 ignore_index = -100 : (tensor<?x?x101xf32>, tensor<?x?xi32>) -> (tensor<?x?xf32>, tensor<?x?xf32>)
+  // CHECK: tpc.cross_entropy_grad %{{.*}}, %{{.*}}, %[[LSE]], %{{.*}} vocab = 101 ignore_index = -100
+  %dl = tpc.cross_entropy_grad %logits, %ids, %lse, %dloss vocab = 101 ignore_index = -100 : (tensor<?x?x101xf32>, tensor<?x?xi32>, tensor<?x?xf32>, tensor<?x?xf32>) -> tensor<?x?x101xf32>
+  // CHECK: tpc.linear_weight_grad %{{.*}}, %{{.*}} layout = out_in : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<64x64xf32>
+  %dw = tpc.linear_weight_grad %x, %dy layout = out_in : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<64x64xf32>
+  // CHECK: tpc.sum_rows %{{.*}} : (tensor<?x?x64xf32>) -> tensor<64xf32>
+  %db = tpc.sum_rows %dy : (tensor<?x?x64xf32>) -> tensor<64xf32>
+  // CHECK: tpc.embedding_grad %{{.*}}, %{{.*}} vocab = 101 : (tensor<?x?x64xf32>, tensor<?x?xi32>) -> tensor<101x64xf32>
+  %dt = tpc.embedding_grad %dy, %ids vocab = 101 : (tensor<?x?x64xf32>, tensor<?x?xi32>) -> tensor<101x64xf32>
+  // CHECK: tpc.gelu_grad %{{.*}}, %{{.*}} : tensor<?x?x64xf32>
+  %d1 = tpc.gelu_grad %x, %dy : tensor<?x?x64xf32>
+  // CHECK: tpc.silu_grad %{{.*}}, %{{.*}} : tensor<?x?x64xf32>
+  %d2 = tpc.silu_grad %x, %dy : tensor<?x?x64xf32>
+  // CHECK: tpc.norm_grad %{{.*}}, %{{.*}}, %{{.*}} epsilon = 1.000000e-05 centered
+  %d3 = tpc.norm_grad %x, %dy, %g epsilon = 1.0e-5 centered : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  // CHECK: tpc.norm_scale_grad %{{.*}}, %{{.*}} epsilon = 1.000000e-05 :
+  %d4 = tpc.norm_scale_grad %x, %dy epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<64xf32>
+  // CHECK: tpc.rope_grad %{{.*}} head_dim = 16 theta = 1.000000e+04 : tensor<?x?x64xf32>
+  %d5 = tpc.rope_grad %dy head_dim = 16 theta = 1.0e4 : tensor<?x?x64xf32>
+  // CHECK: tpc.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} heads = 4 kv_heads = 4 window = 8
+  %dq, %dk, %dv = tpc.attention_grad %x, %d1, %d1, %dy heads = 4 kv_heads = 4 window = 8 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+  // CHECK: tpc.concat %{{.*}}, %{{.*}} : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x128xf32>
+  %c = tpc.concat %dq, %dk : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x128xf32>
+  // CHECK: tpc.accumulate_grad %{{.*}}, %{{.*}} : tensor<64x64xf32>
+  tpc.accumulate_grad %w, %dw : tensor<64x64xf32>
+  return
+}

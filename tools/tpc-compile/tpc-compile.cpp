@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -86,7 +87,13 @@ cl::opt<bool> sequenceParallel(
     cl::desc("Run norms and residual adds on sequence shards: each "
              "all-reduce becomes a reduce-scatter and an all-gather"),
     cl::init(false), cl::cat(category));
-enum class ProgramKind { Forward, Prefill, Decode, All };
+cl::opt<bool> train(
+    "train",
+    cl::desc("Compile a training step (forward, next-token cross-entropy, "
+             "the backward pass derived by tpc-derive-training): the "
+             "executable trains with --data FILE --steps N"),
+    cl::init(false), cl::cat(category));
+enum class ProgramKind { Forward, Prefill, Decode, Train, All };
 cl::opt<ProgramKind> program(
     "program", cl::desc("Which program the --emit stages show"),
     cl::values(
@@ -97,7 +104,9 @@ cl::opt<ProgramKind> program(
         clEnumValN(ProgramKind::Decode, "decode",
                    "generation: one new token per sequence against the KV "
                    "caches"),
-        clEnumValN(ProgramKind::All, "all", "all three")),
+        clEnumValN(ProgramKind::Train, "train",
+                   "training: forward, loss and backward (with --train)"),
+        clEnumValN(ProgramKind::All, "all", "every program")),
     cl::init(ProgramKind::Forward), cl::cat(category));
 cl::opt<std::string>
     cppSuffix("cpp-suffix",
@@ -213,6 +222,13 @@ LogicalResult deriveGeneration(ModuleOp module) {
   return pm.run(module);
 }
 
+/// Adds @train_step (tpc-derive-training).
+LogicalResult deriveTraining(ModuleOp module) {
+  PassManager pm(module.getContext());
+  pm.addPass(createDeriveTraining());
+  return pm.run(module);
+}
+
 /// Erases every function but the one --program selects.
 void keepSelectedProgram(ModuleOp module) {
   // Without derivation the module is what was given: a hand-written file
@@ -221,6 +237,7 @@ void keepSelectedProgram(ModuleOp module) {
     return;
   StringRef keep = program == ProgramKind::Forward   ? kForwardFuncName
                    : program == ProgramKind::Prefill ? kPrefillFuncName
+                   : program == ProgramKind::Train   ? kTrainStepFuncName
                                                      : kDecodeFuncName;
   for (auto func :
        llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
@@ -243,6 +260,9 @@ struct ProgramFacts {
   std::string tokenizer;
   /// The planned activation peaks of forward and decode (MemoryPlan).
   std::vector<LiveBytes> forwardPeaks, decodePeaks;
+  /// Collectives of one training step, and its planned activation peaks.
+  int64_t trainCollectives = 0;
+  std::vector<LiveBytes> trainPeaks;
 };
 
 /// The facts as extern const globals of the generated C++.
@@ -272,6 +292,7 @@ void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
   i64("tpc_program_max_positions", facts.maxPositions);
   i64("tpc_program_collectives", facts.collectives);
   i64("tpc_program_decode_collectives", facts.decodeCollectives);
+  i64("tpc_program_train_collectives", facts.trainCollectives);
   i64("tpc_program_weight_bytes_per_rank", facts.weightBytesPerRank);
   i64("tpc_program_kv_bytes_per_position", facts.kvBytesPerPosition);
   global("tpc_program_logits_layout",
@@ -300,6 +321,7 @@ void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
   };
   array("tpc_program_forward_activation_peaks", peaks(facts.forwardPeaks));
   array("tpc_program_decode_activation_peaks", peaks(facts.decodePeaks));
+  array("tpc_program_train_activation_peaks", peaks(facts.trainPeaks));
   std::string model =
       llvm::sys::path::filename(StringRef(modelPath).ends_with("config.json")
                                     ? llvm::sys::path::parent_path(modelPath)
@@ -474,8 +496,12 @@ int emitExecutable(ModuleOp module) {
     return 1;
   // Generation programs exist for models with an attention to cache; the
   // executable says so when asked to generate without them.
-  bool generation = canGenerate(module);
+  // A training executable runs the training step (and the forward pass);
+  // an inference one the generation programs.
+  bool generation = !train && canGenerate(module);
   if (generation && failed(deriveGeneration(module)))
+    return 1;
+  if (train && failed(deriveTraining(module)))
     return 1;
   // The tp = 1 programs for --verify: the same model without the layouts
   // a hand-written file may pin on its size-N mesh.
@@ -492,7 +518,14 @@ int emitExecutable(ModuleOp module) {
   FailureOr<PlanReport> report = buildPlanReport(module, options);
   if (failed(report))
     return 1;
-  std::optional<PlanReport> decodeReport;
+  std::optional<PlanReport> decodeReport, trainReport;
+  if (train) {
+    options.function = kTrainStepFuncName.str();
+    FailureOr<PlanReport> built = buildPlanReport(module, options);
+    if (failed(built))
+      return 1;
+    trainReport = std::move(*built);
+  }
   if (generation) {
     options.function = kDecodeFuncName.str();
     FailureOr<PlanReport> built = buildPlanReport(module, options);
@@ -504,6 +537,10 @@ int emitExecutable(ModuleOp module) {
                 [&](raw_ostream &os) { module.print(os); }) ||
       !saveTemp(".report.txt", [&](raw_ostream &os) {
         printPlanReportText(*report, os);
+        if (trainReport) {
+          os << "\n";
+          printPlanReportText(*trainReport, os);
+        }
         if (decodeReport) {
           os << "\n";
           printPlanReportText(*decodeReport, os);
@@ -513,6 +550,10 @@ int emitExecutable(ModuleOp module) {
   facts.collectives = report->collectiveCount();
   facts.forwardPeaks = report->activationPeaks;
   facts.weightBytesPerRank = int64_t(report->weightBytesMax);
+  if (trainReport) {
+    facts.trainCollectives = trainReport->collectiveCount();
+    facts.trainPeaks = trainReport->activationPeaks;
+  }
   if (decodeReport) {
     facts.decodeCollectives = decodeReport->collectiveCount();
     facts.decodePeaks = decodeReport->activationPeaks;
@@ -631,9 +672,24 @@ int main(int argc, char **argv) {
       return 1;
   }
 
+  if (train) {
+    auto forward = module->lookupSymbol<func::FuncOp>(kForwardFuncName);
+    if (forward && forward.getNumResults() == 1) {
+      Type element = getElementTypeOrSelf(forward.getResultTypes()[0]);
+      if (!element.isF32())
+        return fail("--train: training computes in f32, got " +
+                    llvm::Twine(element.isBF16() ? "bf16" : "f16") +
+                    " weights; pass --dtype f32");
+    }
+  }
+  if (program == ProgramKind::Train && !train)
+    return fail("--program=train: give --train");
   if (emit == EmitKind::Exe)
     return emitExecutable(*module);
-  if (program != ProgramKind::Forward && failed(deriveGeneration(*module)))
+  if (train && failed(deriveTraining(*module)))
+    return 1; // The pass reported why.
+  if (program != ProgramKind::Forward && program != ProgramKind::Train &&
+      failed(deriveGeneration(*module)))
     return 1; // The pass reported why.
   // Every program is planned (their weights share one layout); the other
   // programs are dropped before the result is shown.

@@ -1,0 +1,171 @@
+//===- Derivatives.cpp - each tpc op's reverse-mode derivative rule -------===//
+//
+// DifferentiableOpInterface for the forward ops: given the gradients of an
+// op's results, the ops that compute the gradients of its operands. Rules
+// only build tpc ops on global types; how they are split over ranks, and
+// which collectives the split needs, is the planner's business (for
+// example linear's input gradient is a linear with the weight read the
+// other way round, so a column-split weight makes it a partial sum that
+// the partitioner all-reduces: Megatron's conjugate collective).
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/tpc/TpcOps.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace mlir::tpc;
+
+namespace {
+WeightLayout transposed(WeightLayout layout) {
+  return layout == WeightLayout::InOut ? WeightLayout::OutIn
+                                       : WeightLayout::InOut;
+}
+
+/// The gradient of a result, or failure when the rules need one that is
+/// missing (a caller passes null only for results nothing depends on).
+FailureOr<Value> required(Operation *op, ArrayRef<Value> resultGrads,
+                          unsigned index) {
+  if (resultGrads[index])
+    return resultGrads[index];
+  return op->emitOpError() << "needs the gradient of result #" << index
+                           << " to differentiate";
+}
+} // namespace
+
+LogicalResult EmbeddingOp::buildGradients(OpBuilder &b,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &grads) {
+  // d table = rows of the result's gradient scatter-added by id.
+  RankedTensorType table = getTable().getType();
+  grads.push_back(EmbeddingGradOp::create(b, getLoc(), table, resultGrads[0],
+                                          getIds(), table.getDimSize(0)));
+  grads.push_back(nullptr); // ids
+  return success();
+}
+
+LogicalResult LinearOp::buildGradients(OpBuilder &b,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &grads) {
+  if (getActivation())
+    return emitOpError() << "with a fused activation has no derivative rule; "
+                            "differentiate before tpc-fuse";
+  Value dy = resultGrads[0];
+  // dx = dy W^T: a linear reading the same weight the other way round.
+  grads.push_back(LinearOp::create(b, getLoc(), getInput().getType(), dy,
+                                   getWeight(), Value(),
+                                   transposed(getLayout()), nullptr));
+  grads.push_back(LinearWeightGradOp::create(
+      b, getLoc(), getWeight().getType(), getInput(), dy, getLayout()));
+  if (getBias())
+    grads.push_back(
+        SumRowsOp::create(b, getLoc(), getBias().getType(), dy));
+  return success();
+}
+
+LogicalResult SplitOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                      SmallVectorImpl<Value> &grads) {
+  SmallVector<Value> pieces;
+  for (unsigned i = 0; i < getNumResults(); ++i) {
+    FailureOr<Value> piece = required(*this, resultGrads, i);
+    if (failed(piece))
+      return failure();
+    pieces.push_back(*piece);
+  }
+  grads.push_back(
+      ConcatOp::create(b, getLoc(), getInput().getType(), pieces));
+  return success();
+}
+
+LogicalResult AddOp::buildGradients(OpBuilder &, ArrayRef<Value> resultGrads,
+                                    SmallVectorImpl<Value> &grads) {
+  grads.append({resultGrads[0], resultGrads[0]});
+  return success();
+}
+
+LogicalResult MulOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                    SmallVectorImpl<Value> &grads) {
+  Value dy = resultGrads[0];
+  grads.push_back(MulOp::create(b, getLoc(), dy.getType(), dy, getRhs()));
+  grads.push_back(MulOp::create(b, getLoc(), dy.getType(), dy, getLhs()));
+  return success();
+}
+
+LogicalResult GeluOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                     SmallVectorImpl<Value> &grads) {
+  grads.push_back(GeluGradOp::create(b, getLoc(), getType(), getInput(),
+                                      resultGrads[0]));
+  return success();
+}
+
+LogicalResult SiluOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                     SmallVectorImpl<Value> &grads) {
+  grads.push_back(SiluGradOp::create(b, getLoc(), getType(), getInput(),
+                                      resultGrads[0]));
+  return success();
+}
+
+LogicalResult LayerNormOp::buildGradients(OpBuilder &b,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &grads) {
+  Value dy = resultGrads[0];
+  grads.push_back(NormGradOp::create(b, getLoc(), getInput().getType(),
+                                     getInput(), dy, getScale(), getEpsilon(),
+                                     /*centered=*/true));
+  grads.push_back(NormScaleGradOp::create(b, getLoc(), getScale().getType(),
+                                          getInput(), dy, getEpsilon(),
+                                          /*centered=*/true));
+  grads.push_back(SumRowsOp::create(b, getLoc(), getShift().getType(), dy));
+  return success();
+}
+
+LogicalResult RmsNormOp::buildGradients(OpBuilder &b,
+                                        ArrayRef<Value> resultGrads,
+                                        SmallVectorImpl<Value> &grads) {
+  Value dy = resultGrads[0];
+  grads.push_back(NormGradOp::create(b, getLoc(), getInput().getType(),
+                                     getInput(), dy, getScale(), getEpsilon(),
+                                     /*centered=*/false));
+  grads.push_back(NormScaleGradOp::create(b, getLoc(), getScale().getType(),
+                                          getInput(), dy, getEpsilon(),
+                                          /*centered=*/false));
+  return success();
+}
+
+LogicalResult RopeOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                     SmallVectorImpl<Value> &grads) {
+  if (getOffsets())
+    return emitOpError() << "from offsets (a generation program) has no "
+                            "derivative rule";
+  grads.push_back(RopeGradOp::create(b, getLoc(), getType(), resultGrads[0],
+                                     getHeadDim(), getTheta()));
+  return success();
+}
+
+LogicalResult AttentionOp::buildGradients(OpBuilder &b,
+                                          ArrayRef<Value> resultGrads,
+                                          SmallVectorImpl<Value> &grads) {
+  if (getOffsets())
+    return emitOpError() << "over a KV cache has no derivative rule";
+  auto grad = AttentionGradOp::create(
+      b, getLoc(), getQ().getType(), getK().getType(), getV().getType(),
+      getQ(), getK(), getV(), resultGrads[0], getNumHeads(), getNumKvHeads(),
+      getWindowAttr());
+  grads.append({grad.getDq(), grad.getDk(), grad.getDv()});
+  return success();
+}
+
+LogicalResult LmHeadOp::buildGradients(OpBuilder &b,
+                                       ArrayRef<Value> resultGrads,
+                                       SmallVectorImpl<Value> &grads) {
+  // logits = x W^T with W [vocab, hidden]: dx = dlogits W, a linear with W
+  // read [in = vocab, out = hidden]; dW = dlogits^T x.
+  Value dlogits = resultGrads[0];
+  grads.push_back(LinearOp::create(b, getLoc(), getInput().getType(), dlogits,
+                                   getWeight(), Value(), WeightLayout::InOut,
+                                   nullptr));
+  grads.push_back(LinearWeightGradOp::create(b, getLoc(),
+                                             getWeight().getType(), getInput(),
+                                             dlogits, WeightLayout::OutIn));
+  return success();
+}

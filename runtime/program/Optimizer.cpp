@@ -1,0 +1,157 @@
+//===- Optimizer.cpp - AdamW and SGD over one rank's weight shards --------===//
+#include "runtime/program/Optimizer.h"
+
+#include <cmath>
+#include <stdexcept>
+
+using namespace tpc;
+using namespace tpc::program;
+
+double tpc::program::learningRate(const OptimizerOptions &o, int64_t step) {
+  if (step < o.warmup)
+    return o.lr * double(step + 1) / double(o.warmup);
+  int64_t decaySteps = std::max<int64_t>(1, o.steps - o.warmup);
+  double progress =
+      std::min(1.0, double(step - o.warmup) / double(decaySteps));
+  double minLr = o.lr / 10;
+  return minLr + 0.5 * (o.lr - minLr) * (1 + std::cos(M_PI * progress));
+}
+
+namespace {
+/// How many ranks hold each element of a weight laid out by `info`, on
+/// average: 1 for a split without overlap, the ranks for a whole weight.
+double holders(const RankContext &ctx, const RankContext::WeightInfo &info) {
+  if (info.layout.dim < 0)
+    return ctx.size;
+  int64_t global = info.globalShape[info.layout.dim];
+  sharding::DimSplit split = splitOf(ctx, info.layout, global);
+  int64_t held = 0;
+  for (int r = 0; r < ctx.size; ++r)
+    held += sharding::localSize(split, r);
+  return double(held) / double(global);
+}
+} // namespace
+
+void tpc::program::sumSharedShards(RankContext &ctx) {
+  for (auto &[name, grad] : ctx.grads) {
+    const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
+    if (info.layout.dim < 0 || holders(ctx, info) <= 1)
+      continue;
+    // Every rank writes its part into a zero global buffer at its ranges;
+    // the all-reduce sums the sharers' parts; each takes its ranges back.
+    int dim = info.layout.dim;
+    int64_t outer = 1, inner = 1, global = info.globalShape[dim];
+    for (int d = 0; d < dim; ++d)
+      outer *= info.globalShape[d];
+    for (size_t d = dim + 1; d < info.globalShape.size(); ++d)
+      inner *= info.globalShape[d];
+    int64_t local = grad.shape()[dim];
+    std::vector<float> buffer(size_t(outer * global * inner), 0.0f);
+    float *g = static_cast<float *>(grad.data());
+    std::vector<sharding::Range> ranges = sharding::elementRanges(
+        splitOf(ctx, info.layout, global), ctx.rank);
+    auto move = [&](bool toBuffer) {
+      for (int64_t o = 0; o < outer; ++o) {
+        int64_t at = 0;
+        for (sharding::Range range : ranges)
+          for (int64_t i = range.begin; i < range.end; ++i, ++at)
+            for (int64_t j = 0; j < inner; ++j) {
+              float &mine = g[(o * local + at) * inner + j];
+              float &whole = buffer[(o * global + i) * inner + j];
+              if (toBuffer)
+                whole = mine;
+              else
+                mine = whole;
+            }
+      }
+    };
+    move(true);
+    ctx.comm->allReduceSum(buffer.data(), buffer.size());
+    move(false);
+  }
+}
+
+double tpc::program::globalGradNorm(RankContext &ctx) {
+  double sum = 0;
+  for (auto &[name, grad] : ctx.grads) {
+    const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
+    const float *g = static_cast<const float *>(grad.data());
+    // Elements several ranks hold have the same gradient on each: each
+    // holder counts its share, 1 / (ranks holding that element).
+    std::vector<double> share;
+    int dim = info.layout.dim;
+    if (dim < 0) {
+      share.assign(1, 1.0 / ctx.size);
+    } else {
+      int64_t global = info.globalShape[dim];
+      sharding::DimSplit split = splitOf(ctx, info.layout, global);
+      std::vector<int> holding(size_t(global), 0);
+      for (int r = 0; r < ctx.size; ++r)
+        for (sharding::Range range : sharding::elementRanges(split, r))
+          for (int64_t i = range.begin; i < range.end; ++i)
+            ++holding[i];
+      for (sharding::Range range : sharding::elementRanges(split, ctx.rank))
+        for (int64_t i = range.begin; i < range.end; ++i)
+          share.push_back(1.0 / holding[i]);
+    }
+    // The local shard is [outer, share.size(), inner] around `dim`.
+    int64_t inner = 1;
+    for (size_t d = dim + 1; dim >= 0 && d < grad.shape().size(); ++d)
+      inner *= grad.shape()[d];
+    int64_t along = dim < 0 ? grad.numElements() : int64_t(share.size());
+    for (int64_t i = 0; i < grad.numElements(); ++i) {
+      double weight = dim < 0 ? share[0] : share[(i / inner) % along];
+      sum += weight * double(g[i]) * g[i];
+    }
+  }
+  if (ctx.size > 1) {
+    float total = float(sum);
+    ctx.comm->allReduceSum(&total, 1);
+    sum = total;
+  }
+  return std::sqrt(sum);
+}
+
+void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
+  ++steps;
+  double correction1 = 1 - std::pow(options.beta1, double(steps));
+  double correction2 = 1 - std::pow(options.beta2, double(steps));
+  for (auto &[name, grad] : ctx.grads) {
+    auto it = ctx.weights.find(name);
+    if (it == ctx.weights.end())
+      throw std::runtime_error("optimizer: gradient of unknown weight '" +
+                               name + "'");
+    Tensor &weight = it->second;
+    if (weight.dtype() != DType::F32 || weight.device() != Device::Host)
+      throw std::runtime_error("optimizer: weight '" + name +
+                               "' is not an f32 host tensor");
+    float *w = static_cast<float *>(weight.data());
+    float *g = static_cast<float *>(grad.data());
+    int64_t n = weight.numElements();
+    // Decoupled weight decay (AdamW) of matrices; biases and norm scales
+    // are not decayed.
+    double decay =
+        weight.shape().size() >= 2 ? lr * options.weightDecay : 0.0;
+    if (!options.adamw) {
+      for (int64_t i = 0; i < n; ++i) {
+        w[i] -= float(lr * gradScale * g[i] + decay * w[i]);
+        g[i] = 0;
+      }
+      continue;
+    }
+    std::vector<float> &m1 = m[name], &m2 = v[name];
+    if (m1.empty()) {
+      m1.assign(size_t(n), 0.0f);
+      m2.assign(size_t(n), 0.0f);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      double gi = gradScale * g[i];
+      m1[i] = float(options.beta1 * m1[i] + (1 - options.beta1) * gi);
+      m2[i] = float(options.beta2 * m2[i] + (1 - options.beta2) * gi * gi);
+      double update = (m1[i] / correction1) /
+                      (std::sqrt(m2[i] / correction2) + options.eps);
+      w[i] = float(w[i] - lr * update - decay * w[i]);
+      g[i] = 0;
+    }
+  }
+}

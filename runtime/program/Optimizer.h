@@ -1,0 +1,58 @@
+//===- Optimizer.h - AdamW and SGD over one rank's weight shards -*- C++ -*-===//
+//
+// The optimizer works on what the rank holds: each weight's shard and its
+// gradient (laid out alike, ctx.grads), and state of the same layout, so
+// optimizer memory is divided by tp like the weights. The only collective
+// is the global gradient norm for clipping, where a weight every rank holds
+// whole counts once, not once per rank.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_RUNTIME_PROGRAM_OPTIMIZER_H
+#define TPC_RUNTIME_PROGRAM_OPTIMIZER_H
+
+#include "runtime/program/Ops.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tpc::program {
+
+struct OptimizerOptions {
+  bool adamw = true; ///< Else plain SGD.
+  double lr = 1e-3, weightDecay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  /// Linear warm-up steps, then cosine decay to lr / 10 at `steps`.
+  int64_t warmup = 0, steps = 1;
+  /// Global gradient-norm clipping; 0 for none.
+  double clip = 1.0;
+};
+
+/// The learning rate of step `step` (0-based).
+double learningRate(const OptimizerOptions &options, int64_t step);
+
+/// Completes the gradients of weights whose shards overlap (KV heads
+/// shared by several ranks when tp exceeds the KV heads): each sharing
+/// rank computed its own query heads' part, and the gradient is their sum.
+void sumSharedShards(RankContext &ctx);
+
+/// The L2 norm of every weight's gradient over all ranks (a weight or a
+/// KV head held by several ranks counts once).
+double globalGradNorm(RankContext &ctx);
+
+class Optimizer {
+public:
+  explicit Optimizer(OptimizerOptions options) : options(options) {}
+  /// Updates every weight of `ctx` from its gradient, scaled by
+  /// `gradScale` (clipping), at learning rate `lr`; zeroes the gradients.
+  void step(RankContext &ctx, double lr, double gradScale);
+
+private:
+  OptimizerOptions options;
+  int64_t steps = 0;
+  /// AdamW's first and second moments, per weight, laid out like it.
+  std::map<std::string, std::vector<float>> m, v;
+};
+
+} // namespace tpc::program
+
+#endif // TPC_RUNTIME_PROGRAM_OPTIMIZER_H

@@ -1,0 +1,138 @@
+//===- Train.cpp - the training loop of one rank --------------------------===//
+#include "runtime/program/Train.h"
+
+#include "runtime/comm/Faults.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <stdexcept>
+
+using namespace tpc;
+using namespace tpc::program;
+
+std::vector<int32_t> tpc::program::readTokenFile(const std::string &path,
+                                                 const std::string &elementType,
+                                                 int64_t vocab,
+                                                 int64_t minTokens) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    throw std::runtime_error(path + ": cannot open the --data file");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(file)),
+                          std::istreambuf_iterator<char>());
+  size_t width = elementType == "uint32" ? 4 : 2;
+  if (bytes.size() % width != 0)
+    throw std::runtime_error(
+        path + ": " + std::to_string(bytes.size()) +
+        " bytes are not a whole number of " + elementType +
+        " ids (--data-type)");
+  size_t count = bytes.size() / width;
+  std::vector<int32_t> tokens(count);
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t id = 0;
+    for (size_t b = 0; b < width; ++b)
+      id |= uint64_t(uint8_t(bytes[i * width + b])) << (8 * b);
+    if (id >= uint64_t(vocab))
+      throw std::runtime_error(path + ": id " + std::to_string(id) +
+                               " at position " + std::to_string(i) +
+                               " is outside the vocabulary of " +
+                               std::to_string(vocab));
+    tokens[i] = int32_t(id);
+  }
+  if (int64_t(count) < minTokens)
+    throw std::runtime_error(
+        path + ": " + std::to_string(count) +
+        " tokens are fewer than one window of --seq-len + 1 = " +
+        std::to_string(minTokens));
+  return tokens;
+}
+
+void tpc::program::trainingBatch(const std::vector<int32_t> &tokens,
+                                 int64_t step, int64_t batch, int64_t seqLen,
+                                 Ids &ids, Ids &targets) {
+  int64_t windows = (int64_t(tokens.size()) - 1) / seqLen;
+  ids = {std::vector<int32_t>(size_t(batch * seqLen)), batch, seqLen};
+  targets = ids;
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t start = ((step * batch + b) % windows) * seqLen;
+    for (int64_t s = 0; s < seqLen; ++s) {
+      ids.values[b * seqLen + s] = tokens[start + s];
+      targets.values[b * seqLen + s] = tokens[start + s + 1];
+    }
+  }
+}
+
+namespace {
+/// Whole tensors from every rank's shards laid out as the weights are.
+void gatherWhole(RankContext &ctx, const std::map<std::string, Tensor, std::less<>> &shards,
+                 std::map<std::string, std::vector<float>> &out,
+                 std::map<std::string, std::vector<int64_t>> &shapes) {
+  for (auto &[name, shard] : shards) {
+    const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
+    Tensor whole = info.layout.dim >= 0 && ctx.size > 1
+                       ? allGather(ctx, shard, info.layout,
+                                   info.globalShape[info.layout.dim])
+                       : shard;
+    if (ctx.rank == 0) {
+      out[name] = whole.toFloats();
+      shapes[name] = info.globalShape;
+    }
+  }
+}
+} // namespace
+
+TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
+                                   const TrainingRequest &request) {
+  using Clock = std::chrono::steady_clock;
+  TrainingResult result;
+  Optimizer optimizer(request.optimizer);
+  ctx.trainable = true;
+  ctx.seq = request.seqLen;
+  Backend &backend = backendOf(ctx);
+  // The mean over the batch's tokens: d loss / d loss[b, s] = 1 / tokens.
+  int64_t tokens = request.batch * request.seqLen;
+  Tensor dloss = Tensor::fromFloats(
+      std::vector<float>(size_t(tokens), 1.0f / float(tokens)),
+      {request.batch, request.seqLen}, DType::F32, Device::Host);
+  if (backend.device() != Device::Host)
+    dloss = backend.convert(dloss, DType::F32);
+  for (int64_t step = 0; step < request.steps; ++step) {
+    auto start = Clock::now();
+    Ids ids, targets;
+    trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
+                  targets);
+    comm::setPhase("training step " + std::to_string(step + 1));
+    comm::injectFault("pass", ctx.rank);
+    Tensor losses = program(ctx, ids, targets, dloss);
+    std::vector<float> values = losses.toFloats();
+    double loss = 0;
+    for (float l : values)
+      loss += l;
+    loss /= double(tokens);
+    if (!std::isfinite(loss))
+      throw std::runtime_error("step " + std::to_string(step + 1) +
+                               ": the loss is " + std::to_string(loss) +
+                               "; training stopped (lower --lr, or --clip)");
+    sumSharedShards(ctx);
+    if (step == 0 && request.keepFirstGrads)
+      gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
+    double norm = globalGradNorm(ctx);
+    if (!std::isfinite(norm))
+      throw std::runtime_error("step " + std::to_string(step + 1) +
+                               ": the gradient norm is " +
+                               std::to_string(norm) +
+                               "; training stopped (lower --lr, or --clip)");
+    const OptimizerOptions &o = request.optimizer;
+    double scale = o.clip > 0 && norm > o.clip ? o.clip / (norm + 1e-6) : 1.0;
+    double lr = learningRate(o, step);
+    optimizer.step(ctx, lr, scale);
+    result.losses.push_back(loss);
+    if (ctx.rank == 0 && request.onStep)
+      request.onStep(step, loss, norm, lr,
+                     std::chrono::duration<double>(Clock::now() - start)
+                         .count());
+  }
+  if (request.keepWeights)
+    gatherWhole(ctx, ctx.weights, result.weights, result.shapes);
+  return result;
+}

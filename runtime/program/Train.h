@@ -1,0 +1,63 @@
+//===- Train.h - the training loop of one rank ------------------*- C++ -*-===//
+//
+// Runs a compiled training step (tpc-compile --train) over windows of a
+// token file: every rank takes the same batch, the step's collectives keep
+// the ranks together, and the optimizer updates each rank's shards. The
+// loss is the mean next-token cross-entropy over the batch's tokens.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_RUNTIME_PROGRAM_TRAIN_H
+#define TPC_RUNTIME_PROGRAM_TRAIN_H
+
+#include "runtime/program/Optimizer.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tpc::program {
+
+/// ids, next-token targets [batch, seq], the loss's gradient per position
+/// -> per-position losses.
+using TrainingProgram = Tensor (*)(RankContext &, Ids, Ids, Tensor);
+
+/// The token ids of a flat binary file of `elementType` ("uint16" or
+/// "uint32") ids below `vocab`, at least `minTokens` of them. Throws
+/// std::runtime_error with a one-line message naming the file.
+std::vector<int32_t> readTokenFile(const std::string &path,
+                                   const std::string &elementType,
+                                   int64_t vocab, int64_t minTokens);
+
+/// Step `step`'s batch: windows of seqLen + 1 tokens, taken in order and
+/// wrapping around; targets are the ids shifted by one.
+void trainingBatch(const std::vector<int32_t> &tokens, int64_t step,
+                   int64_t batch, int64_t seqLen, Ids &ids, Ids &targets);
+
+struct TrainingRequest {
+  const std::vector<int32_t> *tokens = nullptr;
+  int64_t steps = 1, batch = 1, seqLen = 1;
+  OptimizerOptions optimizer;
+  /// Keep the first step's gradients and the final weights, gathered whole.
+  bool keepFirstGrads = false, keepWeights = false;
+  /// Called on rank 0 after each step.
+  std::function<void(int64_t step, double loss, double gradNorm, double lr,
+                     double seconds)>
+      onStep;
+};
+
+struct TrainingResult {
+  std::vector<double> losses;
+  /// Whole tensors by checkpoint name, with their shapes (rank 0).
+  std::map<std::string, std::vector<float>> firstGrads, weights;
+  std::map<std::string, std::vector<int64_t>> shapes;
+};
+
+/// Trains on this rank. Throws std::runtime_error when the loss is not
+/// finite, naming the step.
+TrainingResult train(RankContext &ctx, TrainingProgram step,
+                     const TrainingRequest &request);
+
+} // namespace tpc::program
+
+#endif // TPC_RUNTIME_PROGRAM_TRAIN_H
