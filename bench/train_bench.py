@@ -6,9 +6,10 @@ the forward pass alone of the same tokens.
                                           [--batch B] [--seq-len S] [--steps N]
 
 Prints, per tp: time per training step (mean of the steps after the first),
-tokens/s, time per forward pass (--bench of the inference executable), and
-(step - forward) / forward: the backward pass and the optimizer against the
-forward pass (about 2 for a healthy backward pass). PyTorch is not run
+tokens/s, time per forward pass (--bench of the inference executable), the
+optimizer's time (gradient norm, AdamW update), and (step - optimizer -
+forward) / forward: the backward pass against the forward pass (about 2 for
+a healthy backward pass). PyTorch is not run
 here yet: this bench has no peer, only tpc's own ratios.
 """
 import argparse
@@ -49,7 +50,7 @@ def main():
                        for b in range(args.batch))
         print(f"{os.path.basename(args.model)}, {args.batch} x {args.seq_len} "
               f"tokens per step, f32, {os.cpu_count()} cores")
-        print("tp  step ms  tokens/s  forward ms  (step - forward) / forward")
+        print("tp  step ms  tokens/s  forward ms  optimizer ms  backward / forward")
         rows = {}
         for tp in (1, 2):
             train = os.path.join(tmp, f"train{tp}")
@@ -59,13 +60,16 @@ def main():
             out = run([train, "--random-weights", "0", "--data", data,
                        "--steps", str(args.steps), "--batch", str(args.batch),
                        "--seq-len", str(args.seq_len), "--lr", "1e-4"])
-            rates = [float(r) for r in re.findall(r"([0-9.]+) tokens/s", out)][1:]
-            step = tokens / (sum(rates) / len(rates))
+            steps = re.findall(r"\(([0-9.]+) ms: forward and backward ([0-9.]+), "
+                               r"optimizer ([0-9.]+)\)", out)[1:]
+            step = sum(float(s[0]) for s in steps) / len(steps) / 1e3
+            fb = sum(float(s[1]) for s in steps) / len(steps) / 1e3
+            opt = sum(float(s[2]) for s in steps) / len(steps) / 1e3
             out = run([infer, "--random-weights", "0", "--tokens", ids, "--bench", "3"])
             forward = float(re.search(r"bench: ([0-9.]+) s per pass", out).group(1))
             rows[tp] = step
             print(f"{tp:2d}  {step * 1e3:7.1f}  {tokens / step:8.1f}  {forward * 1e3:10.1f}"
-                  f"  {(step - forward) / forward:6.2f}")
+                  f"  {opt * 1e3:12.1f}  {(fb - forward) / forward:6.2f}")
         print(f"tp = 2 step / tp = 1 step: {rows[2] / rows[1]:.2f} (two ranks "
               f"share the two cores)")
 

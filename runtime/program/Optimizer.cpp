@@ -1,6 +1,8 @@
 //===- Optimizer.cpp - AdamW and SGD over one rank's weight shards --------===//
 #include "runtime/program/Optimizer.h"
 
+#include "runtime/cpu/Threads.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -94,15 +96,31 @@ double tpc::program::globalGradNorm(RankContext &ctx) {
         for (int64_t i = range.begin; i < range.end; ++i)
           share.push_back(1.0 / holding[i]);
     }
-    // The local shard is [outer, share.size(), inner] around `dim`.
+    // The local shard is [outer, share.size(), inner] around `dim`: sum
+    // the squares of each inner run, weighted by its element's share.
+    int64_t n = grad.numElements();
     int64_t inner = 1;
     for (size_t d = dim + 1; dim >= 0 && d < grad.shape().size(); ++d)
       inner *= grad.shape()[d];
-    int64_t along = dim < 0 ? grad.numElements() : int64_t(share.size());
-    for (int64_t i = 0; i < grad.numElements(); ++i) {
-      double weight = dim < 0 ? share[0] : share[(i / inner) % along];
-      sum += weight * double(g[i]) * g[i];
-    }
+    int64_t along = dim < 0 ? 1 : int64_t(share.size());
+    // A whole weight is one run of n elements: cut it into blocks.
+    if (dim < 0)
+      inner = std::min<int64_t>(n, 4096);
+    int64_t runs = (n + inner - 1) / inner;
+    std::vector<double> partial(size_t(runs), 0.0);
+    cpu::parallelFor(runs, std::max<int64_t>(1, 65536 / inner),
+                     [&](int64_t begin, int64_t end) {
+                       for (int64_t r = begin; r < end; ++r) {
+                         const float *run = g + r * inner;
+                         int64_t count = std::min(inner, n - r * inner);
+                         double squares = 0;
+                         for (int64_t j = 0; j < count; ++j)
+                           squares += double(run[j]) * run[j];
+                         partial[r] = share[r % along] * squares;
+                       }
+                     });
+    for (double p : partial)
+      sum += p;
   }
   if (ctx.size > 1) {
     float total = float(sum);
@@ -132,11 +150,16 @@ void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
     // are not decayed.
     double decay =
         weight.shape().size() >= 2 ? lr * options.weightDecay : 0.0;
+    // f32 arithmetic over the rank's share of cores; the constants folded.
+    const float step = float(lr), scale = float(gradScale),
+                keep = float(1 - decay);
     if (!options.adamw) {
-      for (int64_t i = 0; i < n; ++i) {
-        w[i] -= float(lr * gradScale * g[i] + decay * w[i]);
-        g[i] = 0;
-      }
+      cpu::parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          w[i] = keep * w[i] - step * scale * g[i];
+          g[i] = 0;
+        }
+      });
       continue;
     }
     std::vector<float> &m1 = m[name], &m2 = v[name];
@@ -144,14 +167,19 @@ void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
       m1.assign(size_t(n), 0.0f);
       m2.assign(size_t(n), 0.0f);
     }
-    for (int64_t i = 0; i < n; ++i) {
-      double gi = gradScale * g[i];
-      m1[i] = float(options.beta1 * m1[i] + (1 - options.beta1) * gi);
-      m2[i] = float(options.beta2 * m2[i] + (1 - options.beta2) * gi * gi);
-      double update = (m1[i] / correction1) /
-                      (std::sqrt(m2[i] / correction2) + options.eps);
-      w[i] = float(w[i] - lr * update - decay * w[i]);
-      g[i] = 0;
-    }
+    const float b1 = float(options.beta1), b2 = float(options.beta2),
+                c1 = float(1 / correction1), c2 = float(1 / correction2),
+                eps = float(options.eps);
+    float *mp = m1.data(), *vp = m2.data();
+    cpu::parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float gi = scale * g[i];
+        mp[i] = b1 * mp[i] + (1 - b1) * gi;
+        vp[i] = b2 * vp[i] + (1 - b2) * gi * gi;
+        float update = (mp[i] * c1) / (std::sqrt(vp[i] * c2) + eps);
+        w[i] = keep * w[i] - step * update;
+        g[i] = 0;
+      }
+    });
   }
 }

@@ -113,6 +113,7 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       throw std::runtime_error("step " + std::to_string(step + 1) +
                                ": the loss is " + std::to_string(loss) +
                                "; training stopped (lower --lr, or --clip)");
+    auto optimizerStart = Clock::now();
     sumSharedShards(ctx);
     if (step == 0 && request.keepFirstGrads)
       gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
@@ -127,10 +128,12 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     double lr = learningRate(o, step);
     optimizer.step(ctx, lr, scale);
     result.losses.push_back(loss);
+    auto since = [&](Clock::time_point t) {
+      return std::chrono::duration<double>(Clock::now() - t).count();
+    };
     if (ctx.rank == 0 && request.onStep)
-      request.onStep(step, loss, norm, lr,
-                     std::chrono::duration<double>(Clock::now() - start)
-                         .count());
+      request.onStep(step, loss, norm, lr, since(start),
+                     since(optimizerStart));
   }
   if (request.keepWeights)
     gatherWhole(ctx, ctx.weights, result.weights, result.shapes);

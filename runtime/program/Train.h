@@ -40,9 +40,10 @@ struct TrainingRequest {
   OptimizerOptions optimizer;
   /// Keep the first step's gradients and the final weights, gathered whole.
   bool keepFirstGrads = false, keepWeights = false;
-  /// Called on rank 0 after each step.
+  /// Called on rank 0 after each step: its seconds in all and in the
+  /// optimizer (gradient norm and update).
   std::function<void(int64_t step, double loss, double gradNorm, double lr,
-                     double seconds)>
+                     double seconds, double optimizerSeconds)>
       onStep;
 };
 
