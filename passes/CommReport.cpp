@@ -73,6 +73,22 @@ double flopsPerToken(Operation *op, int64_t ranks, int64_t tokens) {
     return 2 * weightShare(linear.getWeight());
   if (auto head = dyn_cast<LmHeadOp>(op))
     return 2 * weightShare(head.getWeight());
+  if (auto grad = dyn_cast<LinearWeightGradOp>(op)) {
+    // x^T dy: as many multiply-adds as the weight's (local) entries.
+    auto local = cast<RankedTensorType>(grad.getResult().getType());
+    return 2.0 * double(local.getNumElements());
+  }
+  if (auto grad = dyn_cast<AttentionGradOp>(op)) {
+    // QK^T again, then dV, dP, dQ and dK: five products of attention's two.
+    auto q = cast<RankedTensorType>(grad.getQ().getType());
+    int64_t features = q.getDimSize(2);
+    if (ShapedType::isDynamic(features))
+      if (auto max = op->getAttrOfType<DenseI64ArrayAttr>(
+              TpcDialect::getMaxLocalShapeAttrName()))
+        features = max[2];
+    return ShapedType::isDynamic(features) ? 0.0
+                                           : 5.0 * tokens * double(features);
+  }
   if (auto attention = dyn_cast<AttentionOp>(op)) {
     // QK^T and PV over a causal half of a `tokens`-long sequence.
     ShardingAttr sharding = getResultSharding(op, 0);
@@ -207,10 +223,12 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
           TpcDialect::getMaxPositionsAttrName()))
     report.maxPositions = max.getInt();
   // The element type the program computes in: its first weight's.
+  double weightElementBytes = 4;
   func.walk([&](WeightOp weight) {
     if (report.elementType.empty()) {
       llvm::raw_string_ostream os(report.elementType);
       os << weight.getType().getElementType();
+      weightElementBytes = elementBytes(weight.getType().getElementType());
     }
   });
   if (auto type =
@@ -265,15 +283,20 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
       report.blockOrder.push_back(block);
     report.blocks[block];
     StringRef kind = op->getName().getStringRef();
+    if (isa<CrossEntropyOp>(op))
+      report.training = true; // What follows is the backward pass.
     if (llvm::is_contained(kKinds, kind)) {
       auto bytes = op->getAttrOfType<IntegerAttr>("bytes_per_token");
       double value = bytes ? double(bytes.getInt()) : 0.0;
       bool perToken =
           !cast<RankedTensorType>(op->getResult(0).getType()).hasStaticShape();
-      for (BlockReport *r : {&report.blocks[block], &report.total}) {
-        CollectiveStats &stats = r->collectives[kind.str()];
-        ++stats.count;
-        (perToken ? stats.bytesPerToken : stats.staticBytes) += value;
+      for (CollectiveStats *stats :
+           {&report.blocks[block].collectives[kind.str()],
+            &report.total.collectives[kind.str()],
+            &(report.training ? report.backwardCollectives
+                              : report.forwardCollectives)[kind.str()]}) {
+        ++stats->count;
+        (perToken ? stats->bytesPerToken : stats->staticBytes) += value;
       }
     }
     double flops = flopsPerToken(op, report.ranks, options.tokens);
@@ -288,6 +311,14 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
   llvm::append_range(report.activationPeaks, planMemory(func).peaks);
   report.weightBytesMax =
       *std::max_element(weightBytes.begin(), weightBytes.end());
+  if (report.training) {
+    // Gradients and moments are f32 whatever the weights' type.
+    report.gradientBytesMax =
+        report.weightBytesMax * 4.0 / std::max(1.0, weightElementBytes);
+    report.optimizerBytesMax = 2 * report.gradientBytesMax;
+  }
+  if (!report.training)
+    report.forwardCollectives.clear();
   report.weightBytesMin =
       *std::min_element(weightBytes.begin(), weightBytes.end());
   report.kvBytesPerPositionMax =
@@ -396,6 +427,49 @@ static void printDecodeEstimates(const PlanReport &r, raw_ostream &os) {
                  [&](const Link &l) { return r.decodeCommTime(l); });
 }
 
+double PlanReport::dpGradientBytesSent() const {
+  int64_t dp = options.dp;
+  return dp > 1 ? 2.0 * double(dp - 1) / double(dp) * gradientBytesMax : 0.0;
+}
+
+namespace {
+/// "5 all_reduce, 2 all_gather" (communicating kinds only), or "none".
+std::string describeCollectives(
+    const std::map<std::string, CollectiveStats> &collectives) {
+  std::string out;
+  for (const char *kind : kKinds) {
+    auto it = collectives.find(kind);
+    if (it == collectives.end() || it->second.count == 0 ||
+        StringRef(kind) == "tpc.all_slice")
+      continue;
+    out += (out.empty() ? "" : ", ") + std::to_string(it->second.count) + " " +
+           StringRef(kind).drop_front(4).str();
+  }
+  return out.empty() ? "none" : out;
+}
+
+void printTrainingSection(const PlanReport &r, raw_ostream &os) {
+  os << "\ntraining step (dp = " << r.options.dp << " x tp = " << r.ranks
+     << "):\n";
+  os << "  tp collectives:     forward "
+     << describeCollectives(r.forwardCollectives) << "; backward "
+     << describeCollectives(r.backwardCollectives) << "\n";
+  os << "  dp collectives:     "
+     << (r.options.dp > 1
+             ? "1 all_reduce of every gradient per step (" +
+                   formatBytes(r.gradientBytesMax) + " per rank, " +
+                   formatBytes(r.dpGradientBytesSent()) + " sent by each)"
+             : std::string("none (dp = 1)"))
+     << "\n";
+  os << "  memory per rank:    weights " << formatBytes(r.weightBytesMax)
+     << ", gradients " << formatBytes(r.gradientBytesMax)
+     << " (f32), AdamW moments " << formatBytes(r.optimizerBytesMax)
+     << " (f32), activations kept for the backward pass: peak "
+     << formatBytes(r.activationPeak()) << " at " << r.options.tokens
+     << " tokens\n";
+}
+} // namespace
+
 void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
   os << "tpc plan report: @" << r.function
      << (r.modelType.empty() ? "" : " (" + r.modelType + ")")
@@ -445,7 +519,10 @@ void mlir::tpc::printPlanReportText(const PlanReport &r, raw_ostream &os) {
     printDecodeEstimates(r, os);
     return;
   }
-  os << "\nestimated forward time at " << r.options.tokens << " tokens:\n";
+  if (r.training)
+    printTrainingSection(r, os);
+  os << "\nestimated " << (r.training ? "step" : "forward") << " time at "
+     << r.options.tokens << " tokens:\n";
   printTimeTable(r, os, "compute", r.computeTime(),
                  [&](const Link &l) { return r.commTime(l); });
 }
@@ -468,6 +545,20 @@ void mlir::tpc::printPlanReportJson(const PlanReport &r, raw_ostream &os) {
     j.attribute("model_type", r.modelType);
     j.attribute("tp", r.ranks);
     j.attribute("tokens", r.options.tokens);
+    if (r.training)
+      j.attributeObject("training", [&] {
+        j.attribute("dp", r.options.dp);
+        for (auto [name, collectives] :
+             {std::pair{"forward", &r.forwardCollectives},
+              {"backward", &r.backwardCollectives}})
+          j.attributeObject(name, [&] {
+            for (const auto &[kind, stats] : *collectives)
+              j.attribute(StringRef(kind).drop_front(4), stats.count);
+          });
+        j.attribute("gradient_bytes_per_rank", r.gradientBytesMax);
+        j.attribute("optimizer_bytes_per_rank", r.optimizerBytesMax);
+        j.attribute("dp_gradient_bytes_sent_per_rank", r.dpGradientBytesSent());
+      });
     j.attribute("element_type", r.elementType);
     j.attributeObject("weight_bytes_per_rank", [&] {
       j.attribute("max", r.weightBytesMax);

@@ -42,6 +42,9 @@ struct ReportOptions {
   int64_t contextLength = 0;     ///< Positions cached; 0: the model's maximum.
   double hbmBandwidth = 3.35e12; ///< Bytes per second (H100 SXM).
   double memoryPerRank = 80.0 * (1ull << 30); ///< For the capacity figure.
+
+  // Training steps: data-parallel replicas of the tp ranks.
+  int64_t dp = 1;
 };
 
 /// Collectives of one kind.
@@ -80,6 +83,17 @@ struct PlanReport {
   double kvBytesPerPositionAllRanks = 0;
   /// A decode program: one token per sequence (ids [batch, 1]).
   bool decode = false;
+  /// A training step (tpc-derive-training): its collectives before the
+  /// loss (forward) and after it (backward), by kind.
+  bool training = false;
+  std::map<std::string, CollectiveStats> forwardCollectives,
+      backwardCollectives;
+  /// Training memory per rank beside the weights: f32 gradients laid out
+  /// like the weights, and AdamW's two f32 moments.
+  double gradientBytesMax = 0, optimizerBytesMax = 0;
+  /// Bytes each rank sends per step reducing its gradients over the dp
+  /// replicas (ring all-reduce of all of them).
+  double dpGradientBytesSent() const;
   /// The model's maximum positions (tpc.max_positions), or 0.
   int64_t maxPositions = 0;
   std::vector<std::string> warnings;

@@ -10,6 +10,7 @@
 #define TPC_RUNTIME_COMM_COMMUNICATOR_H
 
 #include <cstddef>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -42,6 +43,16 @@ public:
   /// data[0, count) of rank `root` is copied to every rank.
   virtual void broadcast(float *data, size_t count, int root) = 0;
   virtual void barrier() = 0;
+
+  /// A communicator over a subgroup (a mesh axis): the ranks that call
+  /// split with the same `color` form one group, in which this rank is
+  /// rank `rankInGroup` of `groupSize`. Every rank of this communicator
+  /// calls it, in the same order. Throws CollectiveError where a backend
+  /// cannot.
+  virtual std::unique_ptr<Communicator> split(int color, int rankInGroup,
+                                              int groupSize) {
+    throw CollectiveError("this communicator cannot be split into groups");
+  }
 };
 
 } // namespace tpc::comm

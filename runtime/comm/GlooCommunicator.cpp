@@ -8,6 +8,7 @@
 #include <gloo/math.h>
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/hash_store.h>
+#include <gloo/rendezvous/prefix_store.h>
 #include <gloo/transport/tcp/device.h>
 
 #include "runtime/comm/Faults.h"
@@ -39,8 +40,19 @@ template <typename Fn> void guarded(const char *op, int rank, Fn &&fn) {
 }
 } // namespace
 
-GlooCommunicator::GlooCommunicator(std::shared_ptr<gloo::Context> context)
-    : context(std::move(context)) {}
+GlooCommunicator::GlooCommunicator(std::shared_ptr<gloo::Context> context,
+                                   gloo::rendezvous::Store &store,
+                                   std::chrono::milliseconds timeout)
+    : context(std::move(context)), store(store), timeout(timeout) {}
+
+std::unique_ptr<Communicator>
+GlooCommunicator::split(int color, int rankInGroup, int groupSize) {
+  // Every rank splits in the same order: the count names this split.
+  gloo::rendezvous::PrefixStore prefixed(
+      "split." + std::to_string(splits++) + "." + std::to_string(color),
+      store);
+  return connect(prefixed, rankInGroup, groupSize, timeout);
+}
 
 std::unique_ptr<GlooCommunicator>
 GlooCommunicator::connect(gloo::rendezvous::Store &store, int rank, int size,
@@ -58,7 +70,7 @@ GlooCommunicator::connect(gloo::rendezvous::Store &store, int rank, int size,
   guarded("connect", rank, [&] { context->connectFullMesh(store, device); });
   context->setTimeout(timeout);
   return std::unique_ptr<GlooCommunicator>(
-      new GlooCommunicator(std::move(context)));
+      new GlooCommunicator(std::move(context), store, timeout));
 }
 
 int GlooCommunicator::rank() const { return context->rank; }

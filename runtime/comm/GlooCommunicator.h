@@ -38,10 +38,20 @@ public:
                         const std::vector<size_t> &counts) override;
   void broadcast(float *data, size_t count, int root) override;
   void barrier() override;
+  /// Connects the group through the store this communicator met its peers
+  /// in, under a prefix of its own (which must still exist: the thread
+  /// ranks' and mpirun's stores live as long as the ranks run).
+  std::unique_ptr<Communicator> split(int color, int rankInGroup,
+                                      int groupSize) override;
 
 private:
-  explicit GlooCommunicator(std::shared_ptr<gloo::Context> context);
+  GlooCommunicator(std::shared_ptr<gloo::Context> context,
+                   gloo::rendezvous::Store &store,
+                   std::chrono::milliseconds timeout);
   std::shared_ptr<gloo::Context> context;
+  gloo::rendezvous::Store &store;
+  std::chrono::milliseconds timeout;
+  int splits = 0;
 };
 
 /// Rank threads that never returned after a failure: the process must

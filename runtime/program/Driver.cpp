@@ -379,11 +379,15 @@ int runTraining(const Options &o, const Placement &placement,
   request.optimizer.clip = t.clip;
   request.keepFirstGrads = !t.grads.empty() || o.verify;
   request.keepWeights = !t.save.empty();
-  int ranks = int(tpc_program_tp);
+  int tpSize = int(tpc_program_tp), dpSize = int(tpc_program_dp);
+  if (t.batch % dpSize != 0)
+    usageError("--batch: " + std::to_string(t.batch) +
+               " sequences do not split evenly over the program's " +
+               std::to_string(dpSize) + " data-parallel replicas");
   if (group.rank == 0) {
-    std::printf("model %s (f32), tp = %lld, training: %lld steps of %lld x "
-                "%lld tokens from %s (%zu tokens), device %s\n",
-                tpc_program_model, (long long)ranks, (long long)t.steps,
+    std::printf("model %s (f32), tp = %d, dp = %d, training: %lld steps of "
+                "%lld x %lld tokens from %s (%zu tokens), device %s\n",
+                tpc_program_model, tpSize, dpSize, (long long)t.steps,
                 (long long)t.batch, (long long)t.seqLen, t.data.c_str(),
                 tokens.size(), placement.description.c_str());
     std::printf("weights per rank: %.1f MiB; collectives per step: %lld\n",
@@ -403,14 +407,32 @@ int runTraining(const Options &o, const Placement &placement,
     std::fflush(stdout);
   };
   program::TrainingResult result;
-  comm::runRanks(ranks, std::chrono::seconds(o.timeout),
-                 [&](comm::Communicator &host) {
-                   Rank rank(host, placement, o, source);
-                   program::TrainingResult mine =
-                       program::train(rank.ctx, train_step, request);
-                   if (host.rank() == 0)
-                     result = std::move(mine);
-                 });
+  comm::runRanks(
+      tpSize * dpSize, std::chrono::seconds(o.timeout),
+      [&](comm::Communicator &world) {
+        // World rank w is tp rank w % tp of replica w / tp: each mesh axis
+        // gets a communicator of its own.
+        int w = world.rank();
+        std::unique_ptr<comm::Communicator> tpComm, dpComm;
+        comm::Communicator *tpGroup = &world;
+        program::TrainingRequest mine = request;
+        if (dpSize > 1) {
+          comm::setPhase("splitting the mesh into tp and dp groups");
+          tpComm = world.split(w / tpSize, w % tpSize, tpSize);
+          dpComm = world.split(w % tpSize, w / tpSize, dpSize);
+          tpGroup = tpComm.get();
+          mine.dp = dpComm.get();
+          mine.dpRank = w / tpSize;
+          mine.dpSize = dpSize;
+        }
+        Rank rank(*tpGroup, placement, o, source);
+        program::TrainingResult trained =
+            program::train(rank.ctx, train_step, mine);
+        if (w == 0)
+          result = std::move(trained);
+        // The groups' connections go before the world's final barrier.
+        world.barrier();
+      });
   if (group.rank != 0)
     return 0;
   auto write = [&](const std::string &path,
@@ -807,11 +829,16 @@ int main(int argc, char **argv) {
       o.device = program::cudaDeviceCount() > 0 ? "cuda" : "cpu";
     if (o.device != "cpu" && o.device != "cuda")
       usageError("--device: expected cpu or cuda, got '" + o.device + "'");
-    int ranks = int(tpc_program_tp);
+    // A data-parallel training program runs dp replicas of its tp ranks.
+    int ranks = int(tpc_program_tp * tpc_program_dp);
     comm::ProcessGroup group = comm::detectProcessGroup();
     if (group.underMpirun && group.size != ranks)
       usageError("mpirun started " + std::to_string(group.size) +
-                 " processes for a tp = " + std::to_string(ranks) +
+                 " processes for a " +
+                 (tpc_program_dp > 1
+                      ? "dp x tp = " + std::to_string(tpc_program_dp) +
+                            " x " + std::to_string(tpc_program_tp)
+                      : "tp = " + std::to_string(tpc_program_tp)) +
                  " program; use -np " + std::to_string(ranks));
     Placement placement = place(o.device, ranks, group);
 
@@ -830,6 +857,9 @@ int main(int argc, char **argv) {
       cpu::shareCores(placement.ranksHere);
     if (!o.training.data.empty())
       return runTraining(o, placement, group, source);
+    if (tpc_program_dp > 1 && group.underMpirun)
+      usageError("this dp x tp training program runs inference on its tp "
+                 "ranks as threads: run it without mpirun");
     return o.generate > 0 ? runGeneration(o, placement, group, source)
                           : runForward(o, placement, group, source);
   } catch (const comm::AbandonedRanks &e) {

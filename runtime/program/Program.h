@@ -40,6 +40,8 @@ TPC_TRAINING_PROGRAM(train_step_tp1);
 #undef TPC_TRAINING_PROGRAM
 
 extern const int64_t tpc_program_tp;
+/// Data-parallel replicas of the tp ranks (training; 1 otherwise).
+extern const int64_t tpc_program_dp;
 extern const int64_t tpc_program_vocab;
 extern const int64_t tpc_program_max_positions;
 /// Collectives of one forward pass and of one decode step.

@@ -49,12 +49,15 @@ std::vector<int32_t> tpc::program::readTokenFile(const std::string &path,
 
 void tpc::program::trainingBatch(const std::vector<int32_t> &tokens,
                                  int64_t step, int64_t batch, int64_t seqLen,
-                                 Ids &ids, Ids &targets) {
+                                 Ids &ids, Ids &targets, int64_t first,
+                                 int64_t count) {
+  if (count < 0)
+    count = batch;
   int64_t windows = (int64_t(tokens.size()) - 1) / seqLen;
-  ids = {std::vector<int32_t>(size_t(batch * seqLen)), batch, seqLen};
+  ids = {std::vector<int32_t>(size_t(count * seqLen)), count, seqLen};
   targets = ids;
-  for (int64_t b = 0; b < batch; ++b) {
-    int64_t start = ((step * batch + b) % windows) * seqLen;
+  for (int64_t b = 0; b < count; ++b) {
+    int64_t start = ((step * batch + first + b) % windows) * seqLen;
     for (int64_t s = 0; s < seqLen; ++s) {
       ids.values[b * seqLen + s] = tokens[start + s];
       targets.values[b * seqLen + s] = tokens[start + s + 1];
@@ -63,6 +66,28 @@ void tpc::program::trainingBatch(const std::vector<int32_t> &tokens,
 }
 
 namespace {
+/// Sums every gradient over the data-parallel replicas, in one all-reduce
+/// of all of them packed together (one bucket).
+void reduceOverReplicas(RankContext &ctx, comm::Communicator &dp) {
+  size_t total = 0;
+  for (auto &[name, grad] : ctx.grads)
+    total += size_t(grad.numElements());
+  std::vector<float> bucket(total);
+  size_t at = 0;
+  for (auto &[name, grad] : ctx.grads) {
+    const float *g = static_cast<const float *>(grad.data());
+    std::copy(g, g + grad.numElements(), bucket.data() + at);
+    at += size_t(grad.numElements());
+  }
+  dp.allReduceSum(bucket.data(), bucket.size());
+  at = 0;
+  for (auto &[name, grad] : ctx.grads) {
+    float *g = static_cast<float *>(grad.data());
+    std::copy(bucket.data() + at, bucket.data() + at + grad.numElements(), g);
+    at += size_t(grad.numElements());
+  }
+}
+
 /// Whole tensors from every rank's shards laid out as the weights are.
 void gatherWhole(RankContext &ctx, const std::map<std::string, Tensor, std::less<>> &shards,
                  std::map<std::string, std::vector<float>> &out,
@@ -89,18 +114,22 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
   ctx.trainable = true;
   ctx.seq = request.seqLen;
   Backend &backend = backendOf(ctx);
-  // The mean over the batch's tokens: d loss / d loss[b, s] = 1 / tokens.
+  // The mean over the global batch's tokens: d loss / d loss[b, s] =
+  // 1 / tokens, so that summing the replicas' gradients gives the mean's.
   int64_t tokens = request.batch * request.seqLen;
+  int64_t replicaBatch = request.batch / request.dpSize;
+  int64_t firstSequence = request.dpRank * replicaBatch;
   Tensor dloss = Tensor::fromFloats(
-      std::vector<float>(size_t(tokens), 1.0f / float(tokens)),
-      {request.batch, request.seqLen}, DType::F32, Device::Host);
+      std::vector<float>(size_t(replicaBatch * request.seqLen),
+                         1.0f / float(tokens)),
+      {replicaBatch, request.seqLen}, DType::F32, Device::Host);
   if (backend.device() != Device::Host)
     dloss = backend.convert(dloss, DType::F32);
   for (int64_t step = 0; step < request.steps; ++step) {
     auto start = Clock::now();
     Ids ids, targets;
     trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
-                  targets);
+                  targets, firstSequence, replicaBatch);
     comm::setPhase("training step " + std::to_string(step + 1));
     comm::injectFault("pass", ctx.rank);
     Tensor losses = program(ctx, ids, targets, dloss);
@@ -108,12 +137,19 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     double loss = 0;
     for (float l : values)
       loss += l;
+    if (request.dp && request.dpSize > 1) {
+      float sum = float(loss);
+      request.dp->allReduceSum(&sum, 1);
+      loss = sum;
+    }
     loss /= double(tokens);
     if (!std::isfinite(loss))
       throw std::runtime_error("step " + std::to_string(step + 1) +
                                ": the loss is " + std::to_string(loss) +
                                "; training stopped (lower --lr, or --clip)");
     auto optimizerStart = Clock::now();
+    if (request.dp && request.dpSize > 1)
+      reduceOverReplicas(ctx, *request.dp);
     sumSharedShards(ctx);
     if (step == 0 && request.keepFirstGrads)
       gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
@@ -131,7 +167,7 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     auto since = [&](Clock::time_point t) {
       return std::chrono::duration<double>(Clock::now() - t).count();
     };
-    if (ctx.rank == 0 && request.onStep)
+    if (ctx.rank == 0 && request.dpRank == 0 && request.onStep)
       request.onStep(step, loss, norm, lr, since(start),
                      since(optimizerStart));
   }

@@ -9,6 +9,7 @@
 #ifndef TPC_RUNTIME_PROGRAM_TRAIN_H
 #define TPC_RUNTIME_PROGRAM_TRAIN_H
 
+#include "runtime/comm/Communicator.h"
 #include "runtime/program/Optimizer.h"
 
 #include <functional>
@@ -29,14 +30,20 @@ std::vector<int32_t> readTokenFile(const std::string &path,
                                    const std::string &elementType,
                                    int64_t vocab, int64_t minTokens);
 
-/// Step `step`'s batch: windows of seqLen + 1 tokens, taken in order and
-/// wrapping around; targets are the ids shifted by one.
+/// Sequences first .. first + count (all when count < 0) of step `step`'s
+/// batch: windows of seqLen + 1 tokens, taken in order and wrapping around;
+/// targets are the ids shifted by one.
 void trainingBatch(const std::vector<int32_t> &tokens, int64_t step,
-                   int64_t batch, int64_t seqLen, Ids &ids, Ids &targets);
+                   int64_t batch, int64_t seqLen, Ids &ids, Ids &targets,
+                   int64_t first = 0, int64_t count = -1);
 
 struct TrainingRequest {
   const std::vector<int32_t> *tokens = nullptr;
+  /// `batch` is the global batch: data-parallel replica d of `dpSize`
+  /// takes its d-th part.
   int64_t steps = 1, batch = 1, seqLen = 1;
+  comm::Communicator *dp = nullptr;
+  int dpRank = 0, dpSize = 1;
   OptimizerOptions optimizer;
   /// Keep the first step's gradients and the final weights, gathered whole.
   bool keepFirstGrads = false, keepWeights = false;
@@ -54,8 +61,9 @@ struct TrainingResult {
   std::map<std::string, std::vector<int64_t>> shapes;
 };
 
-/// Trains on this rank. Throws std::runtime_error when the loss is not
-/// finite, naming the step.
+/// Trains on this rank (a tp rank of data-parallel replica
+/// request.dpRank). Throws std::runtime_error when the loss is not finite,
+/// naming the step.
 TrainingResult train(RankContext &ctx, TrainingProgram step,
                      const TrainingRequest &request);
 

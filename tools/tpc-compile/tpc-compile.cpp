@@ -120,6 +120,12 @@ cl::opt<int64_t> reportTokens(
     cl::value_desc("N"), cl::init(4096), cl::cat(category));
 cl::opt<int64_t> tp("tp", cl::desc("Tensor-parallel degree (default 1)"),
                     cl::value_desc("N"), cl::init(1), cl::cat(category));
+cl::opt<int64_t> dp(
+    "dp",
+    cl::desc("Data-parallel degree of a training program (default 1): dp "
+             "replicas of the tp ranks, each on its part of the batch, "
+             "gradients reduced over dp"),
+    cl::value_desc("D"), cl::init(1), cl::cat(category));
 cl::opt<std::string> weightsPath(
     "weights",
     cl::desc("Check the graph against this safetensors file or directory"),
@@ -182,6 +188,7 @@ ReportOptions reportOptions() {
   options.decodeBatch = decodeBatch;
   options.contextLength = contextLength;
   options.memoryPerRank = *parseSize(memoryPerRank);
+  options.dp = dp;
   return options;
 }
 
@@ -288,6 +295,7 @@ void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
            emitc::OpaqueAttr::get(ctx, literal));
   };
   i64("tpc_program_tp", tp);
+  i64("tpc_program_dp", dp);
   i64("tpc_program_vocab", facts.vocab);
   i64("tpc_program_max_positions", facts.maxPositions);
   i64("tpc_program_collectives", facts.collectives);
@@ -611,6 +619,11 @@ int main(int argc, char **argv) {
                 llvm::Twine(numLayers));
   if (tp < 1)
     return fail("--tp: expected a positive integer, got " + llvm::Twine(tp));
+  if (dp < 1)
+    return fail("--dp: expected a positive integer, got " + llvm::Twine(dp));
+  if (dp > 1 && !train)
+    return fail("--dp: data parallelism replicates a training program; "
+                "give --train");
   if (reportTokens < 1)
     return fail("--tokens: expected a positive integer, got " +
                 llvm::Twine(reportTokens));
