@@ -316,6 +316,8 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
     report.gradientBytesMax =
         report.weightBytesMax * 4.0 / std::max(1.0, weightElementBytes);
     report.optimizerBytesMax = 2 * report.gradientBytesMax;
+    if (options.zero1 && options.dp > 1)
+      report.optimizerBytesMax /= double(options.dp);
   }
   if (!report.training)
     report.forwardCollectives.clear();
@@ -456,7 +458,10 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
      << describeCollectives(r.backwardCollectives) << "\n";
   os << "  dp collectives:     "
      << (r.options.dp > 1
-             ? "1 all_reduce of every gradient per step (" +
+             ? (r.options.zero1
+                    ? "1 reduce_scatter of every gradient and 1 all_gather "
+                      "of the updated weights per step (ZeRO-1; "
+                    : "1 all_reduce of every gradient per step (") +
                    formatBytes(r.gradientBytesMax) + " per rank, " +
                    formatBytes(r.dpGradientBytesSent()) + " sent by each)"
              : std::string("none (dp = 1)"))
@@ -464,7 +469,9 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
   os << "  memory per rank:    weights " << formatBytes(r.weightBytesMax)
      << ", gradients " << formatBytes(r.gradientBytesMax)
      << " (f32), AdamW moments " << formatBytes(r.optimizerBytesMax)
-     << " (f32), activations kept for the backward pass: peak "
+     << (r.options.zero1 && r.options.dp > 1 ? " (f32, 1/dp of them)"
+                                             : " (f32)")
+     << ", activations kept for the backward pass: peak "
      << formatBytes(r.activationPeak()) << " at " << r.options.tokens
      << " tokens\n";
 }

@@ -45,6 +45,8 @@ struct ReportOptions {
 
   // Training steps: data-parallel replicas of the tp ranks.
   int64_t dp = 1;
+  /// Optimizer state sharded over dp (ZeRO-1).
+  bool zero1 = false;
 };
 
 /// Collectives of one kind.

@@ -385,9 +385,10 @@ int runTraining(const Options &o, const Placement &placement,
                " sequences do not split evenly over the program's " +
                std::to_string(dpSize) + " data-parallel replicas");
   if (group.rank == 0) {
-    std::printf("model %s (f32), tp = %d, dp = %d, training: %lld steps of "
-                "%lld x %lld tokens from %s (%zu tokens), device %s\n",
-                tpc_program_model, tpSize, dpSize, (long long)t.steps,
+    std::printf("model %s (f32), tp = %d, dp = %d%s, training: %lld steps "
+                "of %lld x %lld tokens from %s (%zu tokens), device %s\n",
+                tpc_program_model, tpSize, dpSize,
+                tpc_program_zero1 ? " (ZeRO-1)" : "", (long long)t.steps,
                 (long long)t.batch, (long long)t.seqLen, t.data.c_str(),
                 tokens.size(), placement.description.c_str());
     std::printf("weights per rank: %.1f MiB; collectives per step: %lld\n",
@@ -424,6 +425,7 @@ int runTraining(const Options &o, const Placement &placement,
           mine.dp = dpComm.get();
           mine.dpRank = w / tpSize;
           mine.dpSize = dpSize;
+          mine.zero1 = tpc_program_zero1 != 0;
         }
         Rank rank(*tpGroup, placement, o, source);
         program::TrainingResult trained =

@@ -4,6 +4,7 @@
 #include "runtime/cpu/Threads.h"
 
 #include <cmath>
+#include <string>
 #include <stdexcept>
 
 using namespace tpc;
@@ -73,29 +74,55 @@ void tpc::program::sumSharedShards(RankContext &ctx) {
   }
 }
 
+namespace {
+/// Elements several ranks hold have the same gradient on each: each holder
+/// counts its share, 1 / (ranks holding that element). The shares of the
+/// rank's indices along the split dimension (one value for a whole weight).
+std::vector<double> sharesAlong(const RankContext &ctx,
+                                const RankContext::WeightInfo &info) {
+  int dim = info.layout.dim;
+  if (dim < 0)
+    return {1.0 / ctx.size};
+  int64_t global = info.globalShape[dim];
+  sharding::DimSplit split = splitOf(ctx, info.layout, global);
+  std::vector<int> holding(size_t(global), 0);
+  for (int r = 0; r < ctx.size; ++r)
+    for (sharding::Range range : sharding::elementRanges(split, r))
+      for (int64_t i = range.begin; i < range.end; ++i)
+        ++holding[i];
+  std::vector<double> share;
+  for (sharding::Range range : sharding::elementRanges(split, ctx.rank))
+    for (int64_t i = range.begin; i < range.end; ++i)
+      share.push_back(1.0 / holding[i]);
+  return share;
+}
+
+/// The share of every element of the rank's gradient of weight `name`.
+std::vector<double> elementShares(const RankContext &ctx,
+                                  const std::string &name,
+                                  const Tensor &grad) {
+  const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
+  std::vector<double> along = sharesAlong(ctx, info);
+  int64_t n = grad.numElements();
+  if (info.layout.dim < 0)
+    return std::vector<double>(size_t(n), along[0]);
+  int64_t inner = 1;
+  for (size_t d = info.layout.dim + 1; d < grad.shape().size(); ++d)
+    inner *= grad.shape()[d];
+  std::vector<double> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = along[(i / inner) % int64_t(along.size())];
+  return out;
+}
+} // namespace
+
 double tpc::program::globalGradNorm(RankContext &ctx) {
   double sum = 0;
   for (auto &[name, grad] : ctx.grads) {
     const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
     const float *g = static_cast<const float *>(grad.data());
-    // Elements several ranks hold have the same gradient on each: each
-    // holder counts its share, 1 / (ranks holding that element).
-    std::vector<double> share;
     int dim = info.layout.dim;
-    if (dim < 0) {
-      share.assign(1, 1.0 / ctx.size);
-    } else {
-      int64_t global = info.globalShape[dim];
-      sharding::DimSplit split = splitOf(ctx, info.layout, global);
-      std::vector<int> holding(size_t(global), 0);
-      for (int r = 0; r < ctx.size; ++r)
-        for (sharding::Range range : sharding::elementRanges(split, r))
-          for (int64_t i = range.begin; i < range.end; ++i)
-            ++holding[i];
-      for (sharding::Range range : sharding::elementRanges(split, ctx.rank))
-        for (int64_t i = range.begin; i < range.end; ++i)
-          share.push_back(1.0 / holding[i]);
-    }
+    std::vector<double> share = sharesAlong(ctx, info);
     // The local shard is [outer, share.size(), inner] around `dim`: sum
     // the squares of each inner run, weighted by its element's share.
     int64_t n = grad.numElements();
@@ -130,10 +157,39 @@ double tpc::program::globalGradNorm(RankContext &ctx) {
   return std::sqrt(sum);
 }
 
-void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
-  ++steps;
+void Optimizer::update(float *w, float *g, float *m1, float *m2, int64_t n,
+                       double lr, double gradScale, double decay) {
+  // f32 arithmetic over the rank's share of cores; the constants folded.
   double correction1 = 1 - std::pow(options.beta1, double(steps));
   double correction2 = 1 - std::pow(options.beta2, double(steps));
+  const float step = float(lr), scale = float(gradScale),
+              keep = float(1 - decay);
+  if (!options.adamw) {
+    cpu::parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        w[i] = keep * w[i] - step * scale * g[i];
+        g[i] = 0;
+      }
+    });
+    return;
+  }
+  const float b1 = float(options.beta1), b2 = float(options.beta2),
+              c1 = float(1 / correction1), c2 = float(1 / correction2),
+              eps = float(options.eps);
+  cpu::parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float gi = scale * g[i];
+      m1[i] = b1 * m1[i] + (1 - b1) * gi;
+      m2[i] = b2 * m2[i] + (1 - b2) * gi * gi;
+      float u = (m1[i] * c1) / (std::sqrt(m2[i] * c2) + eps);
+      w[i] = keep * w[i] - step * u;
+      g[i] = 0;
+    }
+  });
+}
+
+void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
+  ++steps;
   for (auto &[name, grad] : ctx.grads) {
     auto it = ctx.weights.find(name);
     if (it == ctx.weights.end())
@@ -143,43 +199,88 @@ void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
     if (weight.dtype() != DType::F32 || weight.device() != Device::Host)
       throw std::runtime_error("optimizer: weight '" + name +
                                "' is not an f32 host tensor");
-    float *w = static_cast<float *>(weight.data());
-    float *g = static_cast<float *>(grad.data());
     int64_t n = weight.numElements();
     // Decoupled weight decay (AdamW) of matrices; biases and norm scales
     // are not decayed.
-    double decay =
-        weight.shape().size() >= 2 ? lr * options.weightDecay : 0.0;
-    // f32 arithmetic over the rank's share of cores; the constants folded.
-    const float step = float(lr), scale = float(gradScale),
-                keep = float(1 - decay);
-    if (!options.adamw) {
-      cpu::parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-          w[i] = keep * w[i] - step * scale * g[i];
-          g[i] = 0;
-        }
-      });
-      continue;
-    }
+    double decay = weight.shape().size() >= 2 ? lr * options.weightDecay : 0;
     std::vector<float> &m1 = m[name], &m2 = v[name];
-    if (m1.empty()) {
+    if (options.adamw && m1.empty()) {
       m1.assign(size_t(n), 0.0f);
       m2.assign(size_t(n), 0.0f);
     }
-    const float b1 = float(options.beta1), b2 = float(options.beta2),
-                c1 = float(1 / correction1), c2 = float(1 / correction2),
-                eps = float(options.eps);
-    float *mp = m1.data(), *vp = m2.data();
-    cpu::parallelFor(n, 1 << 16, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        float gi = scale * g[i];
-        mp[i] = b1 * mp[i] + (1 - b1) * gi;
-        vp[i] = b2 * vp[i] + (1 - b2) * gi * gi;
-        float update = (mp[i] * c1) / (std::sqrt(vp[i] * c2) + eps);
-        w[i] = keep * w[i] - step * update;
-        g[i] = 0;
-      }
-    });
+    update(static_cast<float *>(weight.data()),
+           static_cast<float *>(grad.data()), m1.data(), m2.data(), n, lr,
+           gradScale, decay);
   }
+}
+
+double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
+                              int dpRank, int dpSize, double lr, double clip) {
+  ++steps;
+  // The bucket: every gradient (and weight) in the map's order, with each
+  // element's share of the norm (1 / tp ranks holding it) and its decay.
+  size_t total = 0;
+  for (auto &[name, grad] : ctx.grads)
+    total += size_t(grad.numElements());
+  size_t part = (total + dpSize - 1) / dpSize;
+  std::vector<float> grads(part * dpSize, 0.0f), weights(part * dpSize, 0.0f);
+  std::vector<float> share(part * dpSize, 0.0f), decays(part * dpSize, 0.0f);
+  size_t at = 0;
+  for (auto &[name, grad] : ctx.grads) {
+    Tensor &weight = ctx.weights.at(name);
+    int64_t n = grad.numElements();
+    const float *g = static_cast<const float *>(grad.data());
+    const float *w = static_cast<const float *>(weight.data());
+    std::copy(g, g + n, grads.data() + at);
+    std::copy(w, w + n, weights.data() + at);
+    std::vector<double> shares = elementShares(ctx, name, grad);
+    for (int64_t i = 0; i < n; ++i)
+      share[at + i] = float(shares[i]);
+    std::fill(decays.data() + at, decays.data() + at + n,
+              weight.shape().size() >= 2 ? float(lr * options.weightDecay)
+                                         : 0.0f);
+    at += size_t(n);
+  }
+  // Replica dpRank keeps the sum of its part.
+  std::vector<float> mine(part);
+  dp.reduceScatterSum(grads.data(), mine.data(),
+                      std::vector<size_t>(size_t(dpSize), part));
+  size_t begin = size_t(dpRank) * part;
+  double squares = 0;
+  for (size_t i = 0; i < part; ++i)
+    squares += double(share[begin + i]) * mine[i] * mine[i];
+  float sums[1] = {float(squares)};
+  dp.allReduceSum(sums, 1);
+  if (ctx.size > 1)
+    ctx.comm->allReduceSum(sums, 1);
+  double norm = std::sqrt(double(sums[0]));
+  double scale = clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1.0;
+  if (shardM.empty()) {
+    shardM.assign(part, 0.0f);
+    shardV.assign(part, 0.0f);
+  }
+  // Decay differs by weight: update runs of equal decay.
+  for (size_t i = 0; i < part;) {
+    size_t j = i;
+    while (j < part && decays[begin + j] == decays[begin + i])
+      ++j;
+    update(weights.data() + begin + i, mine.data() + i, shardM.data() + i,
+           shardV.data() + i, int64_t(j - i), lr, scale, decays[begin + i]);
+    i = j;
+  }
+  // Every replica gets every part's updated weights.
+  std::vector<float> updated(part * dpSize);
+  dp.allGather(weights.data() + begin, updated.data(),
+               std::vector<size_t>(size_t(dpSize), part));
+  at = 0;
+  for (auto &[name, grad] : ctx.grads) {
+    Tensor &weight = ctx.weights.at(name);
+    int64_t n = weight.numElements();
+    std::copy(updated.data() + at, updated.data() + at + n,
+              static_cast<float *>(weight.data()));
+    std::fill(static_cast<float *>(grad.data()),
+              static_cast<float *>(grad.data()) + n, 0.0f);
+    at += size_t(n);
+  }
+  return norm;
 }

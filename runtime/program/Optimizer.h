@@ -46,11 +46,26 @@ public:
   /// `gradScale` (clipping), at learning rate `lr`; zeroes the gradients.
   void step(RankContext &ctx, double lr, double gradScale);
 
+  /// ZeRO-1 over the data-parallel replicas: reduce-scatters the
+  /// gradients (all weights packed in one bucket) so that replica `dpRank`
+  /// holds the sum of its 1/dpSize of them, computes the global gradient
+  /// norm, updates that part with moments held for it alone (optimizer
+  /// memory / dp) and all-gathers the updated weights. Clips to `clip`
+  /// (0: none); returns the norm before clipping.
+  double shardedStep(RankContext &ctx, comm::Communicator &dp, int dpRank,
+                     int dpSize, double lr, double clip);
+
 private:
+  /// One AdamW (or SGD) update of n values, decaying them by `decay`.
+  void update(float *w, float *g, float *m1, float *m2, int64_t n,
+              double lr, double gradScale, double decay);
+
   OptimizerOptions options;
   int64_t steps = 0;
   /// AdamW's first and second moments, per weight, laid out like it.
   std::map<std::string, std::vector<float>> m, v;
+  /// ZeRO-1: the moments of this replica's part of the bucket.
+  std::vector<float> shardM, shardV;
 };
 
 } // namespace tpc::program

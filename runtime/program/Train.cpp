@@ -148,21 +148,42 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
                                ": the loss is " + std::to_string(loss) +
                                "; training stopped (lower --lr, or --clip)");
     auto optimizerStart = Clock::now();
-    if (request.dp && request.dpSize > 1)
-      reduceOverReplicas(ctx, *request.dp);
+    const OptimizerOptions &o = request.optimizer;
+    double lr = learningRate(o, step);
+    double norm;
+    bool sharded = request.zero1 && request.dp && request.dpSize > 1;
     sumSharedShards(ctx);
-    if (step == 0 && request.keepFirstGrads)
-      gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
-    double norm = globalGradNorm(ctx);
+    if (sharded) {
+      // The first step's gradients, for --grads and --verify, are summed
+      // whole once; training itself reduce-scatters.
+      if (step == 0 && request.keepFirstGrads) {
+        std::map<std::string, Tensor, std::less<>> summed;
+        for (auto &[name, grad] : ctx.grads)
+          summed[name] = grad.to(Device::Host, DType::F32);
+        std::swap(summed, ctx.grads);
+        reduceOverReplicas(ctx, *request.dp);
+        gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
+        std::swap(summed, ctx.grads);
+      }
+      norm = optimizer.shardedStep(ctx, *request.dp, request.dpRank,
+                                   request.dpSize, lr, o.clip);
+    } else {
+      if (request.dp && request.dpSize > 1)
+        reduceOverReplicas(ctx, *request.dp);
+      if (step == 0 && request.keepFirstGrads)
+        gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
+      norm = globalGradNorm(ctx);
+    }
     if (!std::isfinite(norm))
       throw std::runtime_error("step " + std::to_string(step + 1) +
                                ": the gradient norm is " +
                                std::to_string(norm) +
                                "; training stopped (lower --lr, or --clip)");
-    const OptimizerOptions &o = request.optimizer;
-    double scale = o.clip > 0 && norm > o.clip ? o.clip / (norm + 1e-6) : 1.0;
-    double lr = learningRate(o, step);
-    optimizer.step(ctx, lr, scale);
+    if (!sharded) {
+      double scale =
+          o.clip > 0 && norm > o.clip ? o.clip / (norm + 1e-6) : 1.0;
+      optimizer.step(ctx, lr, scale);
+    }
     result.losses.push_back(loss);
     auto since = [&](Clock::time_point t) {
       return std::chrono::duration<double>(Clock::now() - t).count();

@@ -44,6 +44,8 @@ struct TrainingRequest {
   int64_t steps = 1, batch = 1, seqLen = 1;
   comm::Communicator *dp = nullptr;
   int dpRank = 0, dpSize = 1;
+  /// ZeRO-1: optimizer state sharded over the dp replicas.
+  bool zero1 = false;
   OptimizerOptions optimizer;
   /// Keep the first step's gradients and the final weights, gathered whole.
   bool keepFirstGrads = false, keepWeights = false;

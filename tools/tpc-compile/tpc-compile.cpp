@@ -126,6 +126,12 @@ cl::opt<int64_t> dp(
              "replicas of the tp ranks, each on its part of the batch, "
              "gradients reduced over dp"),
     cl::value_desc("D"), cl::init(1), cl::cat(category));
+cl::opt<bool> zero1(
+    "zero1",
+    cl::desc("With --dp: shard the optimizer state over the dp replicas "
+             "(ZeRO-1): gradients reduce-scattered, each replica updates "
+             "its part, weights all-gathered"),
+    cl::init(false), cl::cat(category));
 cl::opt<std::string> weightsPath(
     "weights",
     cl::desc("Check the graph against this safetensors file or directory"),
@@ -189,6 +195,7 @@ ReportOptions reportOptions() {
   options.contextLength = contextLength;
   options.memoryPerRank = *parseSize(memoryPerRank);
   options.dp = dp;
+  options.zero1 = zero1;
   return options;
 }
 
@@ -296,6 +303,7 @@ void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
   };
   i64("tpc_program_tp", tp);
   i64("tpc_program_dp", dp);
+  i64("tpc_program_zero1", zero1 ? 1 : 0);
   i64("tpc_program_vocab", facts.vocab);
   i64("tpc_program_max_positions", facts.maxPositions);
   i64("tpc_program_collectives", facts.collectives);
@@ -621,6 +629,9 @@ int main(int argc, char **argv) {
     return fail("--tp: expected a positive integer, got " + llvm::Twine(tp));
   if (dp < 1)
     return fail("--dp: expected a positive integer, got " + llvm::Twine(dp));
+  if (zero1 && dp < 2)
+    return fail("--zero1: shards the optimizer state over data-parallel "
+                "replicas; give --dp 2 or more");
   if (dp > 1 && !train)
     return fail("--dp: data parallelism replicates a training program; "
                 "give --train");
