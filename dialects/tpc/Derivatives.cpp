@@ -105,30 +105,34 @@ LogicalResult SiluOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
   return success();
 }
 
+namespace {
+/// The input and scale gradients of a norm: LayerNorm (`centered`) or
+/// RMSNorm.
+void normGradients(OpBuilder &b, Location loc, Value input, Value scale,
+                   APFloat epsilon, bool centered, Value dy,
+                   SmallVectorImpl<Value> &grads) {
+  grads.push_back(NormGradOp::create(b, loc, input.getType(), input, dy, scale,
+                                     epsilon, centered));
+  grads.push_back(NormScaleGradOp::create(b, loc, scale.getType(), input, dy,
+                                          epsilon, centered));
+}
+} // namespace
+
 LogicalResult LayerNormOp::buildGradients(OpBuilder &b,
                                           ArrayRef<Value> resultGrads,
                                           SmallVectorImpl<Value> &grads) {
-  Value dy = resultGrads[0];
-  grads.push_back(NormGradOp::create(b, getLoc(), getInput().getType(),
-                                     getInput(), dy, getScale(), getEpsilon(),
-                                     /*centered=*/true));
-  grads.push_back(NormScaleGradOp::create(b, getLoc(), getScale().getType(),
-                                          getInput(), dy, getEpsilon(),
-                                          /*centered=*/true));
-  grads.push_back(SumRowsOp::create(b, getLoc(), getShift().getType(), dy));
+  normGradients(b, getLoc(), getInput(), getScale(), getEpsilon(),
+                /*centered=*/true, resultGrads[0], grads);
+  grads.push_back(
+      SumRowsOp::create(b, getLoc(), getShift().getType(), resultGrads[0]));
   return success();
 }
 
 LogicalResult RmsNormOp::buildGradients(OpBuilder &b,
                                         ArrayRef<Value> resultGrads,
                                         SmallVectorImpl<Value> &grads) {
-  Value dy = resultGrads[0];
-  grads.push_back(NormGradOp::create(b, getLoc(), getInput().getType(),
-                                     getInput(), dy, getScale(), getEpsilon(),
-                                     /*centered=*/false));
-  grads.push_back(NormScaleGradOp::create(b, getLoc(), getScale().getType(),
-                                          getInput(), dy, getEpsilon(),
-                                          /*centered=*/false));
+  normGradients(b, getLoc(), getInput(), getScale(), getEpsilon(),
+                /*centered=*/false, resultGrads[0], grads);
   return success();
 }
 

@@ -109,32 +109,25 @@ void cpu::normGrad(const float *x, const float *dy, const float *scale,
                    float *dx) {
   // With xhat = (x - mean) rstd and g = dy * scale:
   // dx = rstd (g - mean(g) - xhat mean(g xhat)), without mean(g) for RMS.
+  std::vector<float> mean(rows), rstd(rows);
+  rowStats(x, rows, hidden, eps, centered, mean.data(), rstd.data());
   parallelFor(rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float *xr = x + r * hidden, *dr = dy + r * hidden;
-      double mu = 0;
-      if (centered) {
-        for (int64_t j = 0; j < hidden; ++j)
-          mu += xr[j];
-        mu /= double(hidden);
-      }
-      double var = 0;
-      for (int64_t j = 0; j < hidden; ++j)
-        var += (xr[j] - mu) * (xr[j] - mu);
-      double rstd = 1.0 / std::sqrt(var / double(hidden) + eps);
+      double mu = mean[r], s = rstd[r];
       double meanG = 0, meanGx = 0;
       for (int64_t j = 0; j < hidden; ++j) {
         double g = double(dr[j]) * scale[j];
         meanG += g;
-        meanGx += g * (xr[j] - mu) * rstd;
+        meanGx += g * (xr[j] - mu) * s;
       }
       meanG = centered ? meanG / double(hidden) : 0.0;
       meanGx /= double(hidden);
       float *out = dx + r * hidden;
       for (int64_t j = 0; j < hidden; ++j) {
         double g = double(dr[j]) * scale[j];
-        double xhat = (xr[j] - mu) * rstd;
-        out[j] = float(rstd * (g - meanG - xhat * meanGx));
+        double xhat = (xr[j] - mu) * s;
+        out[j] = float(s * (g - meanG - xhat * meanGx));
       }
     }
   });
