@@ -9,10 +9,13 @@ Prints, per tp: time per training step (mean of the steps after the first),
 tokens/s, time per forward pass (--bench of the inference executable), the
 optimizer's time (gradient norm, AdamW update), and (step - optimizer -
 forward) / forward: the backward pass against the forward pass (about 2 for
-a healthy backward pass). PyTorch is not run
-here yet: this bench has no peer, only tpc's own ratios.
+a healthy backward pass). The peer: PyTorch eager (Debian's python3-torch,
+same threads, OMP_WAIT_POLICY=PASSIVE) training the same GPT-2 on the
+same tokens with torch.optim.AdamW and clip_grad_norm_, timed the same way;
+the last column is tpc's step time over PyTorch's.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -22,8 +25,69 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(cmd):
-    out = subprocess.run(cmd, capture_output=True, text=True)
+TORCH_STEP = r"""
+import json, sys, time
+import torch
+import torch.nn.functional as F
+model, batch, seq, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+cfg = json.load(open(model + "/config.json"))
+h, heads, layers = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
+vocab, positions = cfg["vocab_size"], cfg["n_positions"]
+def param(*shape, one=False):
+    t = torch.ones(*shape) if one else torch.randn(*shape) * 0.02
+    return t.requires_grad_()
+w = {"wte": param(vocab, h), "wpe": param(positions, h),
+     "lnf.g": param(h, one=True), "lnf.b": param(h)}
+for l in range(layers):
+    for name, shape in [("ln1.g", (h,)), ("ln1.b", (h,)), ("attn.w", (h, 3 * h)),
+                        ("attn.b", (3 * h,)), ("proj.w", (h, h)), ("proj.b", (h,)),
+                        ("ln2.g", (h,)), ("ln2.b", (h,)), ("fc.w", (h, 4 * h)),
+                        ("fc.b", (4 * h,)), ("mlp.w", (4 * h, h)), ("mlp.b", (h,))]:
+        w[f"{l}.{name}"] = param(*shape, one=name.endswith(".g"))
+def forward(ids):
+    b, s = ids.shape
+    x = w["wte"][ids] + w["wpe"][torch.arange(s)]
+    mask = torch.full((s, s), float("-inf")).triu(1)
+    for l in range(layers):
+        p = lambda n: w[f"{l}.{n}"]
+        a = F.layer_norm(x, (h,), p("ln1.g"), p("ln1.b"), 1e-5)
+        q, k, v = (a @ p("attn.w") + p("attn.b")).split(h, -1)
+        q, k, v = (t.view(b, s, heads, h // heads).transpose(1, 2) for t in (q, k, v))
+        att = torch.softmax(q @ k.transpose(-1, -2) / (h // heads) ** 0.5 + mask, -1)
+        o = (att @ v).transpose(1, 2).reshape(b, s, h)
+        x = x + o @ p("proj.w") + p("proj.b")
+        m = F.layer_norm(x, (h,), p("ln2.g"), p("ln2.b"), 1e-5)
+        x = x + F.gelu(m @ p("fc.w") + p("fc.b"), approximate="tanh") @ p("mlp.w") + p("mlp.b")
+    x = F.layer_norm(x, (h,), w["lnf.g"], w["lnf.b"], 1e-5)
+    return x @ w["wte"].T
+tokens = torch.arange(batch * (seq + 1) * (steps + 1)) % 1000
+opt = torch.optim.AdamW(list(w.values()), lr=1e-4, weight_decay=0.0)
+times = []
+for i in range(steps):
+    chunk = tokens[i * batch * (seq + 1):(i + 1) * batch * (seq + 1)].view(batch, seq + 1)
+    start = time.perf_counter()
+    loss = F.cross_entropy(forward(chunk[:, :-1]).reshape(-1, vocab), chunk[:, 1:].reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(list(w.values()), 1.0)
+    opt.step()
+    times.append(time.perf_counter() - start)
+with torch.no_grad():
+    ids = tokens[:batch * seq].view(batch, seq)
+    forward(ids)
+    start = time.perf_counter()
+    for _ in range(3):
+        forward(ids)
+    fwd = (time.perf_counter() - start) / 3
+print(json.dumps({"step": sum(times[1:]) / len(times[1:]), "forward": fwd,
+                  "version": torch.__version__}))
+"""
+
+
+def run(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{out.stdout}{out.stderr}")
     return out.stdout
@@ -50,7 +114,21 @@ def main():
                        for b in range(args.batch))
         print(f"{os.path.basename(args.model)}, {args.batch} x {args.seq_len} "
               f"tokens per step, f32, {os.cpu_count()} cores")
-        print("tp  step ms  tokens/s  forward ms  optimizer ms  backward / forward")
+        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+        peer = None
+        if json.load(open(os.path.join(args.model, "config.json")))["model_type"] == "gpt2":
+            try:
+                import torch  # noqa: F401
+                peer = json.loads(run([sys.executable, "-c", TORCH_STEP, args.model,
+                                       str(args.batch), str(args.seq_len),
+                                       str(args.steps), str(os.cpu_count() or 1)],
+                                      env).strip().splitlines()[-1])
+                print(f"PyTorch {peer['version']} eager: {peer['step'] * 1e3:.1f} ms per "
+                      f"step (AdamW, clipping), {peer['forward'] * 1e3:.1f} ms per "
+                      f"forward pass, step / forward {peer['step'] / peer['forward']:.2f}")
+            except ImportError:
+                print("no PyTorch (apt-get install python3-torch): no peer")
+        print("tp  step ms  tokens/s  forward ms  optimizer ms  backward / forward  step / torch step")
         rows = {}
         for tp in (1, 2):
             train = os.path.join(tmp, f"train{tp}")
@@ -68,8 +146,9 @@ def main():
             out = run([infer, "--random-weights", "0", "--tokens", ids, "--bench", "3"])
             forward = float(re.search(r"bench: ([0-9.]+) s per pass", out).group(1))
             rows[tp] = step
+            ratio = f"{step / peer['step']:17.2f}" if peer else " " * 14 + "n/a"
             print(f"{tp:2d}  {step * 1e3:7.1f}  {tokens / step:8.1f}  {forward * 1e3:10.1f}"
-                  f"  {opt * 1e3:12.1f}  {(fb - forward) / forward:6.2f}")
+                  f"  {opt * 1e3:12.1f}  {(fb - forward) / forward:18.2f}  {ratio}")
         print(f"tp = 2 step / tp = 1 step: {rows[2] / rows[1]:.2f} (two ranks "
               f"share the two cores)")
 

@@ -9,7 +9,8 @@
 // Each op's rule (DifferentiableOpInterface, dialects/tpc/Derivatives.cpp)
 // turns its results' gradients into its operands'; this pass only walks the
 // graph backwards, sums the gradients of values used more than once and
-// ends every weight's gradient in a tpc.accumulate_grad.
+// ends every contribution to a weight's gradient in a tpc.accumulate_grad
+// (a tied embedding and LM head: two, added into one buffer).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -42,10 +43,18 @@ private:
   func::FuncOp func;
   int64_t ignoreIndex;
   DenseMap<Value, Value> grads;
+  /// Every contribution to each weight's gradient.
+  DenseMap<Value, SmallVector<Value>> weightGrads;
 };
 } // namespace
 
 void Differentiator::accumulate(Value v, Value grad, OpBuilder &b) {
+  // A weight's contributions each go into its gradient buffer (the
+  // runtime adds in place): no summed copy of a tied embedding table.
+  if (v.getDefiningOp<WeightOp>()) {
+    weightGrads[v].push_back(grad);
+    return;
+  }
   Value &total = grads[v];
   total = total ? AddOp::create(b, grad.getLoc(), grad.getType(), total, grad)
                     .getResult()
@@ -95,7 +104,7 @@ LogicalResult Differentiator::run() {
 
   for (Operation *op : llvm::reverse(forwardOps)) {
     if (auto weight = dyn_cast<WeightOp>(op)) {
-      if (Value grad = grads.lookup(weight.getResult()))
+      for (Value grad : weightGrads.lookup(weight.getResult()))
         AccumulateGradOp::create(b, weight.getLoc(), weight, grad);
       continue;
     }

@@ -11,9 +11,9 @@ def DeriveTraining : Pass<"tpc-derive-training", "ModuleOp"> {
     next-token cross-entropy of its logits against `targets`, and the
     backward pass, built in reverse program order from each op's
     derivative rule (`DifferentiableOpInterface`). Gradients of a value
-    used several times are summed; each weight's gradient ends in a
-    `tpc.accumulate_grad` (a tied embedding and LM head get one, of the
-    sum of both uses). `dloss` is the gradient of the step's loss with
+    used several times are summed; each contribution to a weight's
+    gradient ends in a `tpc.accumulate_grad`, which adds it into the
+    weight's gradient buffer (a tied embedding and LM head get two). `dloss` is the gradient of the step's loss with
     respect to every position's loss (`1 / tokens` for a mean); the
     function returns the per-position losses.
 

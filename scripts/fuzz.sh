@@ -14,12 +14,15 @@ seconds="${1:-60}"
 shift || true
 
 "$root/scripts/install-deps.sh"
+# clang-22 with libFuzzer, and its OpenMP runtime (the CPU kernels' oneDNN
+# threads).
 if ! command -v clang++-22 >/dev/null || [ ! -d /usr/lib/llvm-22/lib/clang ] ||
-   ! ls /usr/lib/llvm-22/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
-  echo "tpc: installing clang-22 and libclang-rt-22-dev for libFuzzer"
+   ! ls /usr/lib/llvm-22/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+   ! dpkg -s libomp-22-dev >/dev/null 2>&1; then
+  echo "tpc: installing clang-22, libclang-rt-22-dev and libomp-22-dev for libFuzzer"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y clang-22 libclang-rt-22-dev
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y clang-22 libclang-rt-22-dev libomp-22-dev
 fi
 if [ ! -f "$build/build.ninja" ]; then
   cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
@@ -27,7 +30,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DTPC_FUZZ=ON -DTPC_CUDA_ROOT=/nonexistent
 fi
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(Ir Config Safetensors ShardIndex Tokens TokenizerJson TokenizerText)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(Ir Config Safetensors ShardIndex Tokens TrainingData TokenizerJson TokenizerText)
 targets=()
 for h in "${harnesses[@]}"; do targets+=("tpc-fuzz-$h"); done
 cmake --build "$build" --target "${targets[@]}"
@@ -52,6 +55,11 @@ mkdir -p "$corpus/Safetensors"
   --header '{"a":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]},"b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]}}' --data-bytes 32
 /usr/bin/python3 "$root/test/import/Inputs/make_safetensors.py" raw "$corpus/Safetensors/meta.safetensors" \
   --header '{"__metadata__":{"format":"pt"},"w":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]}}' --data-bytes 8
+
+mkdir -p "$corpus/TrainingData"
+/usr/bin/python3 "$root/test/e2e/Inputs/make_tokens.py" "$corpus/TrainingData/block.u16" 1000 40 3
+/usr/bin/python3 "$root/test/import/Inputs/make_safetensors.py" raw "$corpus/TrainingData/ids.safetensors" \
+  --header '{"ids":{"dtype":"I64","shape":[4],"data_offsets":[0,32]}}' --data-bytes 32
 
 summary="$build/fuzz-summary.txt"
 : > "$summary"

@@ -360,8 +360,8 @@ int runTraining(const Options &o, const Placement &placement,
                " tokens exceed the model's " +
                std::to_string(tpc_program_max_positions) + " positions");
   std::vector<int32_t> tokens =
-      program::readTokenFile(t.data, t.dataType, tpc_program_vocab,
-                             t.seqLen + 1);
+      program::readTokenFile(t.data, t.dataType, t.dataTensor,
+                             tpc_program_vocab, t.seqLen + 1);
   checkHostMemory(placement, 0,
                   plannedPeak(tpc_program_train_activation_peaks,
                               tpc_program_train_activation_peaks_count,

@@ -54,7 +54,10 @@ ABSL_FLAG(uint64_t, seed, 0, "Seed of the sampling");
 ABSL_FLAG(std::string, data, "",
           "Train on these token ids: a flat binary file of --data-type ids");
 ABSL_FLAG(std::string, data_type, "uint16",
-          "Element type of the --data file: uint16 or uint32");
+          "Element type of a flat binary --data file: uint16 or uint32");
+ABSL_FLAG(std::string, data_tensor, "",
+          "The tensor of a .safetensors --data file holding the token ids "
+          "(default: its only tensor)");
 ABSL_FLAG(int64_t, steps, 1, "Training steps");
 ABSL_FLAG(int64_t, batch, 8, "Sequences per step (the global batch)");
 ABSL_FLAG(int64_t, seq_len, 64, "Tokens per training sequence");
@@ -191,6 +194,7 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   o.sampling.seed = absl::GetFlag(FLAGS_seed);
   o.training.data = absl::GetFlag(FLAGS_data);
   o.training.dataType = absl::GetFlag(FLAGS_data_type);
+  o.training.dataTensor = absl::GetFlag(FLAGS_data_tensor);
   o.training.steps = absl::GetFlag(FLAGS_steps);
   o.training.batch = absl::GetFlag(FLAGS_batch);
   o.training.seqLen = absl::GetFlag(FLAGS_seq_len);
@@ -237,7 +241,7 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   bool text = !o.prompts.empty() || !o.promptsFile.empty();
   bool training = !o.training.data.empty();
   static const char *const trainingFlags[] = {
-      "data_type", "steps", "batch",  "seq_len", "optimizer", "lr",
+      "data_type", "data_tensor", "steps", "batch", "seq_len", "optimizer", "lr",
       "weight_decay", "warmup", "clip", "save",   "grads"};
   for (const char *name : trainingFlags)
     if (given.count(name) && !training)

@@ -46,7 +46,7 @@ struct Options {
   SamplingParams sampling;
   /// Training (--data and the flags after it).
   struct Training {
-    std::string data, dataType = "uint16";
+    std::string data, dataType = "uint16", dataTensor;
     int64_t steps = 1, batch = 8, seqLen = 64, warmup = 0;
     std::string optimizer = "adamw";
     double lr = 1e-3, weightDecay = 0, clip = 1.0;

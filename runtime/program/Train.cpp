@@ -5,65 +5,10 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <stdexcept>
 
 using namespace tpc;
 using namespace tpc::program;
-
-std::vector<int32_t> tpc::program::readTokenFile(const std::string &path,
-                                                 const std::string &elementType,
-                                                 int64_t vocab,
-                                                 int64_t minTokens) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file)
-    throw std::runtime_error(path + ": cannot open the --data file");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)),
-                          std::istreambuf_iterator<char>());
-  size_t width = elementType == "uint32" ? 4 : 2;
-  if (bytes.size() % width != 0)
-    throw std::runtime_error(
-        path + ": " + std::to_string(bytes.size()) +
-        " bytes are not a whole number of " + elementType +
-        " ids (--data-type)");
-  size_t count = bytes.size() / width;
-  std::vector<int32_t> tokens(count);
-  for (size_t i = 0; i < count; ++i) {
-    uint64_t id = 0;
-    for (size_t b = 0; b < width; ++b)
-      id |= uint64_t(uint8_t(bytes[i * width + b])) << (8 * b);
-    if (id >= uint64_t(vocab))
-      throw std::runtime_error(path + ": id " + std::to_string(id) +
-                               " at position " + std::to_string(i) +
-                               " is outside the vocabulary of " +
-                               std::to_string(vocab));
-    tokens[i] = int32_t(id);
-  }
-  if (int64_t(count) < minTokens)
-    throw std::runtime_error(
-        path + ": " + std::to_string(count) +
-        " tokens are fewer than one window of --seq-len + 1 = " +
-        std::to_string(minTokens));
-  return tokens;
-}
-
-void tpc::program::trainingBatch(const std::vector<int32_t> &tokens,
-                                 int64_t step, int64_t batch, int64_t seqLen,
-                                 Ids &ids, Ids &targets, int64_t first,
-                                 int64_t count) {
-  if (count < 0)
-    count = batch;
-  int64_t windows = (int64_t(tokens.size()) - 1) / seqLen;
-  ids = {std::vector<int32_t>(size_t(count * seqLen)), count, seqLen};
-  targets = ids;
-  for (int64_t b = 0; b < count; ++b) {
-    int64_t start = ((step * batch + first + b) % windows) * seqLen;
-    for (int64_t s = 0; s < seqLen; ++s) {
-      ids.values[b * seqLen + s] = tokens[start + s];
-      targets.values[b * seqLen + s] = tokens[start + s + 1];
-    }
-  }
-}
 
 namespace {
 /// Sums every gradient over the data-parallel replicas, in one all-reduce

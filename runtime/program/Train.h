@@ -11,6 +11,7 @@
 
 #include "runtime/comm/Communicator.h"
 #include "runtime/program/Optimizer.h"
+#include "runtime/program/TrainingData.h"
 
 #include <functional>
 #include <map>
@@ -22,20 +23,6 @@ namespace tpc::program {
 /// ids, next-token targets [batch, seq], the loss's gradient per position
 /// -> per-position losses.
 using TrainingProgram = Tensor (*)(RankContext &, Ids, Ids, Tensor);
-
-/// The token ids of a flat binary file of `elementType` ("uint16" or
-/// "uint32") ids below `vocab`, at least `minTokens` of them. Throws
-/// std::runtime_error with a one-line message naming the file.
-std::vector<int32_t> readTokenFile(const std::string &path,
-                                   const std::string &elementType,
-                                   int64_t vocab, int64_t minTokens);
-
-/// Sequences first .. first + count (all when count < 0) of step `step`'s
-/// batch: windows of seqLen + 1 tokens, taken in order and wrapping around;
-/// targets are the ids shifted by one.
-void trainingBatch(const std::vector<int32_t> &tokens, int64_t step,
-                   int64_t batch, int64_t seqLen, Ids &ids, Ids &targets,
-                   int64_t first = 0, int64_t count = -1);
 
 struct TrainingRequest {
   const std::vector<int32_t> *tokens = nullptr;
