@@ -1,5 +1,6 @@
 //===- MemoryPlan.cpp - live ranges and peak memory of a rank's program ---===//
 #include "passes/MemoryPlan.h"
+#include "passes/Strategy.h"
 
 #include "dialects/tpc/TpcDialect.h"
 #include "dialects/tpc/TpcOps.h"
@@ -32,6 +33,16 @@ LiveBytes mlir::tpc::activationBytes(Value value) {
     else
       sequence = true;
   }
+  // A sequence dimension split over the ranks (sequence parallelism) holds
+  // a rank's share of the tokens.
+  if (sequence)
+    if (ShardingAttr sharding = getSharding(value))
+      for (auto [d, dim] : llvm::enumerate(sharding.getDims()))
+        if (dim.isSplit() && ShapedType::isDynamic(shape[d]) && d > 0)
+          if (auto module = value.getParentRegion()
+                                ->getParentOfType<ModuleOp>())
+            if (std::optional<int64_t> ranks = lookupTpSize(module))
+              bytes /= double(*ranks);
   LiveBytes live;
   // A sequence dimension without a batch one is still per token (batch 1).
   if (sequence)

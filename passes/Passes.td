@@ -210,6 +210,21 @@ def Partition : Pass<"tpc-partition", "ModuleOp"> {
   let dependentDialects = ["::mlir::tpc::TpcDialect"];
 }
 
+def Regather : Pass<"tpc-regather", "ModuleOp"> {
+  let summary = "Gather again in the backward pass instead of keeping gathers";
+  let description = [{
+    In a partitioned training step, an all-gather whose result the
+    backward pass reads again (the gathered input of a linear, for its
+    weight gradient) would keep that whole tensor alive from the forward
+    pass to the backward pass. This pass gives the backward uses a fresh
+    all-gather placed before the first of them, as Megatron-LM does under
+    sequence parallelism: one more collective per such value, and the
+    forward pass's gathered copy dies at its last forward use. Functions
+    without a `tpc.cross_entropy` (no backward pass) are left alone.
+  }];
+  let dependentDialects = ["::mlir::tpc::TpcDialect"];
+}
+
 def CheckShards : Pass<"tpc-check-shards", "ModuleOp"> {
   let summary = "Check that every weight's shards tile it exactly once";
   let description = [{

@@ -14,8 +14,12 @@ void mlir::tpc::buildTpPipeline(OpPassManager &pm,
   pm.addPass(createAutoShard(shard));
   if (options.sequenceParallel)
     pm.addPass(createSequenceParallel());
-  if (options.partition)
+  if (options.partition) {
     pm.addPass(createPartition());
+    // Training steps gather sequence shards again for the backward pass
+    // rather than keep the gathered copies.
+    pm.addPass(createRegather());
+  }
 }
 
 void mlir::tpc::registerTpcPassesAndPipelines() {
