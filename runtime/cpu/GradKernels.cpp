@@ -1,6 +1,7 @@
 //===- GradKernels.cpp - CPU kernels of the backward pass and loss --------===//
 #include "runtime/cpu/GradKernels.h"
 #include "runtime/cpu/Threads.h"
+#include "runtime/cpu/Vector.h"
 
 #include <cblas.h>
 
@@ -83,24 +84,14 @@ void cpu::embeddingGrad(const float *grad, const int32_t *ids, int64_t count,
 
 void cpu::geluTanhGrad(const float *x, const float *dy, int64_t n,
                        float *dx) {
-  // d/dx 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3).
-  const float c = 0.7978845608028654f;
   parallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      float v = x[i];
-      float t = std::tanh(c * (v + 0.044715f * v * v * v));
-      float du = c * (1.0f + 3.0f * 0.044715f * v * v);
-      dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
-    }
+    vec::geluTanhGrad(x + begin, dy + begin, end - begin, dx + begin);
   });
 }
 
 void cpu::siluGrad(const float *x, const float *dy, int64_t n, float *dx) {
   parallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      float s = 1.0f / (1.0f + std::exp(-x[i]));
-      dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
-    }
+    vec::siluGrad(x + begin, dy + begin, end - begin, dx + begin);
   });
 }
 
@@ -232,13 +223,8 @@ void cpu::attentionGrad(const float *q, const float *k, const float *v,
 void cpu::rowMax(const float *logits, int64_t rows, int64_t localVocab,
                  float *max) {
   parallelFor(rows, 4, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const float *row = logits + r * localVocab;
-      float m = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < localVocab; ++j)
-        m = std::max(m, row[j]);
-      max[r] = m;
-    }
+    for (int64_t r = begin; r < end; ++r)
+      max[r] = vec::maxOf(logits + r * localVocab, localVocab);
   });
 }
 
@@ -247,14 +233,13 @@ void cpu::sumExpAndTarget(const float *logits, int64_t rows,
                           const float *max, const int32_t *targets,
                           float *sumExp, float *target) {
   parallelFor(rows, 4, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(localVocab));
     for (int64_t r = begin; r < end; ++r) {
-      const float *row = logits + r * localVocab;
-      double sum = 0;
-      for (int64_t j = 0; j < localVocab; ++j)
-        sum += std::exp(double(row[j]) - max[r]);
-      sumExp[r] = float(sum);
+      const float *logit = logits + r * localVocab;
+      std::copy(logit, logit + localVocab, row.data());
+      sumExp[r] = vec::expShifted(row.data(), localVocab, max[r]);
       int64_t t = int64_t(targets[r]) - vocabBegin;
-      target[r] = t >= 0 && t < localVocab ? row[t] : 0.0f;
+      target[r] = t >= 0 && t < localVocab ? logit[t] : 0.0f;
     }
   });
 }
@@ -272,12 +257,13 @@ void cpu::crossEntropyGrad(const float *logits, int64_t rows,
         std::fill(out, out + localVocab, 0.0f);
         continue;
       }
-      float scale = dloss[r];
-      for (int64_t j = 0; j < localVocab; ++j)
-        out[j] = scale * std::exp(row[j] - lse[r]);
+      // dloss * softmax, minus dloss at the target.
+      std::copy(row, row + localVocab, out);
+      vec::expShifted(out, localVocab, lse[r]);
+      vec::scale(out, localVocab, dloss[r]);
       int64_t t = int64_t(targets[r]) - vocabBegin;
       if (t >= 0 && t < localVocab)
-        out[t] -= scale;
+        out[t] -= dloss[r];
     }
   });
 }

@@ -99,6 +99,32 @@ void Silu(const float *x, int64_t n, float *out) {
   });
 }
 
+void GeluTanhGrad(const float *x, const float *dy, int64_t n, float *dx) {
+  // d/dx 0.5 x (1 + tanh(u)), u = c (x + k x^3), times dy.
+  binary(x, dy, n, dx, [](auto v, auto g) {
+    const DF d;
+    const auto c = hn::Set(d, 0.7978845608028654f), k = hn::Set(d, 0.044715f);
+    const auto half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f),
+               three = hn::Set(d, 3.0f);
+    auto v2 = hn::Mul(v, v);
+    auto t = hn::Tanh(d, hn::Mul(c, hn::MulAdd(hn::Mul(k, v2), v, v)));
+    auto du = hn::Mul(c, hn::MulAdd(hn::Mul(three, k), v2, one));
+    auto outer = hn::Mul(half, hn::Add(one, t));
+    auto inner = hn::Mul(hn::Mul(half, v), hn::Mul(hn::NegMulAdd(t, t, one), du));
+    return hn::Mul(g, hn::Add(outer, inner));
+  });
+}
+
+void SiluGrad(const float *x, const float *dy, int64_t n, float *dx) {
+  // s = sigmoid(x): d/dx x s = s (1 + x (1 - s)), times dy.
+  binary(x, dy, n, dx, [](auto v, auto g) {
+    const DF d;
+    const auto one = hn::Set(d, 1.0f);
+    auto sig = hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(v))));
+    return hn::Mul(g, hn::Mul(sig, hn::MulAdd(v, hn::Sub(one, sig), one)));
+  });
+}
+
 void LayerNormRow(const float *x, int64_t n, const float *scale,
                   const float *shift, float eps, float *y) {
   const DF d;
@@ -222,6 +248,8 @@ HWY_EXPORT(Add);
 HWY_EXPORT(Mul);
 HWY_EXPORT(GeluTanh);
 HWY_EXPORT(Silu);
+HWY_EXPORT(GeluTanhGrad);
+HWY_EXPORT(SiluGrad);
 HWY_EXPORT(LayerNormRow);
 HWY_EXPORT(RmsNormRow);
 HWY_EXPORT(MaxOf);
@@ -243,6 +271,12 @@ void geluTanh(const float *x, int64_t n, float *out) {
 }
 void silu(const float *x, int64_t n, float *out) {
   HWY_DYNAMIC_DISPATCH(Silu)(x, n, out);
+}
+void geluTanhGrad(const float *x, const float *dy, int64_t n, float *dx) {
+  HWY_DYNAMIC_DISPATCH(GeluTanhGrad)(x, dy, n, dx);
+}
+void siluGrad(const float *x, const float *dy, int64_t n, float *dx) {
+  HWY_DYNAMIC_DISPATCH(SiluGrad)(x, dy, n, dx);
 }
 void layerNormRow(const float *x, int64_t n, const float *scale,
                   const float *shift, float eps, float *y) {
