@@ -273,11 +273,13 @@ std::string tpc::program::help(const char *program) {
   std::string out = absl::StrCat(
       "usage: ", program,
       " (--weights PATH | --random-weights SEED)\n"
-      "       (--tokens IDS | --prompt TEXT... | --prompts FILE) [flags]\n\n"
+      "       (--tokens IDS | --prompt TEXT... | --prompts FILE | --data FILE)"
+      " [flags]\n\n"
       "Runs a tensor-parallel program compiled by tpc-compile on its ranks "
       "(threads, or\nthe processes of an mpirun job): one forward pass over "
-      "--tokens, or with\n--generate N text generation (prefill, then decode "
-      "against the KV caches).\n\nflags:\n");
+      "--tokens, with\n--generate N text generation (prefill, then decode "
+      "against the KV caches), or\nwith --data (a program compiled with "
+      "--train) training steps.\n\nflags:\n");
   std::vector<std::pair<std::string, absl::CommandLineFlag *>> flags;
   for (auto &[name, flag] : absl::GetAllFlags())
     if (programFlag(std::string(name)))
