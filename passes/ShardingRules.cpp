@@ -41,14 +41,17 @@ SmallVector<DimFactor> perSequence(ArrayRef<DimFactor> dims) {
 }
 
 /// Factors for the leading dimensions of a value whose tokens an op sums
-/// over (weight and bias gradients): splitting them leaves partial sums.
+/// over (weight and bias gradients): splitting the sequence (sequence
+/// parallelism) leaves partial sums. The batch stays whole: splitting it
+/// over tp is data parallelism, which the dp axis does.
 SmallVector<DimFactor> summedFactors(ShardingRule &rule, int64_t count) {
   SmallVector<DimFactor> dims;
   for (int64_t d = 0; d < count; ++d) {
     bool isSeq = count == 2 && d == 1;
     std::string name =
         count == 2 ? (d == 0 ? "batch" : "seq") : "d" + std::to_string(d);
-    dims.push_back({rule.addFactor(name, FactorKind::Reduction, isSeq)});
+    FactorKind kind = isSeq ? FactorKind::Reduction : FactorKind::Local;
+    dims.push_back({rule.addFactor(name, kind, isSeq)});
   }
   return dims;
 }
