@@ -136,6 +136,46 @@ LogicalResult RmsNormOp::buildGradients(OpBuilder &b,
   return success();
 }
 
+namespace {
+/// The gradients of a residual add fused with a norm (tpc-fuse): the sum's
+/// gradient is its own plus the norm's input gradient, and it flows to both
+/// addends. `shift` is null for RMSNorm.
+void addNormGradients(OpBuilder &b, Location loc, Value sum, Value scale,
+                      Value shift, APFloat epsilon, ArrayRef<Value> resultGrads,
+                      SmallVectorImpl<Value> &grads) {
+  Value dSum = resultGrads[0], dNorm = resultGrads[1];
+  SmallVector<Value> norm;
+  if (dNorm) {
+    normGradients(b, loc, sum, scale, epsilon, /*centered=*/bool(shift),
+                  dNorm, norm);
+    dSum = dSum ? AddOp::create(b, loc, dSum.getType(), dSum, norm[0])
+                      .getResult()
+                : norm[0];
+  }
+  grads.append({dSum, dSum, dNorm ? norm[1] : Value()});
+  if (shift)
+    grads.push_back(
+        dNorm ? SumRowsOp::create(b, loc, shift.getType(), dNorm).getResult()
+              : Value());
+}
+} // namespace
+
+LogicalResult AddLayerNormOp::buildGradients(OpBuilder &b,
+                                             ArrayRef<Value> resultGrads,
+                                             SmallVectorImpl<Value> &grads) {
+  addNormGradients(b, getLoc(), getSum(), getScale(), getShift(),
+                   getEpsilon(), resultGrads, grads);
+  return success();
+}
+
+LogicalResult AddRmsNormOp::buildGradients(OpBuilder &b,
+                                           ArrayRef<Value> resultGrads,
+                                           SmallVectorImpl<Value> &grads) {
+  addNormGradients(b, getLoc(), getSum(), getScale(), Value(), getEpsilon(),
+                   resultGrads, grads);
+  return success();
+}
+
 LogicalResult RopeOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                      SmallVectorImpl<Value> &grads) {
   if (getOffsets())

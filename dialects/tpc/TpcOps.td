@@ -266,7 +266,8 @@ def Tpc_RmsNormOp : Tpc_Op<"rms_norm", [Pure, DeclareOpInterfaceMethods<Tpc_Diff
 }
 
 def Tpc_AddLayerNormOp : Tpc_Op<"add_layer_norm",
-    [Pure, AllTypesMatch<["lhs", "rhs", "sum", "result"]>]> {
+    [Pure, AllTypesMatch<["lhs", "rhs", "sum", "result"]>,
+     DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "Residual add and LayerNorm of the sum, in one pass";
   let description = [{
     `sum = lhs + rhs` and `result = layer_norm(sum)`: the residual stream
@@ -294,7 +295,8 @@ def Tpc_AddLayerNormOp : Tpc_Op<"add_layer_norm",
 }
 
 def Tpc_AddRmsNormOp : Tpc_Op<"add_rms_norm",
-    [Pure, AllTypesMatch<["lhs", "rhs", "sum", "result"]>]> {
+    [Pure, AllTypesMatch<["lhs", "rhs", "sum", "result"]>,
+     DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "Residual add and RMSNorm of the sum, in one pass";
   let description = [{
     `sum = lhs + rhs` and `result = rms_norm(sum)`, as `tpc.add_layer_norm`

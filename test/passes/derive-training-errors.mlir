@@ -13,10 +13,10 @@ module {
   func.func @forward(%ids: tensor<?x?xi32>) -> tensor<?x?x11xf32> {
     %table = tpc.weight "wte" : tensor<11x8xf32>
     %x = tpc.embedding %table, %ids : (tensor<11x8xf32>, tensor<?x?xi32>) -> tensor<?x?x8xf32>
-    %g = tpc.weight "norm.weight" : tensor<8xf32>
-    // expected-error @+1 {{'tpc.add_rms_norm' op has no derivative rule}}
-    %sum, %n = tpc.add_rms_norm %x, %x, %g epsilon = 1.0e-5 : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
-    %logits = tpc.lm_head %n, %table : (tensor<?x?x8xf32>, tensor<11x8xf32>) -> tensor<?x?x11xf32>
+    %offsets = arith.constant dense<0> : tensor<1xi32>
+    // expected-error @+1 {{'tpc.rope' op from offsets (a generation program) has no derivative rule}}
+    %r = tpc.rope %x offsets %offsets head_dim = 4 theta = 1.0e4 : tensor<?x?x8xf32>, tensor<1xi32>
+    %logits = tpc.lm_head %r, %table : (tensor<?x?x8xf32>, tensor<11x8xf32>) -> tensor<?x?x11xf32>
     return %logits : tensor<?x?x11xf32>
   }
 }

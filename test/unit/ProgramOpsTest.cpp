@@ -241,4 +241,61 @@ TEST(ProgramOps, ReduceScatterAndSliceRoundTrip) {
       throw std::runtime_error("all_slice + all_gather != identity");
   });
 }
+TEST(ProgramOps, VocabParallelCrossEntropyWithIgnoredTargets) {
+  // Logits [1, 4, 11] split over 3 ranks by vocabulary (4/4/3 columns):
+  // every rank gets the loss and log-sum-exp of each position, computed
+  // here in double; a position whose target is the ignore index has loss
+  // 0 and a zero gradient; the gradient is dloss (softmax - onehot).
+  const int64_t vocab = 11, seq = 4, ignore = -100;
+  std::vector<float> logits(seq * vocab);
+  for (size_t i = 0; i < logits.size(); ++i)
+    logits[i] = float(std::sin(double(i) * 0.7) * 3.0);
+  Ids targets{{3, 10, int32_t(ignore), 0}, 1, seq};
+  std::vector<double> lse(seq), loss(seq);
+  for (int64_t s = 0; s < seq; ++s) {
+    double sum = 0;
+    for (int64_t v = 0; v < vocab; ++v)
+      sum += std::exp(double(logits[s * vocab + v]));
+    lse[s] = std::log(sum);
+    loss[s] = targets.values[s] == ignore
+                  ? 0.0
+                  : lse[s] - logits[s * vocab + targets.values[s]];
+  }
+  comm::runThreadRanks(3, 20s, [&](comm::Communicator &comm) {
+    RankContext ctx{comm.rank(), comm.size(), &comm, nullptr, 0};
+    Layout byVocab{2};
+    Tensor whole =
+        Tensor::fromFloats(logits, {1, seq, vocab}, DType::F32, Device::Host);
+    Tensor mine = allSlice(ctx, whole, byVocab);
+    std::vector<Tensor> parts =
+        crossEntropy(ctx, mine, byVocab, vocab, targets, ignore);
+    std::vector<float> gotLoss = parts[0].toFloats(),
+                       gotLse = parts[1].toFloats();
+    for (int64_t s = 0; s < seq; ++s) {
+      if (std::fabs(gotLoss[s] - loss[s]) > 1e-5 ||
+          std::fabs(gotLse[s] - lse[s]) > 1e-5)
+        throw std::runtime_error("cross-entropy differs at position " +
+                                 std::to_string(s));
+    }
+    Tensor dloss = Tensor::fromFloats(std::vector<float>(seq, 0.5f),
+                                      {1, seq}, DType::F32, Device::Host);
+    Tensor grad = allGather(
+        ctx, crossEntropyGrad(ctx, mine, byVocab, vocab, targets, parts[1],
+                              dloss, ignore),
+        byVocab, vocab);
+    std::vector<float> g = grad.toFloats();
+    for (int64_t s = 0; s < seq; ++s)
+      for (int64_t v = 0; v < vocab; ++v) {
+        double want =
+            targets.values[s] == ignore
+                ? 0.0
+                : 0.5 * (std::exp(logits[s * vocab + v] - lse[s]) -
+                         (v == targets.values[s] ? 1.0 : 0.0));
+        if (std::fabs(g[s * vocab + v] - want) > 1e-6)
+          throw std::runtime_error("cross-entropy gradient differs at " +
+                                   std::to_string(s) + ", " +
+                                   std::to_string(v));
+      }
+  });
+}
 } // namespace
