@@ -385,9 +385,9 @@ int runTraining(const Options &o, const Placement &placement,
                " sequences do not split evenly over the program's " +
                std::to_string(dpSize) + " data-parallel replicas");
   if (group.rank == 0) {
-    std::printf("model %s (f32), tp = %d, dp = %d%s, training: %lld steps "
+    std::printf("model %s (%s), tp = %d, dp = %d%s, training: %lld steps "
                 "of %lld x %lld tokens from %s (%zu tokens), device %s\n",
-                tpc_program_model, tpSize, dpSize,
+                tpc_program_model, tpc_program_dtype, tpSize, dpSize,
                 tpc_program_zero1 ? " (ZeRO-1)" : "", (long long)t.steps,
                 (long long)t.batch, (long long)t.seqLen, t.data.c_str(),
                 tokens.size(), placement.description.c_str());

@@ -188,17 +188,35 @@ void Optimizer::update(float *w, float *g, float *m1, float *m2, int64_t n,
   });
 }
 
+float *Optimizer::masterOf(RankContext &ctx, const std::string &name) {
+  auto it = ctx.weights.find(name);
+  if (it == ctx.weights.end())
+    throw std::runtime_error("optimizer: gradient of unknown weight '" + name +
+                             "'");
+  Tensor &weight = it->second;
+  if (weight.device() != Device::Host)
+    throw std::runtime_error("optimizer: weight '" + name +
+                             "' is not a host tensor");
+  if (weight.dtype() == DType::F32)
+    return static_cast<float *>(weight.data());
+  std::vector<float> &copy = master[name];
+  if (copy.empty())
+    copy = weight.toFloats();
+  return copy.data();
+}
+
+void Optimizer::publish(RankContext &ctx, const std::string &name) {
+  Tensor &weight = ctx.weights.at(name);
+  if (weight.dtype() != DType::F32)
+    narrow(master.at(name).data(), weight.dtype(), weight.data(),
+           size_t(weight.numElements()));
+}
+
 void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
   ++steps;
   for (auto &[name, grad] : ctx.grads) {
-    auto it = ctx.weights.find(name);
-    if (it == ctx.weights.end())
-      throw std::runtime_error("optimizer: gradient of unknown weight '" +
-                               name + "'");
-    Tensor &weight = it->second;
-    if (weight.dtype() != DType::F32 || weight.device() != Device::Host)
-      throw std::runtime_error("optimizer: weight '" + name +
-                               "' is not an f32 host tensor");
+    float *w = masterOf(ctx, name);
+    Tensor &weight = ctx.weights.at(name);
     int64_t n = weight.numElements();
     // Decoupled weight decay (AdamW) of matrices; biases and norm scales
     // are not decayed.
@@ -208,9 +226,9 @@ void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
       m1.assign(size_t(n), 0.0f);
       m2.assign(size_t(n), 0.0f);
     }
-    update(static_cast<float *>(weight.data()),
-           static_cast<float *>(grad.data()), m1.data(), m2.data(), n, lr,
+    update(w, static_cast<float *>(grad.data()), m1.data(), m2.data(), n, lr,
            gradScale, decay);
+    publish(ctx, name);
   }
 }
 
@@ -230,7 +248,7 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
     Tensor &weight = ctx.weights.at(name);
     int64_t n = grad.numElements();
     const float *g = static_cast<const float *>(grad.data());
-    const float *w = static_cast<const float *>(weight.data());
+    const float *w = masterOf(ctx, name);
     std::copy(g, g + n, grads.data() + at);
     std::copy(w, w + n, weights.data() + at);
     std::vector<double> shares = elementShares(ctx, name, grad);
@@ -277,7 +295,8 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
     Tensor &weight = ctx.weights.at(name);
     int64_t n = weight.numElements();
     std::copy(updated.data() + at, updated.data() + at + n,
-              static_cast<float *>(weight.data()));
+              masterOf(ctx, name));
+    publish(ctx, name);
     std::fill(static_cast<float *>(grad.data()),
               static_cast<float *>(grad.data()) + n, 0.0f);
     at += size_t(n);

@@ -4,7 +4,8 @@
 // gradient (laid out alike, ctx.grads), and state of the same layout, so
 // optimizer memory is divided by tp like the weights. The only collective
 // is the global gradient norm for clipping, where a weight every rank holds
-// whole counts once, not once per rank.
+// whole counts once, not once per rank. Gradients and moments are f32; a
+// 16-bit program's weights are updated as f32 master copies and rounded.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_PROGRAM_OPTIMIZER_H
@@ -56,6 +57,12 @@ public:
                      int dpSize, double lr, double clip);
 
 private:
+  /// The f32 values the optimizer updates for weight `name`: the weight's
+  /// own storage when it is f32, else a master copy kept here (16-bit
+  /// programs train f32 master weights and compute with rounded copies).
+  float *masterOf(RankContext &ctx, const std::string &name);
+  /// Rounds a 16-bit weight's master copy into the weight the program reads.
+  void publish(RankContext &ctx, const std::string &name);
   /// One AdamW (or SGD) update of n values, decaying them by `decay`.
   void update(float *w, float *g, float *m1, float *m2, int64_t n,
               double lr, double gradScale, double decay);
@@ -64,6 +71,8 @@ private:
   int64_t steps = 0;
   /// AdamW's first and second moments, per weight, laid out like it.
   std::map<std::string, std::vector<float>> m, v;
+  /// f32 master weights of 16-bit programs.
+  std::map<std::string, std::vector<float>> master;
   /// ZeRO-1: the moments of this replica's part of the bucket.
   std::vector<float> shardM, shardV;
 };

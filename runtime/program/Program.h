@@ -70,6 +70,8 @@ extern const int64_t tpc_program_decode_activation_peaks[];
 extern const int64_t tpc_program_train_activation_peaks_count;
 extern const int64_t tpc_program_train_activation_peaks[];
 extern const char *const tpc_program_model;
+/// "f32", "bf16" or "f16": the program's weights and activations.
+extern const char *const tpc_program_dtype;
 /// tokenizer.json beside the model the program was compiled from, or "".
 extern const char *const tpc_program_tokenizer;
 

@@ -272,6 +272,8 @@ struct ProgramFacts {
   std::vector<int64_t> eosTokenIds;
   /// tokenizer.json beside the model, or "".
   std::string tokenizer;
+  /// The element type of weights and activations: "f32", "bf16", "f16".
+  std::string dtype = "f32";
   /// The planned activation peaks of forward and decode (MemoryPlan).
   std::vector<LiveBytes> forwardPeaks, decodePeaks;
   /// Collectives of one training step, and its planned activation peaks.
@@ -344,6 +346,7 @@ void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
                                     : StringRef(modelPath))
           .str();
   string("tpc_program_model", model);
+  string("tpc_program_dtype", facts.dtype);
   string("tpc_program_tokenizer", facts.tokenizer);
 }
 
@@ -507,6 +510,8 @@ int emitExecutable(ModuleOp module) {
           TpcDialect::getEosTokenIdsAttrName()))
     llvm::append_range(facts.eosTokenIds, eos.asArrayRef());
   facts.tokenizer = defaultTokenizer();
+  Type element = getElementTypeOrSelf(forward.getResultTypes()[0]);
+  facts.dtype = element.isBF16() ? "bf16" : element.isF16() ? "f16" : "f32";
 
   if (!saveTemp(".tpc.mlir", [&](raw_ostream &os) { module.print(os); }))
     return 1;
@@ -696,16 +701,6 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  if (train) {
-    auto forward = module->lookupSymbol<func::FuncOp>(kForwardFuncName);
-    if (forward && forward.getNumResults() == 1) {
-      Type element = getElementTypeOrSelf(forward.getResultTypes()[0]);
-      if (!element.isF32())
-        return fail("--train: training computes in f32, got " +
-                    llvm::Twine(element.isBF16() ? "bf16" : "f16") +
-                    " weights; pass --dtype f32");
-    }
-  }
   if (program == ProgramKind::Train && !train)
     return fail("--program=train: give --train");
   if (emit == EmitKind::Exe)
