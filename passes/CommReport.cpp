@@ -468,7 +468,11 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
      << "\n";
   os << "  memory per rank:    weights " << formatBytes(r.weightBytesMax)
      << ", gradients " << formatBytes(r.gradientBytesMax)
-     << " (f32), AdamW moments " << formatBytes(r.optimizerBytesMax)
+     << " (f32), "
+     << (r.gradientBytesMax > r.weightBytesMax * 1.5
+             ? "f32 master weights " + formatBytes(r.gradientBytesMax) + ", "
+             : std::string())
+     << "AdamW moments " << formatBytes(r.optimizerBytesMax)
      << (r.options.zero1 && r.options.dp > 1 ? " (f32, 1/dp of them)"
                                              : " (f32)")
      << ", activations kept for the backward pass: peak "
