@@ -76,7 +76,8 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
                   targets, firstSequence, replicaBatch);
     comm::setPhase("training step " + std::to_string(step + 1));
-    comm::injectFault("pass", ctx.rank);
+    // Faults are injected by world rank: replica-major, tp rank within.
+    comm::injectFault("pass", request.dpRank * ctx.size + ctx.rank);
     Tensor losses = program(ctx, ids, targets, dloss);
     std::vector<float> values = losses.toFloats();
     double loss = 0;
