@@ -362,10 +362,14 @@ int runTraining(const Options &o, const Placement &placement,
   std::vector<int32_t> tokens =
       program::readTokenFile(t.data, t.dataType, t.dataTensor,
                              tpc_program_vocab, t.seqLen + 1);
+  // Each pass of the program holds one micro-batch of one replica.
+  int64_t passBatch = t.microBatch > 0
+                          ? t.microBatch
+                          : std::max<int64_t>(1, t.batch / tpc_program_dp);
   checkHostMemory(placement, 0,
                   plannedPeak(tpc_program_train_activation_peaks,
                               tpc_program_train_activation_peaks_count,
-                              t.batch, t.seqLen));
+                              passBatch, t.seqLen));
   program::TrainingRequest request;
   request.tokens = &tokens;
   request.steps = t.steps;
@@ -384,6 +388,12 @@ int runTraining(const Options &o, const Placement &placement,
     usageError("--batch: " + std::to_string(t.batch) +
                " sequences do not split evenly over the program's " +
                std::to_string(dpSize) + " data-parallel replicas");
+  if (t.microBatch > 0 && (t.batch / dpSize) % t.microBatch != 0)
+    usageError("--micro-batch: " + std::to_string(t.microBatch) +
+               " does not divide each replica's " +
+               std::to_string(t.batch / dpSize) + " sequences of --batch " +
+               std::to_string(t.batch));
+  request.microBatch = t.microBatch;
   if (group.rank == 0) {
     std::printf("model %s (%s), tp = %d, dp = %d%s, training: %lld steps "
                 "of %lld x %lld tokens from %s (%zu tokens), device %s\n",

@@ -60,6 +60,9 @@ ABSL_FLAG(std::string, data_tensor, "",
           "(default: its only tensor)");
 ABSL_FLAG(int64_t, steps, 1, "Training steps");
 ABSL_FLAG(int64_t, batch, 8, "Sequences per step (the global batch)");
+ABSL_FLAG(int64_t, micro_batch, 0,
+          "Sequences per pass of each data-parallel replica, the step's "
+          "gradients accumulated over its passes (0: one pass)");
 ABSL_FLAG(int64_t, seq_len, 64, "Tokens per training sequence");
 ABSL_FLAG(std::string, optimizer, "adamw", "adamw or sgd");
 ABSL_FLAG(double, lr, 1e-3, "Peak learning rate");
@@ -98,6 +101,7 @@ const std::map<std::string, std::string> &expectations() {
       {"data_type", "uint16 or uint32"},
       {"steps", "a positive number of steps"},
       {"batch", "a positive number of sequences"},
+      {"micro_batch", "a positive number of sequences"},
       {"seq_len", "a positive number of tokens"},
       {"optimizer", "adamw or sgd"},
       {"lr", "a positive number"},
@@ -197,6 +201,7 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   o.training.dataTensor = absl::GetFlag(FLAGS_data_tensor);
   o.training.steps = absl::GetFlag(FLAGS_steps);
   o.training.batch = absl::GetFlag(FLAGS_batch);
+  o.training.microBatch = absl::GetFlag(FLAGS_micro_batch);
   o.training.seqLen = absl::GetFlag(FLAGS_seq_len);
   o.training.optimizer = absl::GetFlag(FLAGS_optimizer);
   o.training.lr = absl::GetFlag(FLAGS_lr);
@@ -226,6 +231,8 @@ Options tpc::program::parseOptions(int argc, char **argv) {
         o.training.dataType == "uint16" || o.training.dataType == "uint32");
   check("steps", o.training.steps >= 1);
   check("batch", o.training.batch >= 1 && o.training.batch <= (1 << 20));
+  check("micro_batch",
+        o.training.microBatch >= 1 && o.training.microBatch <= (1 << 20));
   check("seq_len", o.training.seqLen >= 1 && o.training.seqLen <= (1 << 24));
   check("optimizer",
         o.training.optimizer == "adamw" || o.training.optimizer == "sgd");
@@ -241,7 +248,8 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   bool text = !o.prompts.empty() || !o.promptsFile.empty();
   bool training = !o.training.data.empty();
   static const char *const trainingFlags[] = {
-      "data_type", "data_tensor", "steps", "batch", "seq_len", "optimizer", "lr",
+      "data_type", "data_tensor", "steps", "batch", "micro_batch", "seq_len",
+      "optimizer", "lr",
       "weight_decay", "warmup", "clip", "save",   "grads"};
   for (const char *name : trainingFlags)
     if (given.count(name) && !training)

@@ -47,7 +47,7 @@ struct Options {
   /// Training (--data and the flags after it).
   struct Training {
     std::string data, dataType = "uint16", dataTensor;
-    int64_t steps = 1, batch = 8, seqLen = 64, warmup = 0;
+    int64_t steps = 1, batch = 8, microBatch = 0, seqLen = 64, warmup = 0;
     std::string optimizer = "adamw";
     double lr = 1e-3, weightDecay = 0, clip = 1.0;
     std::string save, grads;

@@ -64,25 +64,28 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
   int64_t tokens = request.batch * request.seqLen;
   int64_t replicaBatch = request.batch / request.dpSize;
   int64_t firstSequence = request.dpRank * replicaBatch;
+  // Gradient accumulation: the replica's part in micro-batches, each a
+  // pass of the program whose gradients add into the same buffers.
+  int64_t micro = request.microBatch > 0 ? request.microBatch : replicaBatch;
   Tensor dloss = Tensor::fromFloats(
-      std::vector<float>(size_t(replicaBatch * request.seqLen),
-                         1.0f / float(tokens)),
-      {replicaBatch, request.seqLen}, DType::F32, Device::Host);
+      std::vector<float>(size_t(micro * request.seqLen), 1.0f / float(tokens)),
+      {micro, request.seqLen}, DType::F32, Device::Host);
   if (backend.device() != Device::Host)
     dloss = backend.convert(dloss, DType::F32);
   for (int64_t step = 0; step < request.steps; ++step) {
     auto start = Clock::now();
-    Ids ids, targets;
-    trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
-                  targets, firstSequence, replicaBatch);
     comm::setPhase("training step " + std::to_string(step + 1));
     // Faults are injected by world rank: replica-major, tp rank within.
     comm::injectFault("pass", request.dpRank * ctx.size + ctx.rank);
-    Tensor losses = program(ctx, ids, targets, dloss);
-    std::vector<float> values = losses.toFloats();
     double loss = 0;
-    for (float l : values)
-      loss += l;
+    for (int64_t first = 0; first < replicaBatch; first += micro) {
+      Ids ids, targets;
+      trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
+                    targets, firstSequence + first, micro);
+      Tensor losses = program(ctx, ids, targets, dloss);
+      for (float l : losses.toFloats())
+        loss += l;
+    }
     if (request.dp && request.dpSize > 1) {
       float sum = float(loss);
       request.dp->allReduceSum(&sum, 1);

@@ -33,6 +33,9 @@ struct TrainingRequest {
   int dpRank = 0, dpSize = 1;
   /// ZeRO-1: optimizer state sharded over the dp replicas.
   bool zero1 = false;
+  /// Sequences per pass of the program (gradient accumulation over the
+  /// replica's part of the batch); 0: all of them in one pass.
+  int64_t microBatch = 0;
   OptimizerOptions optimizer;
   /// Keep the first step's gradients and the final weights, gathered whole.
   bool keepFirstGrads = false, keepWeights = false;
