@@ -394,6 +394,8 @@ int runTraining(const Options &o, const Placement &placement,
                std::to_string(t.batch / dpSize) + " sequences of --batch " +
                std::to_string(t.batch));
   request.microBatch = t.microBatch;
+  request.shuffle = t.shuffle;
+  request.seed = o.sampling.seed;
   if (group.rank == 0) {
     std::printf("model %s (%s), tp = %d, dp = %d%s, training: %lld steps "
                 "of %lld x %lld tokens from %s (%zu tokens), device %s\n",

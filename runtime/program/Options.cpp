@@ -59,6 +59,9 @@ ABSL_FLAG(std::string, data_tensor, "",
           "The tensor of a .safetensors --data file holding the token ids "
           "(default: its only tensor)");
 ABSL_FLAG(int64_t, steps, 1, "Training steps");
+ABSL_FLAG(bool, shuffle, false,
+          "Take the training windows in a random order drawn from --seed "
+          "(else in file order)");
 ABSL_FLAG(int64_t, batch, 8, "Sequences per step (the global batch)");
 ABSL_FLAG(int64_t, micro_batch, 0,
           "Sequences per pass of each data-parallel replica, the step's "
@@ -202,6 +205,7 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   o.training.steps = absl::GetFlag(FLAGS_steps);
   o.training.batch = absl::GetFlag(FLAGS_batch);
   o.training.microBatch = absl::GetFlag(FLAGS_micro_batch);
+  o.training.shuffle = absl::GetFlag(FLAGS_shuffle);
   o.training.seqLen = absl::GetFlag(FLAGS_seq_len);
   o.training.optimizer = absl::GetFlag(FLAGS_optimizer);
   o.training.lr = absl::GetFlag(FLAGS_lr);
@@ -248,7 +252,8 @@ Options tpc::program::parseOptions(int argc, char **argv) {
   bool text = !o.prompts.empty() || !o.promptsFile.empty();
   bool training = !o.training.data.empty();
   static const char *const trainingFlags[] = {
-      "data_type", "data_tensor", "steps", "batch", "micro_batch", "seq_len",
+      "data_type", "data_tensor", "steps", "batch", "micro_batch", "shuffle",
+      "seq_len",
       "optimizer", "lr",
       "weight_decay", "warmup", "clip", "save",   "grads"};
   for (const char *name : trainingFlags)

@@ -51,6 +51,7 @@ struct Options {
     std::string optimizer = "adamw";
     double lr = 1e-3, weightDecay = 0, clip = 1.0;
     std::string save, grads;
+    bool shuffle = false;
   } training;
   /// --help was given: print help() and stop.
   bool help = false;

@@ -72,6 +72,10 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       {micro, request.seqLen}, DType::F32, Device::Host);
   if (backend.device() != Device::Host)
     dloss = backend.convert(dloss, DType::F32);
+  std::vector<int64_t> order;
+  if (request.shuffle)
+    order = shuffledWindows(
+        (int64_t(request.tokens->size()) - 1) / request.seqLen, request.seed);
   for (int64_t step = 0; step < request.steps; ++step) {
     auto start = Clock::now();
     comm::setPhase("training step " + std::to_string(step + 1));
@@ -81,7 +85,8 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     for (int64_t first = 0; first < replicaBatch; first += micro) {
       Ids ids, targets;
       trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
-                    targets, firstSequence + first, micro);
+                    targets, firstSequence + first, micro,
+                    request.shuffle ? &order : nullptr);
       Tensor losses = program(ctx, ids, targets, dloss);
       for (float l : losses.toFloats())
         loss += l;

@@ -36,6 +36,9 @@ struct TrainingRequest {
   /// Sequences per pass of the program (gradient accumulation over the
   /// replica's part of the batch); 0: all of them in one pass.
   int64_t microBatch = 0;
+  /// Take the windows in a random order drawn from `seed` (else in order).
+  bool shuffle = false;
+  uint64_t seed = 0;
   OptimizerOptions optimizer;
   /// Keep the first step's gradients and the final weights, gathered whole.
   bool keepFirstGrads = false, keepWeights = false;

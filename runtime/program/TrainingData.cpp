@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <stdexcept>
 
 using namespace tpc;
@@ -116,17 +117,32 @@ std::vector<int32_t> tpc::program::readTokenFile(const std::string &path,
   return parseTokenData(bytes, path, elementType, tensor, vocab, minTokens);
 }
 
+std::vector<int64_t> tpc::program::shuffledWindows(int64_t windows,
+                                                   uint64_t seed) {
+  std::vector<int64_t> order(size_t(std::max<int64_t>(windows, 0)));
+  for (int64_t i = 0; i < windows; ++i)
+    order[i] = i;
+  // Fisher-Yates with a fixed generator: no std::shuffle, whose use of the
+  // generator may differ between standard libraries.
+  std::mt19937_64 random(seed);
+  for (int64_t i = windows - 1; i > 0; --i)
+    std::swap(order[i], order[random() % uint64_t(i + 1)]);
+  return order;
+}
+
 void tpc::program::trainingBatch(const std::vector<int32_t> &tokens,
                                  int64_t step, int64_t batch, int64_t seqLen,
                                  Ids &ids, Ids &targets, int64_t first,
-                                 int64_t count) {
+                                 int64_t count,
+                                 const std::vector<int64_t> *order) {
   if (count < 0)
     count = batch;
   int64_t windows = (int64_t(tokens.size()) - 1) / seqLen;
   ids = {std::vector<int32_t>(size_t(count * seqLen)), count, seqLen};
   targets = ids;
   for (int64_t b = 0; b < count; ++b) {
-    int64_t start = ((step * batch + first + b) % windows) * seqLen;
+    int64_t window = (step * batch + first + b) % windows;
+    int64_t start = (order ? (*order)[window] : window) * seqLen;
     for (int64_t s = 0; s < seqLen; ++s) {
       ids.values[b * seqLen + s] = tokens[start + s];
       targets.values[b * seqLen + s] = tokens[start + s + 1];

@@ -36,11 +36,17 @@ std::vector<int32_t> readTokenFile(const std::string &path,
                                    int64_t minTokens);
 
 /// Sequences first .. first + count (all when count < 0) of step `step`'s
-/// batch: windows of seqLen + 1 tokens, taken in order and wrapping around;
-/// targets are the ids shifted by one.
+/// batch: windows of seqLen + 1 tokens, taken in order (or in `order`, a
+/// permutation of the windows) and wrapping around; targets are the ids
+/// shifted by one.
 void trainingBatch(const std::vector<int32_t> &tokens, int64_t step,
                    int64_t batch, int64_t seqLen, Ids &ids, Ids &targets,
-                   int64_t first = 0, int64_t count = -1);
+                   int64_t first = 0, int64_t count = -1,
+                   const std::vector<int64_t> *order = nullptr);
+
+/// A permutation of the `windows` windows drawn from `seed`: the same on
+/// every rank.
+std::vector<int64_t> shuffledWindows(int64_t windows, uint64_t seed);
 
 } // namespace tpc::program
 
