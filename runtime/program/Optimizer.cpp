@@ -3,6 +3,7 @@
 
 #include "runtime/cpu/Threads.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <stdexcept>
@@ -20,58 +21,8 @@ double tpc::program::learningRate(const OptimizerOptions &o, int64_t step) {
   return minLr + 0.5 * (o.lr - minLr) * (1 + std::cos(M_PI * progress));
 }
 
-namespace {
-/// How many ranks hold each element of a weight laid out by `info`, on
-/// average: 1 for a split without overlap, the ranks for a whole weight.
-double holders(const RankContext &ctx, const RankContext::WeightInfo &info) {
-  if (info.layout.dim < 0)
-    return ctx.size;
-  int64_t global = info.globalShape[info.layout.dim];
-  sharding::DimSplit split = splitOf(ctx, info.layout, global);
-  int64_t held = 0;
-  for (int r = 0; r < ctx.size; ++r)
-    held += sharding::localSize(split, r);
-  return double(held) / double(global);
-}
-} // namespace
-
-void tpc::program::sumSharedShards(RankContext &ctx) {
-  for (auto &[name, grad] : ctx.grads) {
-    const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
-    if (info.layout.dim < 0 || holders(ctx, info) <= 1)
-      continue;
-    // Every rank writes its part into a zero global buffer at its ranges;
-    // the all-reduce sums the sharers' parts; each takes its ranges back.
-    int dim = info.layout.dim;
-    int64_t outer = 1, inner = 1, global = info.globalShape[dim];
-    for (int d = 0; d < dim; ++d)
-      outer *= info.globalShape[d];
-    for (size_t d = dim + 1; d < info.globalShape.size(); ++d)
-      inner *= info.globalShape[d];
-    int64_t local = grad.shape()[dim];
-    std::vector<float> buffer(size_t(outer * global * inner), 0.0f);
-    float *g = static_cast<float *>(grad.data());
-    std::vector<sharding::Range> ranges = sharding::elementRanges(
-        splitOf(ctx, info.layout, global), ctx.rank);
-    auto move = [&](bool toBuffer) {
-      for (int64_t o = 0; o < outer; ++o) {
-        int64_t at = 0;
-        for (sharding::Range range : ranges)
-          for (int64_t i = range.begin; i < range.end; ++i, ++at)
-            for (int64_t j = 0; j < inner; ++j) {
-              float &mine = g[(o * local + at) * inner + j];
-              float &whole = buffer[(o * global + i) * inner + j];
-              if (toBuffer)
-                whole = mine;
-              else
-                mine = whole;
-            }
-      }
-    };
-    move(true);
-    ctx.comm->allReduceSum(buffer.data(), buffer.size());
-    move(false);
-  }
+double tpc::program::clipScale(double clip, double norm) {
+  return clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1.0;
 }
 
 namespace {
@@ -115,6 +66,49 @@ std::vector<double> elementShares(const RankContext &ctx,
   return out;
 }
 } // namespace
+
+void tpc::program::sumSharedShards(RankContext &ctx) {
+  for (auto &[name, grad] : ctx.grads) {
+    const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
+    if (info.layout.dim < 0)
+      continue;
+    std::vector<double> shares = sharesAlong(ctx, info);
+    if (std::all_of(shares.begin(), shares.end(),
+                    [](double share) { return share == 1.0; }))
+      continue; // No element of this rank's is held by another.
+    // Every rank writes its part into a zero global buffer at its ranges;
+    // the all-reduce sums the sharers' parts; each takes its ranges back.
+    int dim = info.layout.dim;
+    int64_t outer = 1, inner = 1, global = info.globalShape[dim];
+    for (int d = 0; d < dim; ++d)
+      outer *= info.globalShape[d];
+    for (size_t d = dim + 1; d < info.globalShape.size(); ++d)
+      inner *= info.globalShape[d];
+    int64_t local = grad.shape()[dim];
+    std::vector<float> buffer(size_t(outer * global * inner), 0.0f);
+    float *g = static_cast<float *>(grad.data());
+    std::vector<sharding::Range> ranges = sharding::elementRanges(
+        splitOf(ctx, info.layout, global), ctx.rank);
+    auto move = [&](bool toBuffer) {
+      for (int64_t o = 0; o < outer; ++o) {
+        int64_t at = 0;
+        for (sharding::Range range : ranges)
+          for (int64_t i = range.begin; i < range.end; ++i, ++at)
+            for (int64_t j = 0; j < inner; ++j) {
+              float &mine = g[(o * local + at) * inner + j];
+              float &whole = buffer[(o * global + i) * inner + j];
+              if (toBuffer)
+                whole = mine;
+              else
+                mine = whole;
+            }
+      }
+    };
+    move(true);
+    ctx.comm->allReduceSum(buffer.data(), buffer.size());
+    move(false);
+  }
+}
 
 double tpc::program::globalGradNorm(RankContext &ctx) {
   double sum = 0;
@@ -272,7 +266,7 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
   if (ctx.size > 1)
     ctx.comm->allReduceSum(sums, 1);
   double norm = std::sqrt(double(sums[0]));
-  double scale = clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1.0;
+  double scale = clipScale(clip, norm);
   if (shardM.empty()) {
     shardM.assign(part, 0.0f);
     shardV.assign(part, 0.0f);

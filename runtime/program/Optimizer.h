@@ -28,6 +28,10 @@ struct OptimizerOptions {
   double clip = 1.0;
 };
 
+/// What gradients are scaled by to clip their global `norm` to `clip`
+/// (0: no clipping).
+double clipScale(double clip, double norm);
+
 /// The learning rate of step `step` (0-based).
 double learningRate(const OptimizerOptions &options, int64_t step);
 

@@ -134,9 +134,7 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
                                std::to_string(norm) +
                                "; training stopped (lower --lr, or --clip)");
     if (!sharded) {
-      double scale =
-          o.clip > 0 && norm > o.clip ? o.clip / (norm + 1e-6) : 1.0;
-      optimizer.step(ctx, lr, scale);
+      optimizer.step(ctx, lr, clipScale(o.clip, norm));
     }
     result.losses.push_back(loss);
     auto since = [&](Clock::time_point t) {
