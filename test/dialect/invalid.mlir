@@ -630,3 +630,35 @@ func.func @norm_grad_scale(%x: tensor<?x?x64xf32>, %g: tensor<32xf32>) {
   %d = tpc.norm_grad %x, %x, %g epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<32xf32>) -> tensor<?x?x64xf32>
   return
 }
+
+// -----
+
+func.func @cross_entropy_grad_type(%logits: tensor<?x?x101xf32>, %ids: tensor<?x?xi32>, %lse: tensor<?x?xf32>) {
+  // expected-error @+1 {{'tpc.cross_entropy_grad' op result type must be the logits' type 'tensor<?x?x101xf32>', got 'tensor<?x?x100xf32>'}}
+  %d = tpc.cross_entropy_grad %logits, %ids, %lse, %lse vocab = 101 ignore_index = -100 : (tensor<?x?x101xf32>, tensor<?x?xi32>, tensor<?x?xf32>, tensor<?x?xf32>) -> tensor<?x?x100xf32>
+  return
+}
+
+// -----
+
+func.func @attention_grad_types(%q: tensor<?x?x64xf32>, %kv: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{'tpc.attention_grad' op dk type must be 'tensor<?x?x32xf32>', got 'tensor<?x?x64xf32>'}}
+  %dq, %dk, %dv = tpc.attention_grad %q, %kv, %kv, %q heads = 4 kv_heads = 2 : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>)
+  return
+}
+
+// -----
+
+func.func @norm_scale_grad_type(%x: tensor<?x?x64xf32>, %dy: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{'tpc.norm_scale_grad' op grad type must be the input's 'tensor<?x?x64xf32>', got 'tensor<?x?x32xf32>'}}
+  %d = tpc.norm_scale_grad %x, %dy epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<?x?x32xf32>) -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @concat_nothing() {
+  // expected-error @+1 {{'tpc.concat' op needs at least one input}}
+  %c = tpc.concat : () -> tensor<?x?x8xf32>
+  return
+}

@@ -20,3 +20,30 @@ module {
     return %logits : tensor<?x?x11xf32>
   }
 }
+
+// -----
+
+// expected-error @+1 {{tpc-derive-training: the module already has a symbol @train_step}}
+module {
+  func.func @train_step() {
+    return
+  }
+  func.func @forward(%ids: tensor<?x?xi32>) -> tensor<?x?x11xf32> {
+    %table = tpc.weight "wte" : tensor<11x8xf32>
+    %x = tpc.embedding %table, %ids : (tensor<11x8xf32>, tensor<?x?xi32>) -> tensor<?x?x8xf32>
+    %logits = tpc.lm_head %x, %table : (tensor<?x?x8xf32>, tensor<11x8xf32>) -> tensor<?x?x11xf32>
+    return %logits : tensor<?x?x11xf32>
+  }
+}
+
+// -----
+
+module {
+  // expected-error @+1 {{tpc-derive-training needs ids [batch, seq] and logits [batch, seq, vocab], got 'tensor<?xi32>' and 'tensor<?x11xf32>'}}
+  func.func @forward(%ids: tensor<?xi32>) -> tensor<?x11xf32> {
+    %table = tpc.weight "wte" : tensor<11x8xf32>
+    %x = tpc.embedding %table, %ids : (tensor<11x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
+    %logits = tpc.lm_head %x, %table : (tensor<?x8xf32>, tensor<11x8xf32>) -> tensor<?x11xf32>
+    return %logits : tensor<?x11xf32>
+  }
+}
