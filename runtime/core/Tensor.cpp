@@ -1,5 +1,6 @@
 //===- Tensor.cpp - host and device tensors of the runtime ----------------===//
 #include "runtime/core/Tensor.h"
+#include "runtime/core/HostThreads.h"
 #include "runtime/core/MemoryMeter.h"
 
 #include <cstdlib>
@@ -113,7 +114,13 @@ Tensor Tensor::fromFloats(const std::vector<float> &values,
     throw std::runtime_error("fromFloats: " + std::to_string(values.size()) +
                              " values for " +
                              std::to_string(host.numElements()) + " elements");
-  narrow(values.data(), dtype, host.data(), values.size());
+  forChunksOnAllCores(int64_t(values.size()), 1 << 20,
+                      [&](int64_t begin, int64_t end) {
+                        narrow(values.data() + begin, dtype,
+                               static_cast<char *>(host.data()) +
+                                   begin * dtypeSize(dtype),
+                               end - begin);
+                      });
   return device == Device::Host ? host : host.to(device, dtype);
 }
 

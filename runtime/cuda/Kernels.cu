@@ -1,5 +1,6 @@
 //===- Kernels.cu - the CUDA backend's kernels ----------------------------===//
 #include "runtime/cuda/Kernels.h"
+#include "runtime/cuda/FlashAttention.h"
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -333,6 +334,41 @@ void tpc::cuda::convert(Context &ctx, DType from, const void *x, DType to,
 }
 
 namespace {
+/// weights::randomShard's draw (runtime/weights/Slice.cpp): splitmix64 of
+/// key ^ index to a double in [0, 1), scaled in double, rounded to f32.
+__device__ inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+template <typename T>
+__global__ void randomFillKernel(T *out, int64_t n, uint64_t key,
+                                 float scale, float offset) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    double unit = double(splitmix64(key ^ uint64_t(i)) >> 11) * 0x1.0p-53;
+    float v = float((2 * unit - 1) * scale);
+    if (offset != 0.0f)
+      v += offset;
+    out[i] = store<T>(v);
+  }
+}
+} // namespace
+
+void tpc::cuda::randomFill(Context &ctx, DType dtype, uint64_t key,
+                           float scale, float offset, int64_t n, void *out) {
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    randomFillKernel<<<blocksFor(n, kThreads), kThreads, 0,
+                       cudaStream_t(ctx.stream())>>>(static_cast<T *>(out), n,
+                                                     key, scale, offset);
+    check(cudaGetLastError(), "random weights");
+  });
+}
+
+namespace {
 /// y = act(y + bias) in place, the epilogue of a fused linear.
 template <typename T, typename Op>
 __global__ void biasActivationKernel(T *y, const T *bias, int64_t rows,
@@ -485,9 +521,11 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
                           int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
                           int64_t kvHeadBegin, int64_t groups, int64_t window,
                           const int32_t *offsets, void *out) {
-  // Per batch row and local KV head, the local query heads that use it are
-  // one strided batch: scores = Q K^T (f32) over the keys up to the row's
-  // last position, softmax to probabilities (T), out = P V.
+  // Per batch row, chunk of query rows and local KV head, the local query
+  // heads that use it are one strided batch: scores = Q K^T (f32) over the
+  // keys up to the chunk's last position (causal: later chunks see more),
+  // softmax to probabilities (T), out = P V. Chunks bound the scores'
+  // memory and skip most of the masked half of a long prompt's scores.
   cudaStream_t stream = cudaStream_t(ctx.stream());
   cublasHandle_t handle = cublasHandle_t(ctx.cublas());
   int64_t elem = dtypeSize(dtype);
@@ -495,15 +533,28 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
   auto offsetOf = [&](int64_t b) -> int64_t {
     return offsets ? offsets[b] : 0;
   };
+  auto aligned = [](const void *p) {
+    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+  };
+  if (flashAttentionApplies(dtype, headDim) && aligned(q) && aligned(k) &&
+      aligned(v) && aligned(out)) {
+    for (int64_t b = 0; b < batch; ++b)
+      flashAttention(ctx, dtype, q, k, v, b, seq, kvSeq, qHeads, kvHeads,
+                     headDim, qHeadBegin, kvHeadBegin, groups, window,
+                     offsetOf(b), out);
+    return;
+  }
+  constexpr int64_t kChunkRows = 1024;
+  int64_t chunk = std::min(seq, kChunkRows);
   int64_t maxKeys = 0;
   for (int64_t b = 0; b < batch; ++b)
     maxKeys = std::max(maxKeys, offsetOf(b) + seq);
   float *scores = nullptr;
   void *probs = nullptr;
-  check(cudaMallocAsync(&scores, sizeof(float) * qHeads * seq * maxKeys,
+  check(cudaMallocAsync(&scores, sizeof(float) * qHeads * chunk * maxKeys,
                         stream),
         "scores");
-  check(cudaMallocAsync(&probs, elem * qHeads * seq * maxKeys, stream),
+  check(cudaMallocAsync(&probs, elem * qHeads * chunk * maxKeys, stream),
         "probs");
   float one = 1.0f, zero = 0.0f;
   float scale = 1.0f / std::sqrt(float(headDim));
@@ -518,48 +569,52 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
         std::min((global + 1) * groups, qHeadBegin + qHeads) - qHeadBegin;
     return std::make_pair(lo, hi);
   };
-  for (int64_t b = 0; b < batch; ++b) {
-    // Keys 0 .. offset + seq - 1 are the only ones a query of this row sees.
-    int64_t keys = offsetOf(b) + seq;
-    for (int64_t kv = 0; kv < kvHeads; ++kv) {
-      auto [lo, hi] = queryHeadsOf(kv);
-      if (lo >= hi)
-        continue;
-      const void *qh = bytes(q, (b * seq * qHeads + lo) * headDim);
-      const void *kh = bytes(k, (b * kvSeq * kvHeads + kv) * headDim);
-      // S^T = K Q^T in column-major terms, one matrix per query head.
-      check(cublasGemmStridedBatchedEx(
-                handle, CUBLAS_OP_T, CUBLAS_OP_N, int(keys), int(seq),
-                int(headDim), &one, kh, t, int(kvHeads * headDim), 0, qh, t,
-                int(qHeads * headDim), headDim, &zero, scores + lo * seq * keys,
-                CUDA_R_32F, int(keys), seq * keys, int(hi - lo),
-                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-            "attention scores");
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r0 = 0; r0 < seq; r0 += chunk) {
+      int64_t rows = std::min(chunk, seq - r0);
+      // Keys 0 .. offset + r0 + rows - 1 are the only ones these rows see.
+      int64_t keys = offsetOf(b) + r0 + rows;
+      int64_t firstRow = b * seq + r0;
+      for (int64_t kv = 0; kv < kvHeads; ++kv) {
+        auto [lo, hi] = queryHeadsOf(kv);
+        if (lo >= hi)
+          continue;
+        const void *qh = bytes(q, (firstRow * qHeads + lo) * headDim);
+        const void *kh = bytes(k, (b * kvSeq * kvHeads + kv) * headDim);
+        // S^T = K Q^T in column-major terms, one matrix per query head.
+        check(cublasGemmStridedBatchedEx(
+                  handle, CUBLAS_OP_T, CUBLAS_OP_N, int(keys), int(rows),
+                  int(headDim), &one, kh, t, int(kvHeads * headDim), 0, qh, t,
+                  int(qHeads * headDim), headDim, &zero,
+                  scores + lo * rows * keys, CUDA_R_32F, int(keys),
+                  rows * keys, int(hi - lo), CUBLAS_COMPUTE_32F,
+                  CUBLAS_GEMM_DEFAULT),
+              "attention scores");
+      }
+      dispatch(dtype, [&](auto tag) {
+        using T = decltype(tag);
+        softmaxKernel<<<int(qHeads * rows), kThreads, 0, stream>>>(
+            scores, rows, keys, offsetOf(b) + r0, scale, window,
+            static_cast<T *>(probs));
+        check(cudaGetLastError(), "softmax");
+      });
+      for (int64_t kv = 0; kv < kvHeads; ++kv) {
+        auto [lo, hi] = queryHeadsOf(kv);
+        if (lo >= hi)
+          continue;
+        const void *vh = bytes(v, (b * kvSeq * kvHeads + kv) * headDim);
+        void *oh = static_cast<char *>(out) +
+                   (firstRow * qHeads + lo) * headDim * elem;
+        // O^T = V^T P^T: P is row-major [rows, keys] per head.
+        check(cublasGemmStridedBatchedEx(
+                  handle, CUBLAS_OP_N, CUBLAS_OP_N, int(headDim), int(rows),
+                  int(keys), &one, vh, t, int(kvHeads * headDim), 0,
+                  bytes(probs, lo * rows * keys), t, int(keys), rows * keys,
+                  &zero, oh, t, int(qHeads * headDim), headDim, int(hi - lo),
+                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+              "attention output");
+      }
     }
-    dispatch(dtype, [&](auto tag) {
-      using T = decltype(tag);
-      softmaxKernel<<<int(qHeads * seq), kThreads, 0, stream>>>(
-          scores, seq, keys, offsetOf(b), scale, window,
-          static_cast<T *>(probs));
-      check(cudaGetLastError(), "softmax");
-    });
-    for (int64_t kv = 0; kv < kvHeads; ++kv) {
-      auto [lo, hi] = queryHeadsOf(kv);
-      if (lo >= hi)
-        continue;
-      const void *vh = bytes(v, (b * kvSeq * kvHeads + kv) * headDim);
-      void *oh = static_cast<char *>(out) +
-                 (b * seq * qHeads + lo) * headDim * elem;
-      // O^T = V^T P^T: P is row-major [seq, keys] per head.
-      check(cublasGemmStridedBatchedEx(
-                handle, CUBLAS_OP_N, CUBLAS_OP_N, int(headDim), int(seq),
-                int(keys), &one, vh, t, int(kvHeads * headDim), 0,
-                bytes(probs, lo * seq * keys), t, int(keys), seq * keys, &zero,
-                oh, t, int(qHeads * headDim), headDim, int(hi - lo),
-                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-            "attention output");
-    }
-  }
   check(cudaFreeAsync(scores, stream), "free scores");
   check(cudaFreeAsync(probs, stream), "free probs");
 }

@@ -2,8 +2,9 @@
 //
 // The ops of the tpc dialect on one rank's shard, on a CUDA device, in f32,
 // bf16 or f16 with f32 accumulation: GEMMs through cuBLAS (cublasGemmEx),
-// attention as strided-batched GEMMs with a fused causal softmax between
-// them, the rest as kernels. Same shapes and conventions as the CPU kernels
+// attention in one fused kernel for 16-bit programs (FlashAttention.h), else
+// as strided-batched GEMMs with a causal softmax kernel between them, the
+// rest as kernels. Same shapes and conventions as the CPU kernels
 // (runtime/cpu/Kernels.h); pointers are device pointers, calls are
 // asynchronous on the context's stream. Errors throw std::runtime_error.
 //
@@ -50,6 +51,11 @@ private:
 /// out[i] = x[i] converted from `from` to `to` (round to nearest even).
 void convert(Context &ctx, DType from, const void *x, DType to, int64_t n,
              void *out);
+/// out[i] = the random weight element i of weights::randomShard for a
+/// whole tensor with key `key` (weights::randomKey), plus `offset`: the
+/// same splitmix64 draw, computed on the device.
+void randomFill(Context &ctx, DType dtype, uint64_t key, float scale,
+                float offset, int64_t n, void *out);
 /// y = act(x W + bias): the GEMM, then one kernel that adds the bias and
 /// applies the activation (none: the bias is the GEMM's C input).
 void linear(Context &ctx, DType dtype, const void *x, int64_t rows, int64_t in,

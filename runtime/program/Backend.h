@@ -47,6 +47,13 @@ public:
   virtual void copyRows(const Tensor &src, int64_t srcAt, int64_t srcPitch,
                         Tensor &dst, int64_t dstAt, int64_t dstPitch,
                         int64_t width, int64_t rows) = 0;
+  /// Fills `out` (a whole weight) with weights::randomShard's values for
+  /// `key` (weights::randomKey) plus `offset` on this device; false where
+  /// the host draws them instead (the CPU).
+  virtual bool randomFill(Tensor &out, uint64_t key, float scale,
+                          float offset) {
+    return false;
+  }
   /// Waits until every queued kernel is done (before a collective reads
   /// device memory from another stream or the host).
   virtual void synchronize() = 0;

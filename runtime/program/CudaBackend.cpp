@@ -82,6 +82,12 @@ public:
   }
   void synchronize() override { ctx->synchronize(); }
 
+  bool randomFill(Tensor &out, uint64_t key, float scale,
+                  float offset) override {
+    cuda::randomFill(*ctx, out.dtype(), key, scale, offset, out.numElements(),
+                     out.data());
+    return true;
+  }
   void linear(const Tensor &x, int64_t rows, int64_t in, const Tensor &weight,
               bool inOut, int64_t out, const Tensor *bias, Activation act,
               Tensor &y) override {

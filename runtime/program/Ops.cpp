@@ -177,6 +177,17 @@ Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
     // is small noise.
     bool isScale =
         globalShape.size() == 1 && name.find("bias") == std::string::npos;
+    // A whole weight on a GPU is drawn there: billions of elements in
+    // milliseconds instead of host work and a copy.
+    if (weights::isWhole(spec) && backend.device() != Device::Host) {
+      Tensor shard = backend.empty(spec.localShape(), dtype);
+      if (backend.randomFill(shard, weights::randomKey(ctx.seed, name), 0.02f,
+                             isScale ? 1.0f : 0.0f)) {
+        ctx.weights.emplace(name, shard);
+        comm::setPhase(previous);
+        return shard;
+      }
+    }
     values = weights::randomShard(ctx.seed, name, spec, 0.02f);
     if (isScale)
       for (float &v : values)

@@ -1,5 +1,8 @@
 //===- Slice.cpp - one rank's part of a weight ----------------------------===//
 #include "runtime/weights/Slice.h"
+#include "runtime/core/HostThreads.h"
+
+#include <algorithm>
 
 #include <cstring>
 #include <stdexcept>
@@ -112,21 +115,40 @@ std::vector<float> tpc::weights::sliceTensor(const SafetensorsFile &file,
   return out;
 }
 
+uint64_t tpc::weights::randomKey(uint64_t seed, const std::string &name) {
+  uint64_t key = mix(seed);
+  for (char c : name)
+    key = mix(key ^ uint8_t(c));
+  return key;
+}
+
+bool tpc::weights::isWhole(const ShardSpec &spec) {
+  return std::none_of(spec.splits.begin(), spec.splits.end(),
+                      [](const auto &split) { return bool(split); });
+}
+
 std::vector<float> tpc::weights::randomShard(uint64_t seed,
                                              const std::string &name,
                                              const ShardSpec &spec,
                                              float scale) {
-  uint64_t key = mix(seed);
-  for (char c : name)
-    key = mix(key ^ uint8_t(c));
+  uint64_t key = randomKey(seed, name);
   std::vector<int64_t> shape = spec.localShape();
   int64_t count = 1;
   for (int64_t d : shape)
     count *= d;
   std::vector<float> out(count);
-  forEachElement(spec, [&](int64_t local, int64_t global) {
+  auto value = [&](int64_t global) {
     double unit = double(mix(key ^ uint64_t(global)) >> 11) * 0x1.0p-53;
-    out[local] = float((2 * unit - 1) * scale);
-  });
+    return float((2 * unit - 1) * scale);
+  };
+  if (isWhole(spec)) // local is global: billions of weights on all cores
+    forChunksOnAllCores(count, 1 << 20, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        out[i] = value(i);
+    });
+  else
+    forEachElement(spec, [&](int64_t local, int64_t global) {
+      out[local] = value(global);
+    });
   return out;
 }

@@ -48,6 +48,15 @@ std::vector<float> sliceTensor(const SafetensorsFile &file,
 std::vector<float> randomShard(uint64_t seed, const std::string &name,
                                const ShardSpec &spec, float scale);
 
+/// What randomShard draws from: a key per (seed, name), and element
+/// `global` is uniform in [-scale, scale) from splitmix64(key ^ global).
+/// Device kernels (cuda::randomFill) compute the same values.
+uint64_t randomKey(uint64_t seed, const std::string &name);
+
+/// Whether `spec` is the whole tensor (no dimension split): local indices
+/// are global ones.
+bool isWhole(const ShardSpec &spec);
+
 } // namespace tpc::weights
 
 #endif // TPC_RUNTIME_WEIGHTS_SLICE_H

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/cpu/Kernels.h"
 #include "runtime/cuda/Kernels.h"
+#include "runtime/weights/Slice.h"
 
 #include <cuda_runtime.h>
 
@@ -115,6 +116,25 @@ Vec random(size_t n, unsigned seed) {
   return v;
 }
 
+TEST_P(CudaKernels, RandomWeightsEqualTheHostDraw) {
+  // --random-weights on a GPU draws a whole weight there: the same values
+  // as weights::randomShard (then rounded as the host rounds them).
+  const int64_t rows = 37, cols = 129;
+  weights::ShardSpec spec;
+  spec.globalShape = {rows, cols};
+  spec.splits = {std::nullopt, std::nullopt};
+  uint64_t key = weights::randomKey(42, "model.layers.0.mlp.up_proj.weight");
+  for (float offset : {0.0f, 1.0f}) {
+    Vec want = weights::randomShard(42, "model.layers.0.mlp.up_proj.weight",
+                                    spec, 0.02f);
+    for (float &v : want)
+      v += offset;
+    void *d = alloc(rows * cols);
+    cuda::randomFill(*ctx, dtype(), key, 0.02f, offset, rows * cols, d);
+    EXPECT_EQ(download(d, rows * cols), rounded(want));
+  }
+}
+
 TEST_P(CudaKernels, LinearBothLayouts) {
   int64_t rows = 7, in = 33, out = 20;
   Vec x = rounded(random(rows * in, 1)), w = rounded(random(in * out, 2)),
@@ -189,9 +209,10 @@ TEST_P(CudaKernels, NormsActivationsAndRope) {
 }
 
 TEST_P(CudaKernels, GqaAttentionOnARanksHeads) {
-  // Rank 1 of 4 holding query heads 2..3 of 6 and KV head 0 of 2 (groups
-  // of 3), with a sliding window of 4.
-  int64_t seq = 9, d = 8, qHeads = 2, kvHeads = 1;
+  // Rank 1 of 3 holding query heads 2..3 of 6 (groups of 3): head 2 reads
+  // KV head 0 and head 3 KV head 1, so it holds both; with and without a
+  // sliding window of 4.
+  int64_t seq = 9, d = 16, qHeads = 2, kvHeads = 2;
   Vec q = rounded(random(seq * qHeads * d, 7)),
       k = rounded(random(seq * kvHeads * d, 8)),
       v = rounded(random(seq * kvHeads * d, 9)), want(q.size());
@@ -206,10 +227,31 @@ TEST_P(CudaKernels, GqaAttentionOnARanksHeads) {
   }
 }
 
+TEST_P(CudaKernels, LongPromptAttentionInChunksOfQueries) {
+  // 1300 queries of Llama-sized heads (128): more than one chunk of query
+  // rows for the cuBLAS path (each chunk sees the keys up to its last row),
+  // 21 blocks of 64 rows, the last one partial, for the fused 16-bit
+  // kernel; GQA; with and without a sliding window that crosses chunk and
+  // block boundaries.
+  int64_t seq = 1300, d = 128, qHeads = 4, kvHeads = 2;
+  Vec q = rounded(random(seq * qHeads * d, 27)),
+      k = rounded(random(seq * kvHeads * d, 28)),
+      v = rounded(random(seq * kvHeads * d, 29)), want(q.size());
+  for (int64_t window : {0, 700}) {
+    cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, qHeads, kvHeads,
+                   d, 0, 0, 2, window, nullptr, want.data());
+    void *dq = upload(q), *dk = upload(k), *dv = upload(v),
+         *dout = alloc(q.size());
+    cuda::attention(*ctx, dtype(), dq, dk, dv, 1, seq, seq, qHeads, kvHeads, d,
+                    0, 0, 2, window, nullptr, dout);
+    expectNear(download(dout, q.size()), want);
+  }
+}
+
 TEST_P(CudaKernels, AttentionOverACacheAndRopeFromAnOffset) {
   // Decode: 2 sequences, one new token each at positions 4 and 6 of a
   // 10-position cache, against the CPU kernels.
-  int64_t cache = 10, d = 8, qHeads = 2, kvHeads = 1, batch = 2;
+  int64_t cache = 10, d = 16, qHeads = 2, kvHeads = 1, batch = 2;
   Vec q = rounded(random(batch * qHeads * d, 17)),
       k = rounded(random(batch * cache * kvHeads * d, 18)),
       v = rounded(random(batch * cache * kvHeads * d, 19)), want(q.size());

@@ -1,0 +1,40 @@
+//===- FlashAttention.h - fused attention for 16-bit programs ---*- C++ -*-===//
+//
+// Causal (optionally sliding-window) GQA attention in one kernel, tiled the
+// way FlashAttention-2 is: each block of four warps owns 64 query rows of
+// one head, walks the key blocks its rows can see, and keeps the scores,
+// the online-softmax statistics and the output in registers (tensor-core
+// mma.sync on bf16/f16, f32 accumulation). Nothing of size seq x keys is
+// ever written to memory, and key blocks past a block's last position are
+// never read.
+//
+// cuda::attention calls it for bf16 and f16 with a head dimension that is
+// a multiple of 16 up to 256; f32 programs keep the cuBLAS path, whose
+// results equal the CPU's within 1e-5. TPC_FLASH_ATTENTION=0 in the
+// environment turns it off (to measure or bisect).
+//
+//===----------------------------------------------------------------------===//
+#ifndef TPC_RUNTIME_CUDA_FLASHATTENTION_H
+#define TPC_RUNTIME_CUDA_FLASHATTENTION_H
+
+#include "runtime/cuda/Kernels.h"
+
+#include <cstdint>
+
+namespace tpc::cuda {
+
+/// Whether flashAttention handles this element type and head dimension
+/// (and is not turned off).
+bool flashAttentionApplies(DType dtype, int64_t headDim);
+
+/// The arguments and result of cuda::attention for one batch row `b`
+/// whose query i is at position `offset` + i.
+void flashAttention(Context &ctx, DType dtype, const void *q, const void *k,
+                    const void *v, int64_t b, int64_t seq, int64_t kvSeq,
+                    int64_t qHeads, int64_t kvHeads, int64_t headDim,
+                    int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
+                    int64_t window, int64_t offset, void *out);
+
+} // namespace tpc::cuda
+
+#endif // TPC_RUNTIME_CUDA_FLASHATTENTION_H
