@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -167,6 +169,16 @@ void cpu::attention(const float *q, const float *k, const float *v,
                     int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
                     int64_t kvHeadBegin, int64_t groups, int64_t window,
                     const int32_t *offsets, float *out) {
+  // A rank holds the KV heads of all its query heads (the planner's rule):
+  // a call that breaks it would read past k and v.
+  for (int64_t h : {int64_t(0), qHeads - 1}) {
+    int64_t kv = (qHeadBegin + h) / groups - kvHeadBegin;
+    if (qHeads > 0 && (kv < 0 || kv >= kvHeads))
+      throw std::invalid_argument(
+          "attention: query head " + std::to_string(qHeadBegin + h) +
+          " uses KV head " + std::to_string(kv + kvHeadBegin) +
+          ", which this rank does not hold");
+  }
   // Flash-style: per (sequence, head, block of queries), the keys in
   // blocks; scores of a block by a GEMM, an online softmax (running max
   // and sum per query), the output accumulated by a second GEMM and scaled

@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 using namespace tpc;
@@ -352,6 +353,19 @@ TEST(CpuKernels, RopeFromAnOffsetContinuesTheSequence) {
     want.insert(want.end(), whole.begin() + (b * seq + 3) * heads * d,
                 whole.begin() + (b + 1) * seq * heads * d);
   expectNear(tail, want);
+}
+
+TEST(CpuKernels, AttentionRejectsAQueryHeadWithoutItsKvHead) {
+  // Found on the GPU: a test gave a rank query heads 2..3 of 6 (groups of
+  // 3) but only KV head 0, so head 3's KV head 1 was read past k and v.
+  std::vector<float> q(9 * 2 * 8), k(9 * 8), v(9 * 8), out(q.size());
+  EXPECT_THROW(cpu::attention(q.data(), k.data(), v.data(), 1, 9, 9, 2, 1, 8,
+                              2, 0, 3, 0, nullptr, out.data()),
+               std::invalid_argument);
+  // Holding both KV heads is fine.
+  std::vector<float> k2(9 * 2 * 8), v2(k2.size());
+  EXPECT_NO_THROW(cpu::attention(q.data(), k2.data(), v2.data(), 1, 9, 9, 2,
+                                 2, 8, 2, 0, 3, 0, nullptr, out.data()));
 }
 
 TEST(CpuKernels, AttentionOverACacheEqualsTheWholeSequence) {
