@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU check of tpc in one run on a GPU machine (docs/gpu.md).
 #
-#   scripts/gpu-check.sh prepare [BUNDLE]        # here, after scripts/test.sh
+#   scripts/gpu-check.sh prepare [BUNDLE]        # here (installs, builds)
 #   scripts/gpu-check.sh run [BUNDLE] [OUTDIR]   # on the GPU machine
 #
 # prepare builds what the checks run, on a machine with the toolchain (the
@@ -30,12 +30,14 @@ declare -A PROMPT=([llama]="3,1,4,1,5,9;2,6,5,3,5,8" [gpt2]="5,17,88,3,42;0,64,8
                    [qwen2]="10,20,30,40,50,60,70" [mistral]="1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20")
 
 prepare() {
-  local B="$BUNDLE" tc="$ROOT/build/bin/tpc-compile"
-  cmake --build "$ROOT/build" || exit 1
+  # What the README's commands install and configure, then the build.
+  source "$ROOT/scripts/setup.sh" # sets $build
+  cmake --build "$build" || exit 1
+  local B="$BUNDLE" tc="$build/bin/tpc-compile"
   rm -rf "$B/stage" && mkdir -p "$B/stage"/{bin,lib,exe,data,ref,models,glibc}
   local S="$B/stage"
-  cp "$ROOT"/build/test/unit/tpc-runtime-tests "$ROOT"/build/test/e2e/tpc-e2e-tiny-* \
-     "$ROOT"/build/bench/tpc-gpu-kernel-bench "$S/bin/"
+  cp "$build"/test/unit/tpc-runtime-tests "$build"/test/e2e/tpc-e2e-tiny-* \
+     "$build"/bench/tpc-gpu-kernel-bench "$S/bin/"
 
   # test/e2e/cuda.test's programs, weights and CPU outputs.
   local py="python3 $ROOT/test/e2e/Inputs"
@@ -100,7 +102,7 @@ EOF
   # family and CUDA's (the GPU machine's own), which are found there. The
   # C library is kept aside in glibc/ in case that machine's is older.
   local files=("$S"/bin/* "$S"/exe/*)
-  ldd "${files[@]}" "$ROOT/build/lib/libtpc-runtime.so" 2>/dev/null | awk '/=> \//{print $3}' | sort -u |
+  ldd "${files[@]}" "$build/lib/libtpc-runtime.so" 2>/dev/null | awk '/=> \//{print $3}' | sort -u |
     while read -r lib; do
       case "$(basename "$lib")" in
         libcudart.so*|libcublas*.so*|libnccl.so*|libcuda.so*) ;;
