@@ -72,6 +72,24 @@ def load(model_dir, weights):
     return model
 
 
+_described = set()
+
+
+def describe(model, model_dir):
+    """How transformers read the config (once per model): what a
+    difference from tpc would first be looked for in."""
+    if model_dir in _described:
+        return
+    _described.add(model_dir)
+    config = model.config
+    rope = getattr(config, "rope_parameters", None) or {
+        "rope_theta": getattr(config, "rope_theta", None)}
+    print(f"transformers {transformers.__version__} read {model_dir}: "
+          f"rope {rope}, sliding window "
+          f"{getattr(config, 'sliding_window', None)}, layer types "
+          f"{getattr(config, 'layer_types', None)}")
+
+
 def generate(args):
     model = load(args.model_dir, args.weights)
     tokens = load_file(args.tpc_generation)["tokens"]
@@ -109,12 +127,7 @@ def compare(args):
         print(f"shapes differ: tpc {list(got.shape)}, transformers "
               f"{list(expected.shape)}")
         return False
-    rope = getattr(model.config, "rope_parameters", None) or {
-        "rope_theta": getattr(model.config, "rope_theta", None)}
-    print(f"transformers {transformers.__version__} read {args.model_dir}: "
-          f"rope {rope}, sliding window "
-          f"{getattr(model.config, 'sliding_window', None)}, layer types "
-          f"{getattr(model.config, 'layer_types', None)}")
+    describe(model, args.model_dir)
     scale = expected.abs().max().item()
     rel = (got - expected).abs().max().item() / scale
     ok = rel <= args.max_rel
