@@ -266,6 +266,12 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
   if (ctx.size > 1)
     ctx.comm->allReduceSum(sums, 1);
   double norm = std::sqrt(double(sums[0]));
+  if (!std::isfinite(norm)) {
+    // As in the plain step: the caller stops training, and nothing has
+    // been updated (every replica saw the same norm).
+    --steps;
+    return norm;
+  }
   double scale = clipScale(clip, norm);
   if (shardM.empty()) {
     shardM.assign(part, 0.0f);

@@ -56,7 +56,8 @@ public:
   /// holds the sum of its 1/dpSize of them, computes the global gradient
   /// norm, updates that part with moments held for it alone (optimizer
   /// memory / dp) and all-gathers the updated weights. Clips to `clip`
-  /// (0: none); returns the norm before clipping.
+  /// (0: none); returns the norm before clipping. A norm that is not
+  /// finite is returned before anything is updated.
   double shardedStep(RankContext &ctx, comm::Communicator &dp, int dpRank,
                      int dpSize, double lr, double clip);
 
