@@ -170,10 +170,11 @@ void cpu::attention(const float *q, const float *k, const float *v,
                     int64_t kvHeadBegin, int64_t groups, int64_t window,
                     const int32_t *offsets, float *out) {
   // A rank holds the KV heads of all its query heads (the planner's rule):
-  // a call that breaks it would read past k and v.
+  // a call that breaks it would read past k and v. (The KV head grows
+  // with the query head: the first and the last decide.)
   for (int64_t h : {int64_t(0), qHeads - 1}) {
     int64_t kv = (qHeadBegin + h) / groups - kvHeadBegin;
-    if (qHeads > 0 && (kv < 0 || kv >= kvHeads))
+    if (h >= 0 && (kv < 0 || kv >= kvHeads))
       throw std::invalid_argument(
           "attention: query head " + std::to_string(qHeadBegin + h) +
           " uses KV head " + std::to_string(kv + kvHeadBegin) +

@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cuda/FlashAttention.h"
+#include "runtime/cuda/Check.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -36,12 +37,6 @@ constexpr int kRows = 64;    // query rows per block
 constexpr int kKeys = 64;    // keys per step
 constexpr int kWarps = 4;    // 16 query rows each
 constexpr int kPad = 8;      // elements of padding per shared row (banks)
-
-void check(cudaError_t err, const char *what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA ") + what + ": " +
-                             cudaGetErrorString(err));
-}
 
 template <typename T> __device__ inline uint32_t pack(float lo, float hi);
 template <> __device__ inline uint32_t pack<__nv_bfloat16>(float lo, float hi) {
@@ -305,28 +300,24 @@ void launch(Context &ctx, const void *q, const void *k, const void *v,
   check(cudaGetLastError(), "flash attention");
 }
 
-template <typename T>
-void launchFor(int64_t headDim, Context &ctx, const void *q, const void *k,
-               const void *v, int64_t b, int64_t seq, int64_t kvSeq,
-               int64_t qHeads, int64_t kvHeads, int64_t qHeadBegin,
-               int64_t kvHeadBegin, int64_t groups, int64_t window,
-               int64_t offset, void *out) {
-#define TPC_FLASH_CASE(D)                                                      \
-  case D:                                                                      \
-    return launch<T, D>(ctx, q, k, v, b, seq, kvSeq, qHeads, kvHeads,          \
-                        qHeadBegin, kvHeadBegin, groups, window, offset, out);
+/// Calls fn(std::integral_constant<int, D>()) for the head dimensions
+/// that have a kernel; false for the others.
+template <typename Fn> bool withHeadDim(int64_t headDim, Fn &&fn) {
   switch (headDim) {
-    TPC_FLASH_CASE(16)
-    TPC_FLASH_CASE(32)
-    TPC_FLASH_CASE(64)
-    TPC_FLASH_CASE(80)
-    TPC_FLASH_CASE(96)
-    TPC_FLASH_CASE(128)
-    TPC_FLASH_CASE(256)
+#define TPC_FLASH_HEAD_DIM(D)                                                  \
+  case D:                                                                      \
+    fn(std::integral_constant<int, D>());                                      \
+    return true;
+    TPC_FLASH_HEAD_DIM(16)
+    TPC_FLASH_HEAD_DIM(32)
+    TPC_FLASH_HEAD_DIM(64)
+    TPC_FLASH_HEAD_DIM(80)
+    TPC_FLASH_HEAD_DIM(96)
+    TPC_FLASH_HEAD_DIM(128)
+    TPC_FLASH_HEAD_DIM(256)
+#undef TPC_FLASH_HEAD_DIM
   }
-#undef TPC_FLASH_CASE
-  throw std::runtime_error("flash attention: head dimension " +
-                           std::to_string(headDim) + " has no kernel");
+  return false;
 }
 } // namespace
 
@@ -335,10 +326,7 @@ bool tpc::cuda::flashAttentionApplies(DType dtype, int64_t headDim) {
     const char *env = std::getenv("TPC_FLASH_ATTENTION");
     return !(env && std::strcmp(env, "0") == 0);
   }();
-  bool sized = headDim == 16 || headDim == 32 || headDim == 64 ||
-               headDim == 80 || headDim == 96 || headDim == 128 ||
-               headDim == 256;
-  return enabled && dtype != DType::F32 && sized;
+  return enabled && dtype != DType::F32 && withHeadDim(headDim, [](auto) {});
 }
 
 void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
@@ -348,11 +336,17 @@ void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
                                int64_t qHeadBegin, int64_t kvHeadBegin,
                                int64_t groups, int64_t window, int64_t offset,
                                void *out) {
-  if (dtype == DType::BF16)
-    launchFor<__nv_bfloat16>(headDim, ctx, q, k, v, b, seq, kvSeq, qHeads,
-                             kvHeads, qHeadBegin, kvHeadBegin, groups, window,
-                             offset, out);
-  else
-    launchFor<__half>(headDim, ctx, q, k, v, b, seq, kvSeq, qHeads, kvHeads,
-                      qHeadBegin, kvHeadBegin, groups, window, offset, out);
+  bool launched = withHeadDim(headDim, [&](auto d) {
+    if (dtype == DType::BF16)
+      launch<__nv_bfloat16, d()>(ctx, q, k, v, b, seq, kvSeq, qHeads, kvHeads,
+                                 qHeadBegin, kvHeadBegin, groups, window,
+                                 offset, out);
+    else
+      launch<__half, d()>(ctx, q, k, v, b, seq, kvSeq, qHeads, kvHeads,
+                          qHeadBegin, kvHeadBegin, groups, window, offset,
+                          out);
+  });
+  if (!launched)
+    throw std::runtime_error("flash attention: head dimension " +
+                             std::to_string(headDim) + " has no kernel");
 }

@@ -1,6 +1,8 @@
 //===- Kernels.cu - the CUDA backend's kernels ----------------------------===//
 #include "runtime/cuda/Kernels.h"
+#include "runtime/cuda/Check.h"
 #include "runtime/cuda/FlashAttention.h"
+#include "runtime/weights/RandomDraw.h"
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -16,18 +18,6 @@ using namespace tpc;
 using namespace tpc::cuda;
 
 namespace {
-void check(cudaError_t err, const char *what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA ") + what + ": " +
-                             cudaGetErrorString(err));
-}
-
-void check(cublasStatus_t status, const char *what) {
-  if (status != CUBLAS_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("cuBLAS ") + what + ": " +
-                             cublasGetStatusString(status));
-}
-
 cudaDataType_t cudaType(DType dtype) {
   switch (dtype) {
   case DType::F32:
@@ -334,22 +324,12 @@ void tpc::cuda::convert(Context &ctx, DType from, const void *x, DType to,
 }
 
 namespace {
-/// weights::randomShard's draw (runtime/weights/Slice.cpp): splitmix64 of
-/// key ^ index to a double in [0, 1), scaled in double, rounded to f32.
-__device__ inline uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 template <typename T>
 __global__ void randomFillKernel(T *out, int64_t n, uint64_t key,
                                  float scale, float offset) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    double unit = double(splitmix64(key ^ uint64_t(i)) >> 11) * 0x1.0p-53;
-    float v = float((2 * unit - 1) * scale);
+    float v = weights::randomElement(key, uint64_t(i), scale);
     if (offset != 0.0f)
       v += offset;
     out[i] = store<T>(v);
@@ -521,11 +501,6 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
                           int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
                           int64_t kvHeadBegin, int64_t groups, int64_t window,
                           const int32_t *offsets, void *out) {
-  // Per batch row, chunk of query rows and local KV head, the local query
-  // heads that use it are one strided batch: scores = Q K^T (f32) over the
-  // keys up to the chunk's last position (causal: later chunks see more),
-  // softmax to probabilities (T), out = P V. Chunks bound the scores'
-  // memory and skip most of the masked half of a long prompt's scores.
   cudaStream_t stream = cudaStream_t(ctx.stream());
   cublasHandle_t handle = cublasHandle_t(ctx.cublas());
   int64_t elem = dtypeSize(dtype);
@@ -536,6 +511,7 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
   auto aligned = [](const void *p) {
     return reinterpret_cast<uintptr_t>(p) % 16 == 0;
   };
+  // 16-bit programs: the fused kernel, one launch per batch row.
   if (flashAttentionApplies(dtype, headDim) && aligned(q) && aligned(k) &&
       aligned(v) && aligned(out)) {
     for (int64_t b = 0; b < batch; ++b)
@@ -544,6 +520,11 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
                      offsetOf(b), out);
     return;
   }
+  // Per batch row, chunk of query rows and local KV head, the local query
+  // heads that use it are one strided batch: scores = Q K^T (f32) over the
+  // keys up to the chunk's last position (causal: later chunks see more),
+  // softmax to probabilities (T), out = P V. Chunks bound the scores'
+  // memory and skip most of the masked half of a long prompt's scores.
   constexpr int64_t kChunkRows = 1024;
   int64_t chunk = std::min(seq, kChunkRows);
   int64_t maxKeys = 0;

@@ -14,16 +14,13 @@ using namespace tpc;
 using namespace tpc::program;
 
 #if TPC_HAS_CUDA
+#include "runtime/cuda/Check.h"
 #include "runtime/cuda/Kernels.h"
 
 #include <cuda_runtime.h>
 
 namespace {
-void check(cudaError_t err, const char *what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA ") + what + ": " +
-                             cudaGetErrorString(err));
-}
+using cuda::check;
 
 class CudaBackend;
 

@@ -1,6 +1,7 @@
 //===- Slice.cpp - one rank's part of a weight ----------------------------===//
 #include "runtime/weights/Slice.h"
 #include "runtime/core/HostThreads.h"
+#include "runtime/weights/RandomDraw.h"
 
 #include <algorithm>
 
@@ -66,12 +67,6 @@ template <typename Fn> void forEachElement(const ShardSpec &spec, Fn &&fn) {
   }
 }
 
-uint64_t mix(uint64_t x) { // splitmix64
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 } // namespace
 
 std::vector<float> tpc::weights::sliceTensor(const SafetensorsFile &file,
@@ -116,9 +111,9 @@ std::vector<float> tpc::weights::sliceTensor(const SafetensorsFile &file,
 }
 
 uint64_t tpc::weights::randomKey(uint64_t seed, const std::string &name) {
-  uint64_t key = mix(seed);
+  uint64_t key = splitmix64(seed);
   for (char c : name)
-    key = mix(key ^ uint8_t(c));
+    key = splitmix64(key ^ uint8_t(c));
   return key;
 }
 
@@ -138,8 +133,7 @@ std::vector<float> tpc::weights::randomShard(uint64_t seed,
     count *= d;
   std::vector<float> out(count);
   auto value = [&](int64_t global) {
-    double unit = double(mix(key ^ uint64_t(global)) >> 11) * 0x1.0p-53;
-    return float((2 * unit - 1) * scale);
+    return randomElement(key, uint64_t(global), scale);
   };
   if (isWhole(spec)) // local is global: billions of weights on all cores
     forChunksOnAllCores(count, 1 << 20, [&](int64_t begin, int64_t end) {

@@ -23,6 +23,8 @@ using namespace tpc;
 using Vec = std::vector<float>;
 
 namespace {
+Vec random(size_t n, unsigned seed);
+
 class CudaKernels : public ::testing::TestWithParam<cuda::DType> {
 protected:
   void SetUp() override {
@@ -101,6 +103,28 @@ protected:
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_NEAR(got[i], want[i], tolerance() * (1 + std::fabs(want[i])))
           << "at " << i;
+  }
+
+  /// cuda::attention on one sequence of random q, k and v (seeds `seed`,
+  /// + 1, + 2) equals the CPU kernel, for each window.
+  void expectAttentionAsOnCpu(int64_t seq, int64_t d, int64_t qHeads,
+                              int64_t kvHeads, int64_t qHeadBegin,
+                              int64_t groups,
+                              std::initializer_list<int64_t> windows,
+                              unsigned seed) {
+    Vec q = rounded(random(seq * qHeads * d, seed)),
+        k = rounded(random(seq * kvHeads * d, seed + 1)),
+        v = rounded(random(seq * kvHeads * d, seed + 2)), want(q.size());
+    for (int64_t window : windows) {
+      cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, qHeads,
+                     kvHeads, d, qHeadBegin, 0, groups, window, nullptr,
+                     want.data());
+      void *dq = upload(q), *dk = upload(k), *dv = upload(v),
+           *dout = alloc(q.size());
+      cuda::attention(*ctx, dtype(), dq, dk, dv, 1, seq, seq, qHeads, kvHeads,
+                      d, qHeadBegin, 0, groups, window, nullptr, dout);
+      expectNear(download(dout, q.size()), want);
+    }
   }
 
   std::unique_ptr<cuda::Context> ctx;
@@ -212,19 +236,8 @@ TEST_P(CudaKernels, GqaAttentionOnARanksHeads) {
   // Rank 1 of 3 holding query heads 2..3 of 6 (groups of 3): head 2 reads
   // KV head 0 and head 3 KV head 1, so it holds both; with and without a
   // sliding window of 4.
-  int64_t seq = 9, d = 16, qHeads = 2, kvHeads = 2;
-  Vec q = rounded(random(seq * qHeads * d, 7)),
-      k = rounded(random(seq * kvHeads * d, 8)),
-      v = rounded(random(seq * kvHeads * d, 9)), want(q.size());
-  for (int64_t window : {0, 4}) {
-    cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, qHeads, kvHeads,
-                   d, 2, 0, 3, window, nullptr, want.data());
-    void *dq = upload(q), *dk = upload(k), *dv = upload(v),
-         *dout = alloc(q.size());
-    cuda::attention(*ctx, dtype(), dq, dk, dv, 1, seq, seq, qHeads, kvHeads, d,
-                    2, 0, 3, window, nullptr, dout);
-    expectNear(download(dout, q.size()), want);
-  }
+  expectAttentionAsOnCpu(/*seq=*/9, /*d=*/16, /*qHeads=*/2, /*kvHeads=*/2,
+                         /*qHeadBegin=*/2, /*groups=*/3, {0, 4}, /*seed=*/7);
 }
 
 TEST_P(CudaKernels, LongPromptAttentionInChunksOfQueries) {
@@ -233,19 +246,9 @@ TEST_P(CudaKernels, LongPromptAttentionInChunksOfQueries) {
   // 21 blocks of 64 rows, the last one partial, for the fused 16-bit
   // kernel; GQA; with and without a sliding window that crosses chunk and
   // block boundaries.
-  int64_t seq = 1300, d = 128, qHeads = 4, kvHeads = 2;
-  Vec q = rounded(random(seq * qHeads * d, 27)),
-      k = rounded(random(seq * kvHeads * d, 28)),
-      v = rounded(random(seq * kvHeads * d, 29)), want(q.size());
-  for (int64_t window : {0, 700}) {
-    cpu::attention(q.data(), k.data(), v.data(), 1, seq, seq, qHeads, kvHeads,
-                   d, 0, 0, 2, window, nullptr, want.data());
-    void *dq = upload(q), *dk = upload(k), *dv = upload(v),
-         *dout = alloc(q.size());
-    cuda::attention(*ctx, dtype(), dq, dk, dv, 1, seq, seq, qHeads, kvHeads, d,
-                    0, 0, 2, window, nullptr, dout);
-    expectNear(download(dout, q.size()), want);
-  }
+  expectAttentionAsOnCpu(/*seq=*/1300, /*d=*/128, /*qHeads=*/4,
+                         /*kvHeads=*/2, /*qHeadBegin=*/0, /*groups=*/2,
+                         {0, 700}, /*seed=*/27);
 }
 
 TEST_P(CudaKernels, AttentionOverACacheAndRopeFromAnOffset) {
