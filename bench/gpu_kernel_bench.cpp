@@ -5,15 +5,19 @@
 //    against a direct cublasLtMatmul with the heuristic's first algorithm
 //    and a 32 MiB workspace (what PyTorch's bf16 matmul does). Ratio = tpc
 //    time / direct time; 1.00 means tpc's path adds nothing.
-// 2. Causal GQA attention of one layer (32 query heads, 8 KV heads of
+// 2. The same GEMMs at decode's 1 to 8 rows, where reading the weight is
+//    the whole cost: GB/s of weights read, tpc against cublasLt.
+// 3. Causal GQA attention of one layer (32 query heads, 8 KV heads of
 //    128), bf16, through tpc::cuda::attention, in TFLOP/s of the visible
 //    half (TPC_FLASH_ATTENTION picks the kernel; bench/gpu_bench.py times
-//    PyTorch's scaled_dot_product_attention on the same shapes).
+//    PyTorch's scaled_dot_product_attention on the same shapes), then each
+//    variant of the fused kernel's tiles.
 // Needs a GPU.
 //
 //   build/bench/tpc-gpu-kernel-bench
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/cuda/FlashAttention.h"
 #include "runtime/cuda/Kernels.h"
 
 #include <cublasLt.h>
@@ -22,6 +26,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -167,6 +172,38 @@ int main() {
       cudaFree(y);
     }
 
+  std::printf("\nGEMV-sized: the same weights at decode's rows, GB/s of "
+              "weights read (median of 50 after 10 warm-ups)\n");
+  std::printf("%-10s%7s%12s%12s%10s%10s%8s\n", "gemm", "rows", "tpc ms",
+              "cublasLt ms", "tpc GB/s", "Lt GB/s", "ratio");
+  for (const Shape &s : shapes) {
+    if (s.out == 1024 && s.name[0] == 'v')
+      continue; // as k_proj
+    for (int64_t rows : {1, 2, 4, 8}) {
+      void *x, *w, *y;
+      check(cudaMalloc(&x, rows * s.in * 2), "x");
+      check(cudaMalloc(&w, s.in * s.out * 2), "w");
+      check(cudaMalloc(&y, rows * s.out * 2), "y");
+      check(cudaMemset(x, 0x3c, rows * s.in * 2), "x init");
+      check(cudaMemset(w, 0x3c, s.in * s.out * 2), "w init");
+      double viaTpc = medianMs(stream, 10, 50, [&] {
+        tpc::cuda::linear(ctx, tpc::DType::BF16, x, rows, s.in, w,
+                          /*inOut=*/false, s.out, nullptr,
+                          tpc::Activation::None, y);
+      });
+      double viaLt = medianMs(stream, 10, 50, [&] {
+        direct.run(stream, x, rows, s.in, w, s.out, y);
+      });
+      double bytes = 2.0 * s.in * s.out;
+      std::printf("%-10s%7lld%12.4f%12.4f%10.0f%10.0f%8.2f\n", s.name,
+                  (long long)rows, viaTpc, viaLt, bytes / viaTpc / 1e6,
+                  bytes / viaLt / 1e6, viaTpc / viaLt);
+      cudaFree(x);
+      cudaFree(w);
+      cudaFree(y);
+    }
+  }
+
   const char *variant = std::getenv("TPC_FLASH_ATTENTION");
   std::printf("\nattention, bf16, causal, 32 query and 8 KV heads of 128, "
               "TPC_FLASH_ATTENTION=%s (median of 10 after 3 warm-ups)\n",
@@ -191,6 +228,21 @@ int main() {
     double flops = 4.0 * heads * d * tokens * (tokens + 1) / 2;
     std::printf("%7lld%12.3f%12.1f\n", (long long)tokens, ms,
                 flops / ms / 1e9);
+    if (!variant || std::strcmp(variant, "0") != 0)
+      for (tpc::cuda::FlashTiles tiles :
+           {tpc::cuda::FlashTiles{1, 64, 4}, tpc::cuda::FlashTiles{2, 64, 4},
+            tpc::cuda::FlashTiles{2, 32, 4},
+            tpc::cuda::FlashTiles{1, 64, 8}}) {
+        double t = medianMs(stream, 3, 10, [&] {
+          tpc::cuda::flashAttention(ctx, tpc::DType::BF16, q, k, v, 1, tokens,
+                                    tokens, heads, kvHeads, d, 0, 0,
+                                    heads / kvHeads, 0, nullptr, o, tiles);
+        });
+        std::printf("%7s%12.3f%12.1f   fused, %d warps of %d row tile(s), "
+                    "%d keys a step\n",
+                    "", t, flops / t / 1e9, tiles.warps, tiles.rowTiles,
+                    tiles.keys);
+      }
     for (void *p : {q, k, v, o})
       cudaFree(p);
   }

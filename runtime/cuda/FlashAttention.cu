@@ -1,11 +1,13 @@
 //===- FlashAttention.cu - fused attention for 16-bit programs ------------===//
 //
-// One block: 4 warps, 64 query rows of one head (16 per warp), started
-// last rows first (they see the most keys). Per key block of 64, K and V
-// arrive in shared memory by cp.async, double-buffered (the next block
-// loads while this one computes); each warp computes its 16 x 64 scores
-// with mma.sync m16n8k16 (Q fragments held in registers, K fragments by
-// ldmatrix), masks them (causal, window, cache length), updates its rows'
+// One block: 4 warps of MT m16 tiles of query rows (16 x MT rows each) of
+// one head of one sequence, started last rows first (they see the most
+// keys). Per key block of 64, K and V arrive in shared memory by cp.async,
+// double-buffered (the next block loads while this one computes); each
+// warp computes its (16 x MT) x 64 scores with mma.sync m16n8k16 (Q
+// fragments held in registers when they fit, else read again by ldmatrix;
+// each K fragment feeds all MT tiles), masks them (causal, window, cache
+// length: only blocks that cross one of those edges), updates its rows'
 // running max and sum, rescales its output accumulators and adds P V: P
 // straight from the score registers (S's accumulator layout is P's
 // A-operand layout), V by transposing ldmatrix from its row-major tile.
@@ -33,10 +35,10 @@ using namespace tpc;
 using namespace tpc::cuda;
 
 namespace {
-constexpr int kRows = 64;    // query rows per block
-constexpr int kKeys = 64;    // keys per step
-constexpr int kWarps = 4;    // 16 query rows each
 constexpr int kPad = 8;      // elements of padding per shared row (banks)
+// The default tiles (FlashAttention.h): every head dimension has the first.
+constexpr FlashTiles kFewBlocks = {1, 64, 4};
+constexpr FlashTiles kManyBlocks = {2, 64, 4};
 
 template <typename T> __device__ inline uint32_t pack(float lo, float hi);
 template <> __device__ inline uint32_t pack<__nv_bfloat16>(float lo, float hi) {
@@ -68,10 +70,6 @@ __device__ inline void mma(float (&d)[4], const uint32_t (&a)[4],
                    "r"(b1));
 }
 
-__device__ inline uint32_t word(const void *p) {
-  return *static_cast<const uint32_t *>(p);
-}
-
 __device__ inline void copyAsync16(void *sharedDst, const void *src,
                                    bool valid) {
   // 16 bytes global -> shared without registers; zero-filled when !valid.
@@ -98,22 +96,34 @@ __device__ inline void loadMatrices(uint32_t (&r)[4], const void *row) {
                  : "r"(at));
 }
 
-template <typename T, int D>
-__global__ void __launch_bounds__(kWarps * 32)
+/// One block: WARPS warps of MT m16 row tiles each (16 * MT * WARPS
+/// query rows) of head blockIdx.y of sequence blockIdx.z, KEYS keys a
+/// step.
+template <typename T, int D, int MT, int KEYS, int WARPS>
+__global__ void __launch_bounds__(WARPS * 32)
     flashKernel(const T *__restrict__ q, const T *__restrict__ k,
-                    const T *__restrict__ v, T *__restrict__ out, int64_t b,
-                    int64_t seq, int64_t kvSeq, int qHeads, int kvHeads,
-                    int qHeadBegin, int kvHeadBegin, int groups,
-                    int64_t window, int64_t offset, float scaleLog2) {
+                const T *__restrict__ v, T *__restrict__ out, int64_t seq,
+                int64_t kvSeq, int qHeads, int kvHeads, int qHeadBegin,
+                int kvHeadBegin, int groups, int64_t window,
+                const int32_t *__restrict__ offsets, float scaleLog2) {
+  constexpr int kRows = 16 * MT * WARPS;
   constexpr int S = D + kPad; // shared row stride of every tile
+  // Q's fragments stay in registers when they leave room for the output
+  // accumulators; otherwise ldmatrix reads them again per key block.
+  constexpr bool kQInRegisters = MT * D <= 128;
   extern __shared__ __align__(16) unsigned char shared[];
   T *sQ = reinterpret_cast<T *>(shared);
-  T *sK = sQ + kRows * S;     // [2][kKeys][S]
-  T *sV = sK + 2 * kKeys * S; // [2][kKeys][S]
+  T *sK = sQ + kRows * S;     // [2][KEYS][S]
+  T *sV = sK + 2 * KEYS * S; // [2][KEYS][S]
 
   const int h = blockIdx.y, tid = threadIdx.x, warp = tid / 32,
             lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int64_t b = blockIdx.z, offset = offsets ? offsets[b] : 0;
   const int64_t m0 = int64_t(gridDim.x - 1 - blockIdx.x) * kRows;
+  const int64_t warpRow0 = m0 + warp * 16 * MT;
+  // A warp whose rows are all padding (decode's one query) loads and
+  // waits with the others but computes nothing.
+  const bool warpActive = warpRow0 < seq;
   const int kv = (qHeadBegin + h) / groups - kvHeadBegin;
   const int64_t qStride = int64_t(qHeads) * D, kvStride = int64_t(kvHeads) * D;
   const T *qBase = q + (b * seq * qHeads + h) * D;
@@ -125,12 +135,12 @@ __global__ void __launch_bounds__(kWarps * 32)
   int64_t keyEnd = offset + lastRow + 1 < kvSeq ? offset + lastRow + 1 : kvSeq;
   int64_t keyBegin = 0;
   if (window > 0 && offset + m0 - window + 1 > 0)
-    keyBegin = (offset + m0 - window + 1) / kKeys * kKeys;
+    keyBegin = (offset + m0 - window + 1) / KEYS * KEYS;
 
-  // Keys [n0, n0 + kKeys) of K and V into buffer `stage`.
+  // Keys [n0, n0 + KEYS) of K and V into buffer `stage`.
   auto load = [&](int stage, int64_t n0) {
-    T *dk = sK + stage * kKeys * S, *dv = sV + stage * kKeys * S;
-    for (int i = tid; i < kKeys * D / kVec; i += kWarps * 32) {
+    T *dk = sK + stage * KEYS * S, *dv = sV + stage * KEYS * S;
+    for (int i = tid; i < KEYS * D / kVec; i += WARPS * 32) {
       int r = i / (D / kVec), c = i % (D / kVec) * kVec;
       bool valid = n0 + r < kvSeq;
       int64_t row = valid ? n0 + r : 0;
@@ -141,7 +151,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   };
   load(0, keyBegin);
 
-  for (int i = tid; i < kRows * D / kVec; i += kWarps * 32) {
+  for (int i = tid; i < kRows * D / kVec; i += WARPS * 32) {
     int r = i / (D / kVec), c = i % (D / kVec) * kVec;
     int4 val = make_int4(0, 0, 0, 0);
     if (m0 + r < seq)
@@ -149,154 +159,213 @@ __global__ void __launch_bounds__(kWarps * 32)
     *reinterpret_cast<int4 *>(sQ + r * S + c) = val;
   }
   __syncthreads();
-  uint32_t qFrag[D / 16][4];
-  const T *qRows = sQ + (warp * 16) * S;
+
+  // ldmatrix row addresses of this lane: Q (A operand) and V (transposed)
+  // rows are query rows / keys (lanes 8..15, 24..31 the upper 8), columns
+  // dims (lanes 16.. the second 8); K (not transposed) rows are keys
+  // (lanes 16.. the second 8-key tile), columns dims (lanes 8..15, 24..31
+  // the upper 8).
+  const int aRow = (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 8;
+  const int kRow = (lane & 7) + (lane >> 4) * 8, kCol = ((lane >> 3) & 1) * 8;
+  const T *warpQ = sQ + (warp * 16 * MT) * S;
+  uint32_t qFrag[kQInRegisters ? MT : 1][kQInRegisters ? D / 16 : 1][4];
+  if constexpr (kQInRegisters) {
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    qFrag[kk][0] = word(qRows + g * S + kk * 16 + 2 * t);
-    qFrag[kk][1] = word(qRows + (g + 8) * S + kk * 16 + 2 * t);
-    qFrag[kk][2] = word(qRows + g * S + kk * 16 + 2 * t + 8);
-    qFrag[kk][3] = word(qRows + (g + 8) * S + kk * 16 + 2 * t + 8);
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk)
+        loadMatrices<false>(qFrag[mt][kk],
+                            warpQ + (mt * 16 + aRow) * S + kk * 16 + aCol);
   }
 
-  int64_t pos[2];
-  pos[0] = offset + m0 + warp * 16 + g;
-  pos[1] = pos[0] + 8;
-  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.0f, 0.0f};
-  float o[D / 8][4];
+  float rowMax[MT][2], rowSum[MT][2]; // raw (unscaled) scores' maximum
+  float o[MT][D / 8][4];
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n)
-    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-
-  // ldmatrix row addresses of this lane: K (not transposed) rows are keys
-  // (lanes 16.. the second 8-key tile), columns dims (lanes 8..15, 24..31
-  // the upper 8); V (transposed) rows are keys (lanes 8..15, 24..31 the
-  // upper 8 keys), columns dims (lanes 16.. the second 8 dims).
-  const int kRow = (lane & 7) + (lane >> 4) * 8, kCol = ((lane >> 3) & 1) * 8;
-  const int vRow = (lane & 7) + ((lane >> 3) & 1) * 8, vCol = (lane >> 4) * 8;
+  for (int mt = 0; mt < MT; ++mt) {
+    rowMax[mt][0] = rowMax[mt][1] = -INFINITY;
+    rowSum[mt][0] = rowSum[mt][1] = 0.0f;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n)
+      o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0.0f;
+  }
 
   int stage = 0;
-  for (int64_t n0 = keyBegin; n0 < keyEnd; n0 += kKeys, stage ^= 1) {
-    bool more = n0 + kKeys < keyEnd;
+  for (int64_t n0 = keyBegin; n0 < keyEnd; n0 += KEYS, stage ^= 1) {
+    bool more = n0 + KEYS < keyEnd;
     if (more)
-      load(stage ^ 1, n0 + kKeys);
+      load(stage ^ 1, n0 + KEYS);
     if (more)
       asm volatile("cp.async.wait_group 1;\n" ::);
     else
       asm volatile("cp.async.wait_group 0;\n" ::);
     __syncthreads();
-    const T *tk = sK + stage * kKeys * S, *tv = sV + stage * kKeys * S;
+    const T *tk = sK + stage * KEYS * S, *tv = sV + stage * KEYS * S;
 
-    float s[kKeys / 8][4];
+    if (warpActive) {
+      float s[MT][KEYS / 8][4];
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; ++n)
-      s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+      for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; n += 2)
+        for (int n = 0; n < KEYS / 8; ++n)
+          s[mt][n][0] = s[mt][n][1] = s[mt][n][2] = s[mt][n][3] = 0.0f;
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk) {
-        uint32_t f[4];
-        loadMatrices<false>(f, tk + (n * 8 + kRow) * S + kk * 16 + kCol);
-        mma<T>(s[n], qFrag[kk], f[0], f[1]);
-        mma<T>(s[n + 1], qFrag[kk], f[2], f[3]);
+        uint32_t a[MT][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          if constexpr (kQInRegisters) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              a[mt][e] = qFrag[mt][kk][e];
+          } else {
+            loadMatrices<false>(a[mt],
+                                warpQ + (mt * 16 + aRow) * S + kk * 16 + aCol);
+          }
+        }
+#pragma unroll
+        for (int n = 0; n < KEYS / 8; n += 2) {
+          uint32_t f[4];
+          loadMatrices<false>(f, tk + (n * 8 + kRow) * S + kk * 16 + kCol);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            mma<T>(s[mt][n], a[mt], f[0], f[1]);
+            mma<T>(s[mt][n + 1], a[mt], f[2], f[3]);
+          }
+        }
       }
 
-    float stepMax[2] = {-INFINITY, -INFINITY};
+      // Only blocks on the diagonal, past the cache's end or at the
+      // window's edge are masked: every key of the others is visible to
+      // every row of the block.
+      bool whole = n0 + KEYS - 1 <= offset + m0 && n0 + KEYS <= kvSeq &&
+                   (window <= 0 || n0 > offset + m0 + kRows - 1 - window);
+      if (!whole) {
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; ++n)
+        for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        int row = e / 2;
-        int64_t j = n0 + n * 8 + 2 * t + e % 2;
-        bool visible = j <= pos[row] && j < kvSeq &&
-                       (window <= 0 || j > pos[row] - window);
-        s[n][e] = visible ? s[n][e] * scaleLog2 : -INFINITY;
-        stepMax[row] = fmaxf(stepMax[row], s[n][e]);
+          for (int n = 0; n < KEYS / 8; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              int64_t pos = offset + warpRow0 + mt * 16 + g + 8 * (e / 2);
+              int64_t j = n0 + n * 8 + 2 * t + e % 2;
+              bool visible = j <= pos && j < kvSeq &&
+                             (window <= 0 || j > pos - window);
+              if (!visible)
+                s[mt][n][e] = -INFINITY;
+            }
       }
-    float correction[2];
-#pragma unroll
-    for (int row = 0; row < 2; ++row) {
-      stepMax[row] = fmaxf(stepMax[row],
-                           __shfl_xor_sync(0xffffffff, stepMax[row], 1));
-      stepMax[row] = fmaxf(stepMax[row],
-                           __shfl_xor_sync(0xffffffff, stepMax[row], 2));
-      float newMax = fmaxf(rowMax[row], stepMax[row]);
-      correction[row] =
-          newMax == -INFINITY ? 1.0f : exp2f(rowMax[row] - newMax);
-      rowMax[row] = newMax;
-      rowSum[row] *= correction[row];
-    }
-#pragma unroll
-    for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        int row = e / 2;
-        s[n][e] = s[n][e] == -INFINITY ? 0.0f : exp2f(s[n][e] - rowMax[row]);
-        rowSum[row] += s[n][e];
-      }
-#pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
-      o[n][0] *= correction[0];
-      o[n][1] *= correction[0];
-      o[n][2] *= correction[1];
-      o[n][3] *= correction[1];
-    }
 
 #pragma unroll
-    for (int kk = 0; kk < kKeys / 16; ++kk) {
-      uint32_t p[4] = {pack<T>(s[2 * kk][0], s[2 * kk][1]),
-                       pack<T>(s[2 * kk][2], s[2 * kk][3]),
-                       pack<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                       pack<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      for (int mt = 0; mt < MT; ++mt) {
+        float scaledMax[2], correction[2];
 #pragma unroll
-      for (int n = 0; n < D / 8; n += 2) {
-        uint32_t f[4];
-        loadMatrices<true>(f, tv + (kk * 16 + vRow) * S + n * 8 + vCol);
-        mma<T>(o[n], p, f[0], f[1]);
-        mma<T>(o[n + 1], p, f[2], f[3]);
+        for (int row = 0; row < 2; ++row) {
+          float stepMax = -INFINITY;
+#pragma unroll
+          for (int n = 0; n < KEYS / 8; ++n)
+            stepMax = fmaxf(stepMax,
+                            fmaxf(s[mt][n][2 * row], s[mt][n][2 * row + 1]));
+          stepMax = fmaxf(stepMax, __shfl_xor_sync(0xffffffff, stepMax, 1));
+          stepMax = fmaxf(stepMax, __shfl_xor_sync(0xffffffff, stepMax, 2));
+          float newMax = fmaxf(rowMax[mt][row], stepMax);
+          // A row that has seen no visible key yet keeps everything at 0.
+          bool none = newMax == -INFINITY;
+          scaledMax[row] = none ? 0.0f : newMax * scaleLog2;
+          correction[row] =
+              none ? 1.0f : exp2f((rowMax[mt][row] - newMax) * scaleLog2);
+          rowMax[mt][row] = newMax;
+          rowSum[mt][row] *= correction[row];
+        }
+        // p = 2^(s * scale - max * scale): one FFMA and one exp2 each
+        // (a masked -inf gives 0).
+#pragma unroll
+        for (int n = 0; n < KEYS / 8; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            int row = e / 2;
+            s[mt][n][e] =
+                exp2f(fmaf(s[mt][n][e], scaleLog2, -scaledMax[row]));
+            rowSum[mt][row] += s[mt][n][e];
+          }
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n) {
+          o[mt][n][0] *= correction[0];
+          o[mt][n][1] *= correction[0];
+          o[mt][n][2] *= correction[1];
+          o[mt][n][3] *= correction[1];
+        }
+      }
+
+      // P straight from the score registers (S's accumulator layout is
+      // P's A-operand layout), V by transposing ldmatrix.
+#pragma unroll
+      for (int kk = 0; kk < KEYS / 16; ++kk) {
+        uint32_t p[MT][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          p[mt][0] = pack<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          p[mt][1] = pack<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          p[mt][2] = pack<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          p[mt][3] = pack<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int n = 0; n < D / 8; n += 2) {
+          uint32_t f[4];
+          loadMatrices<true>(f, tv + (kk * 16 + aRow) * S + n * 8 + aCol);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            mma<T>(o[mt][n], p[mt], f[0], f[1]);
+            mma<T>(o[mt][n + 1], p[mt], f[2], f[3]);
+          }
+        }
       }
     }
     __syncthreads(); // this stage is loaded again two steps on
   }
 
+  if (!warpActive)
+    return;
 #pragma unroll
-  for (int row = 0; row < 2; ++row) {
-    rowSum[row] += __shfl_xor_sync(0xffffffff, rowSum[row], 1);
-    rowSum[row] += __shfl_xor_sync(0xffffffff, rowSum[row], 2);
-  }
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-  for (int row = 0; row < 2; ++row) {
-    int64_t r = m0 + warp * 16 + g + 8 * row;
-    if (r >= seq)
-      continue;
-    float inv = 1.0f / rowSum[row];
-    T *dst = out + (b * seq + r) * qStride + h * D + 2 * t;
+    for (int row = 0; row < 2; ++row) {
+      float sum = rowSum[mt][row];
+      sum += __shfl_xor_sync(0xffffffff, sum, 1);
+      sum += __shfl_xor_sync(0xffffffff, sum, 2);
+      int64_t r = warpRow0 + mt * 16 + g + 8 * row;
+      if (r >= seq)
+        continue;
+      float inv = 1.0f / sum;
+      T *dst = out + (b * seq + r) * qStride + h * D + 2 * t;
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n)
-      *reinterpret_cast<uint32_t *>(dst + n * 8) =
-          pack<T>(o[n][2 * row] * inv, o[n][2 * row + 1] * inv);
-  }
+      for (int n = 0; n < D / 8; ++n)
+        *reinterpret_cast<uint32_t *>(dst + n * 8) =
+            pack<T>(o[mt][n][2 * row] * inv, o[mt][n][2 * row + 1] * inv);
+    }
 }
 
-template <typename T, int D>
+template <typename T, int D, int MT, int KEYS, int WARPS>
 void launch(Context &ctx, const void *q, const void *k, const void *v,
-            int64_t b, int64_t seq, int64_t kvSeq, int64_t qHeads,
+            int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
             int64_t kvHeads, int64_t qHeadBegin, int64_t kvHeadBegin,
-            int64_t groups, int64_t window, int64_t offset, void *out) {
-  constexpr size_t shared = sizeof(T) * (kRows + 4 * kKeys) * (D + kPad);
+            int64_t groups, int64_t window, const int32_t *offsets,
+            void *out) {
+  constexpr int kRows = 16 * MT * WARPS;
+  constexpr size_t shared = sizeof(T) * (kRows + 4 * KEYS) * (D + kPad);
   // (per launch: the setting belongs to the current device)
-  check(cudaFuncSetAttribute(flashKernel<T, D>,
+  check(cudaFuncSetAttribute(flashKernel<T, D, MT, KEYS, WARPS>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(shared)),
         "flash attention shared memory");
-  dim3 grid(unsigned((seq + kRows - 1) / kRows), unsigned(qHeads));
+  dim3 grid(unsigned((seq + kRows - 1) / kRows), unsigned(qHeads),
+            unsigned(batch));
   float scaleLog2 = float(1.4426950408889634 / std::sqrt(double(D)));
-  flashKernel<T, D><<<grid, kWarps * 32, shared,
-                      cudaStream_t(ctx.stream())>>>(
+  flashKernel<T, D, MT, KEYS, WARPS><<<grid, WARPS * 32, shared,
+                          cudaStream_t(ctx.stream())>>>(
       static_cast<const T *>(q), static_cast<const T *>(k),
-      static_cast<const T *>(v), static_cast<T *>(out), b, seq, kvSeq,
+      static_cast<const T *>(v), static_cast<T *>(out), seq, kvSeq,
       int(qHeads), int(kvHeads), int(qHeadBegin), int(kvHeadBegin),
-      int(groups), window, offset, scaleLog2);
+      int(groups), window, offsets, scaleLog2);
   check(cudaGetLastError(), "flash attention");
 }
 
@@ -330,21 +399,53 @@ bool tpc::cuda::flashAttentionApplies(DType dtype, int64_t headDim) {
 }
 
 void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
-                               const void *k, const void *v, int64_t b,
+                               const void *k, const void *v, int64_t batch,
                                int64_t seq, int64_t kvSeq, int64_t qHeads,
                                int64_t kvHeads, int64_t headDim,
                                int64_t qHeadBegin, int64_t kvHeadBegin,
-                               int64_t groups, int64_t window, int64_t offset,
-                               void *out) {
+                               int64_t groups, int64_t window,
+                               const int32_t *offsets, void *out,
+                               FlashTiles tiles) {
   bool launched = withHeadDim(headDim, [&](auto d) {
-    if (dtype == DType::BF16)
-      launch<__nv_bfloat16, d()>(ctx, q, k, v, b, seq, kvSeq, qHeads, kvHeads,
-                                 qHeadBegin, kvHeadBegin, groups, window,
-                                 offset, out);
-    else
-      launch<__half, d()>(ctx, q, k, v, b, seq, kvSeq, qHeads, kvHeads,
-                          qHeadBegin, kvHeadBegin, groups, window, offset,
-                          out);
+    constexpr int D = d();
+    if (tiles.rowTiles == 0) {
+      // Measured on an H200 (docs/benchmarks.md): 64-row blocks are
+      // faster while there are few blocks (the causal triangle leaves the
+      // last wave uneven), blocks of 128 rows once there are many.
+      int64_t blocksOf128 = (seq + 127) / 128 * qHeads * batch;
+      tiles = D == 128 && blocksOf128 >= 1024 ? kManyBlocks : kFewBlocks;
+    }
+    auto withType = [&](auto mt, auto keys, auto warps) {
+      if (dtype == DType::BF16)
+        launch<__nv_bfloat16, D, mt(), keys(), warps()>(
+            ctx, q, k, v, batch, seq, kvSeq, qHeads, kvHeads, qHeadBegin,
+            kvHeadBegin, groups, window, offsets, out);
+      else
+        launch<__half, D, mt(), keys(), warps()>(
+            ctx, q, k, v, batch, seq, kvSeq, qHeads, kvHeads, qHeadBegin,
+            kvHeadBegin, groups, window, offsets, out);
+    };
+    using I = std::integral_constant<int, 1>;
+    using II = std::integral_constant<int, 2>;
+    using W4 = std::integral_constant<int, 4>;
+    using W8 = std::integral_constant<int, 8>;
+    using K32 = std::integral_constant<int, 32>;
+    using K64 = std::integral_constant<int, 64>;
+    if (tiles == kFewBlocks)
+      return withType(I(), K64(), W4());
+    if constexpr (D == 128) {
+      if (tiles == FlashTiles{2, 64, 4})
+        return withType(II(), K64(), W4());
+      if (tiles == FlashTiles{2, 32, 4})
+        return withType(II(), K32(), W4());
+      if (tiles == FlashTiles{1, 64, 8})
+        return withType(I(), K64(), W8());
+    }
+    throw std::runtime_error(
+        "flash attention: no kernel of " + std::to_string(tiles.warps) +
+        " warps of " + std::to_string(tiles.rowTiles) + " row tiles and " +
+        std::to_string(tiles.keys) + " keys a step for head dimension " +
+        std::to_string(headDim));
   });
   if (!launched)
     throw std::runtime_error("flash attention: head dimension " +

@@ -1,10 +1,10 @@
 //===- FlashAttention.h - fused attention for 16-bit programs ---*- C++ -*-===//
 //
 // Causal (optionally sliding-window) GQA attention in one kernel, tiled the
-// way FlashAttention-2 is: each block of four warps owns 64 query rows of
-// one head, walks the key blocks its rows can see, and keeps the scores,
-// the online-softmax statistics and the output in registers (tensor-core
-// mma.sync on bf16/f16, f32 accumulation). Nothing of size seq x keys is
+// way FlashAttention-2 is: each block of four warps owns 64 or 128 query
+// rows of one head of one sequence, walks the key blocks its rows can
+// see, and keeps the scores, the online-softmax statistics and the output
+// in registers (tensor-core mma.sync on bf16/f16, f32 accumulation). Nothing of size seq x keys is
 // ever written to memory, and key blocks past a block's last position are
 // never read.
 //
@@ -27,13 +27,29 @@ namespace tpc::cuda {
 /// (and is not turned off).
 bool flashAttentionApplies(DType dtype, int64_t headDim);
 
-/// The arguments and result of cuda::attention for one batch row `b`
-/// whose query i is at position `offset` + i.
+/// A kernel variant: `warps` warps of `rowTiles` m16 row tiles (query
+/// rows a block: 16 x rowTiles x warps), `keys` keys a step. Every head
+/// dimension has {1, 64, 4}; 128 also {2, 64, 4}, {2, 32, 4} (two
+/// tiles' accumulators in fewer registers) and {1, 64, 8}. rowTiles 0:
+/// the default for the shape.
+struct FlashTiles {
+  int rowTiles = 0;
+  int keys = 64;
+  int warps = 4;
+  constexpr bool operator==(const FlashTiles &o) const {
+    return rowTiles == o.rowTiles && keys == o.keys && warps == o.warps;
+  }
+};
+
+/// The arguments and result of cuda::attention, all sequences in one
+/// launch; `offsets` is in device memory (or null for zeros). `tiles`
+/// forces a variant (tests and benchmarks compare them).
 void flashAttention(Context &ctx, DType dtype, const void *q, const void *k,
-                    const void *v, int64_t b, int64_t seq, int64_t kvSeq,
+                    const void *v, int64_t batch, int64_t seq, int64_t kvSeq,
                     int64_t qHeads, int64_t kvHeads, int64_t headDim,
                     int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
-                    int64_t window, int64_t offset, void *out);
+                    int64_t window, const int32_t *offsets, void *out,
+                    FlashTiles tiles = {});
 
 } // namespace tpc::cuda
 

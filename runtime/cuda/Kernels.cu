@@ -11,7 +11,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 #include <stdexcept>
+#include <type_traits>
+#include <map>
 #include <vector>
 
 using namespace tpc;
@@ -57,6 +62,53 @@ template <typename Fn> void dispatch(DType dtype, Fn &&fn) {
 
 int blocksFor(int64_t n, int threads) {
   return int(std::min<int64_t>((n + threads - 1) / threads, 65535));
+}
+
+// Elementwise kernels: 16 bytes of each operand per thread and step where
+// sizes and pointers allow (the common case), one element otherwise; the
+// arithmetic per element is the same either way.
+template <typename T> constexpr int kVecOf = 16 / sizeof(T);
+
+bool vectorizable(int64_t n, int vec, std::initializer_list<const void *> ps) {
+  if (n % vec != 0)
+    return false;
+  for (const void *p : ps)
+    if (p && reinterpret_cast<uintptr_t>(p) % 16 != 0)
+      return false;
+  return true;
+}
+
+template <typename T, typename Op>
+__global__ void binaryKernelVec(const T *a, const T *b, int64_t n, T *out,
+                                Op op) {
+  constexpr int V = kVecOf<T>;
+  for (int64_t i = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) * V;
+       i < n; i += int64_t(gridDim.x) * blockDim.x * V) {
+    int4 va = *reinterpret_cast<const int4 *>(a + i);
+    int4 vb = *reinterpret_cast<const int4 *>(b + i), vo;
+    const T *ea = reinterpret_cast<const T *>(&va);
+    const T *eb = reinterpret_cast<const T *>(&vb);
+    T *eo = reinterpret_cast<T *>(&vo);
+#pragma unroll
+    for (int e = 0; e < V; ++e)
+      eo[e] = store<T>(op(load(ea[e]), load(eb[e])));
+    *reinterpret_cast<int4 *>(out + i) = vo;
+  }
+}
+
+template <typename T, typename Op>
+__global__ void unaryKernelVec(const T *x, int64_t n, T *out, Op op) {
+  constexpr int V = kVecOf<T>;
+  for (int64_t i = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) * V;
+       i < n; i += int64_t(gridDim.x) * blockDim.x * V) {
+    int4 vx = *reinterpret_cast<const int4 *>(x + i), vo;
+    const T *ex = reinterpret_cast<const T *>(&vx);
+    T *eo = reinterpret_cast<T *>(&vo);
+#pragma unroll
+    for (int e = 0; e < V; ++e)
+      eo[e] = store<T>(op(load(ex[e])));
+    *reinterpret_cast<int4 *>(out + i) = vo;
+  }
 }
 
 template <typename T, typename Op>
@@ -165,9 +217,21 @@ __global__ void embeddingKernel(const T *table, int64_t rowBegin,
   }
 }
 
+/// The (cos, sin) table of Context::ropeTable.
+__global__ void ropeTableKernel(float2 *table, int64_t positions,
+                                int64_t headDim, double theta) {
+  int64_t half = headDim / 2;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+       i < positions * half; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t position = i / half, pair = i % half;
+    double angle = position * pow(theta, -2.0 * pair / headDim);
+    table[i] = make_float2(float(cos(angle)), float(sin(angle)));
+  }
+}
+
 template <typename T>
 __global__ void ropeKernel(T *x, int64_t batch, int64_t seq, int64_t heads,
-                           int64_t headDim, double theta,
+                           int64_t headDim, const float2 *table,
                            const int32_t *offsets) {
   int64_t half = headDim / 2;
   int64_t total = batch * seq * heads * half;
@@ -178,11 +242,10 @@ __global__ void ropeKernel(T *x, int64_t batch, int64_t seq, int64_t heads,
     int64_t s = token % seq, b = token / seq;
     int64_t position = (offsets ? offsets[b] : 0) + s;
     T *v = x + rest * headDim;
-    double angle = position * pow(theta, -2.0 * pair / headDim);
-    float c = float(cos(angle)), sn = float(sin(angle));
+    float2 cs = table[position * half + pair];
     float x0 = load(v[pair]), x1 = load(v[pair + half]);
-    v[pair] = store<T>(x0 * c - x1 * sn);
-    v[pair + half] = store<T>(x1 * c + x0 * sn);
+    v[pair] = store<T>(x0 * cs.x - x1 * cs.y);
+    v[pair + half] = store<T>(x1 * cs.x + x0 * cs.y);
   }
 }
 
@@ -212,22 +275,38 @@ __global__ void softmaxKernel(const float *scores, int64_t seq, int64_t keys,
 }
 
 constexpr int kThreads = 256;
+constexpr int kGemvWarps = 4;   // outputs per block of the GEMV kernel
+// Rows the GEMV kernel takes at most: on an H200 it reads Llama-3-8B's
+// weights 10-40% faster than cuBLAS at 1 and 2 rows, slower from 4
+// (tpc-gpu-kernel-bench, docs/benchmarks.md).
+constexpr int kGemvMaxRows = 2;
 
 template <typename T, typename Op>
 void binary(Context &ctx, const void *a, const void *b, int64_t n, void *out,
             Op op) {
-  binaryKernel<<<blocksFor(n, kThreads), kThreads, 0,
-                 cudaStream_t(ctx.stream())>>>(
-      static_cast<const T *>(a), static_cast<const T *>(b), n,
-      static_cast<T *>(out), op);
+  auto stream = cudaStream_t(ctx.stream());
+  auto ta = static_cast<const T *>(a), tb = static_cast<const T *>(b);
+  auto to = static_cast<T *>(out);
+  if (vectorizable(n, kVecOf<T>, {a, b, out}))
+    binaryKernelVec<<<blocksFor(n / kVecOf<T>, kThreads), kThreads, 0,
+                      stream>>>(ta, tb, n, to, op);
+  else
+    binaryKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(ta, tb, n,
+                                                                   to, op);
   check(cudaGetLastError(), "binary kernel");
 }
 
 template <typename T, typename Op>
 void unary(Context &ctx, const void *x, int64_t n, void *out, Op op) {
-  unaryKernel<<<blocksFor(n, kThreads), kThreads, 0,
-                cudaStream_t(ctx.stream())>>>(static_cast<const T *>(x), n,
-                                              static_cast<T *>(out), op);
+  auto stream = cudaStream_t(ctx.stream());
+  auto tx = static_cast<const T *>(x);
+  auto to = static_cast<T *>(out);
+  if (vectorizable(n, kVecOf<T>, {x, out}))
+    unaryKernelVec<<<blocksFor(n / kVecOf<T>, kThreads), kThreads, 0,
+                     stream>>>(tx, n, to, op);
+  else
+    unaryKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(tx, n, to,
+                                                                  op);
   check(cudaGetLastError(), "unary kernel");
 }
 
@@ -265,15 +344,41 @@ void gemm(Context &ctx, DType dtype, const void *a, int64_t m, int64_t k,
 struct Context::Impl {
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  // deviceInts' buffer and what it holds.
+  int32_t *ints = nullptr;
+  int64_t intsCapacity = 0;
+  std::vector<int32_t> intsHeld;
+  // ropeTable's tables by (theta, headDim), and the positions each holds.
+  struct RopeTable {
+    float2 *data = nullptr;
+    int64_t positions = 0;
+  };
+  std::map<std::pair<double, int64_t>, RopeTable> ropeTables;
 };
 
 Context::Context() : impl(new Impl) {
+  // Tensors come from the device's stream-ordered pool, which by default
+  // hands freed memory back to the driver at every synchronization (each
+  // pass, each decode step) and maps it again on the next allocation.
+  // Keep it, as PyTorch's caching allocator does: the pool holds the peak.
+  int device = 0;
+  cudaMemPool_t pool;
+  check(cudaGetDevice(&device), "device");
+  check(cudaDeviceGetDefaultMemPool(&pool, device), "memory pool");
+  uint64_t keepAll = UINT64_MAX;
+  check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold,
+                                &keepAll),
+        "memory pool release threshold");
   check(cudaStreamCreate(&impl->stream), "stream");
   check(cublasCreate(&impl->cublas), "create");
   check(cublasSetStream(impl->cublas, impl->stream), "set stream");
 }
 
 Context::~Context() {
+  if (impl->ints)
+    cudaFreeAsync(impl->ints, impl->stream);
+  for (auto &entry : impl->ropeTables)
+    cudaFreeAsync(entry.second.data, impl->stream);
   cublasDestroy(impl->cublas);
   cudaStreamDestroy(impl->stream);
 }
@@ -283,6 +388,51 @@ void Context::synchronize() {
 }
 void *Context::stream() const { return impl->stream; }
 void *Context::cublas() const { return impl->cublas; }
+
+const void *Context::ropeTable(double theta, int64_t headDim,
+                               int64_t positions) {
+  Impl::RopeTable &table = impl->ropeTables[{theta, headDim}];
+  if (positions > table.positions) {
+    // Grown at least twofold, so a generation recomputes it a few times.
+    int64_t grown = std::max<int64_t>({positions, 2 * table.positions, 1024});
+    if (table.data)
+      check(cudaFreeAsync(table.data, impl->stream), "RoPE table");
+    int64_t entries = grown * (headDim / 2);
+    check(cudaMallocAsync(reinterpret_cast<void **>(&table.data),
+                          sizeof(float2) * std::max<int64_t>(entries, 1),
+                          impl->stream),
+          "RoPE table");
+    ropeTableKernel<<<blocksFor(entries, kThreads), kThreads, 0,
+                      impl->stream>>>(table.data, grown, headDim, theta);
+    check(cudaGetLastError(), "RoPE table");
+    table.positions = grown;
+  }
+  return table.data;
+}
+
+const int32_t *Context::deviceInts(const int32_t *values, int64_t n) {
+  if (n == 0)
+    return nullptr;
+  if (impl->intsHeld.size() == size_t(n) &&
+      std::equal(values, values + n, impl->intsHeld.begin()))
+    return impl->ints;
+  if (n > impl->intsCapacity) {
+    // Freed in stream order: kernels queued earlier still read it.
+    if (impl->ints)
+      check(cudaFreeAsync(impl->ints, impl->stream), "device ints");
+    impl->intsCapacity = std::max<int64_t>(n, 64);
+    check(cudaMallocAsync(reinterpret_cast<void **>(&impl->ints),
+                          sizeof(int32_t) * impl->intsCapacity, impl->stream),
+          "device ints");
+  }
+  // From pageable memory this copy is staged before the call returns, so
+  // `values` may go right after; it lands after every kernel queued before.
+  check(cudaMemcpyAsync(impl->ints, values, sizeof(int32_t) * n,
+                        cudaMemcpyHostToDevice, impl->stream),
+        "device ints");
+  impl->intsHeld.assign(values, values + n);
+  return impl->ints;
+}
 
 bool tpc::cuda::deviceAvailable(std::string *why) {
   int count = 0;
@@ -349,16 +499,176 @@ void tpc::cuda::randomFill(Context &ctx, DType dtype, uint64_t key,
 }
 
 namespace {
-/// y = act(y + bias) in place, the epilogue of a fused linear.
-template <typename T, typename Op>
+/// y = act(y + bias) in place, the epilogue of a fused linear; V elements
+/// (one 16-byte vector, cols a multiple of V) or 1 per thread and step.
+template <typename T, int V, typename Op>
 __global__ void biasActivationKernel(T *y, const T *bias, int64_t rows,
                                      int64_t cols, Op op) {
+  using Chunk = std::conditional_t<V == 1, T, int4>;
+  for (int64_t i = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) * V;
+       i < rows * cols; i += int64_t(gridDim.x) * blockDim.x * V) {
+    Chunk chunk = *reinterpret_cast<const Chunk *>(y + i);
+    T *e = reinterpret_cast<T *>(&chunk);
+    int64_t col = bias ? i % cols : 0;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      float v = load(e[k]);
+      if (bias)
+        v += load(bias[col + k]);
+      e[k] = store<T>(op(v));
+    }
+    *reinterpret_cast<Chunk *>(y + i) = chunk;
+  }
+}
+struct NoActivation {
+  __device__ float operator()(float v) const { return v; }
+};
+
+/// y[r, j] = op(x[r, :] . w[j, :] + bias[j]) for rows r < `rows` <= R: one
+/// warp per output j reads w's row once, in 16-byte vectors (streamed past
+/// L1, which keeps x for the other warps), f32 accumulation.
+template <typename T, int R, typename Op>
+__global__ void __launch_bounds__(kGemvWarps * 32)
+    gemvKernel(const T *__restrict__ x, int rows, int64_t in,
+               const T *__restrict__ w, int64_t out,
+               const T *__restrict__ bias, Op op, T *__restrict__ y) {
+  constexpr int kVec = 16 / sizeof(T);
+  const int lane = threadIdx.x % 32;
+  const int64_t j = blockIdx.x * int64_t(kGemvWarps) + threadIdx.x / 32;
+  if (j >= out)
+    return;
+  const T *row = w + j * in;
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+    acc[r] = 0.0f;
+#pragma unroll 4
+  for (int64_t i = int64_t(lane) * kVec; i < in; i += 32 * kVec) {
+    int4 wv = __ldcs(reinterpret_cast<const int4 *>(row + i));
+    const T *we = reinterpret_cast<const T *>(&wv);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (r < rows) {
+        int4 xv = __ldg(reinterpret_cast<const int4 *>(x + r * in + i));
+        const T *xe = reinterpret_cast<const T *>(&xv);
+#pragma unroll
+        for (int e = 0; e < kVec; ++e)
+          acc[r] = fmaf(load(we[e]), load(xe[e]), acc[r]);
+      }
+    }
+  }
+  float b = bias ? load(bias[j]) : 0.0f;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    float v = acc[r];
+#pragma unroll
+    for (int delta = 16; delta > 0; delta /= 2)
+      v += __shfl_xor_sync(0xffffffff, v, delta);
+    if (lane == r && r < rows)
+      y[r * out + j] = store<T>(op(v + b));
+  }
+}
+
+/// The most rows the GEMV kernel takes (TPC_GEMV=N lowers it, 0 turns it
+/// off): past that, cuBLAS's tensor-core GEMMs are faster.
+int gemvMaxRows() {
+  static const int rows = [] {
+    const char *env = std::getenv("TPC_GEMV");
+    return env ? std::clamp(std::atoi(env), 0, kGemvMaxRows) : kGemvMaxRows;
+  }();
+  return rows;
+}
+
+/// The GEMV kernel for y = act(x W^T + bias) when it applies.
+bool gemv(Context &ctx, DType dtype, const void *x, int64_t rows, int64_t in,
+          const void *weight, bool inOut, int64_t out, const void *bias,
+          Activation act, void *y) {
+  auto aligned = [](const void *p) {
+    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+  };
+  if (inOut || rows < 1 || rows > gemvMaxRows() ||
+      in * int64_t(dtypeSize(dtype)) % 16 != 0 || !aligned(x) ||
+      !aligned(weight))
+    return false;
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto go = [&](auto r, auto op) {
+      gemvKernel<T, r(), decltype(op)>
+          <<<unsigned((out + kGemvWarps - 1) / kGemvWarps), kGemvWarps * 32, 0,
+             cudaStream_t(ctx.stream())>>>(
+              static_cast<const T *>(x), int(rows), in,
+              static_cast<const T *>(weight), out,
+              static_cast<const T *>(bias), op, static_cast<T *>(y));
+    };
+    auto withRows = [&](auto op) {
+      static_assert(kGemvMaxRows == 2);
+      if (rows == 1)
+        go(std::integral_constant<int, 1>(), op);
+      else
+        go(std::integral_constant<int, 2>(), op);
+    };
+    if (act == Activation::Gelu)
+      withRows(GeluTanhOp());
+    else if (act == Activation::Silu)
+      withRows(SiluOp());
+    else
+      withRows(NoActivation());
+    check(cudaGetLastError(), "gemv");
+  });
+  return true;
+}
+
+/// Whether candidate (a, ia) beats (b, ib): cpu::localArgmax's rule.
+__device__ inline bool beats(float a, int ia, float b, int ib) {
+  if (ia < 0 || isnan(a))
+    return false;
+  if (ib < 0 || isnan(b))
+    return true;
+  return a > b || (a == b && ia < ib);
+}
+
+/// One block per row: each thread's best of its columns, then the block's.
+template <typename T>
+__global__ void rowArgmaxKernel(const T *x, int64_t cols, float *values,
+                                int *indices) {
+  const T *row = x + blockIdx.x * cols;
+  float best = 0.0f;
+  int at = -1;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    float v = load(row[c]);
+    if (beats(v, int(c), best, at)) {
+      best = v;
+      at = int(c);
+    }
+  }
+  __shared__ float bestValue[kThreads];
+  __shared__ int bestAt[kThreads];
+  bestValue[threadIdx.x] = best;
+  bestAt[threadIdx.x] = at;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half &&
+        beats(bestValue[threadIdx.x + half], bestAt[threadIdx.x + half],
+              bestValue[threadIdx.x], bestAt[threadIdx.x])) {
+      bestValue[threadIdx.x] = bestValue[threadIdx.x + half];
+      bestAt[threadIdx.x] = bestAt[threadIdx.x + half];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    values[blockIdx.x] = bestValue[0];
+    indices[blockIdx.x] = bestAt[0];
+  }
+}
+
+template <typename T>
+__global__ void writeCacheKernel(const T *x, int64_t batch, int64_t seq,
+                                 int64_t width, T *cache, int64_t capacity,
+                                 const int32_t *offsets) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-       i < rows * cols; i += int64_t(gridDim.x) * blockDim.x) {
-    float v = load(y[i]);
-    if (bias)
-      v += load(bias[i % cols]);
-    y[i] = store<T>(op(v));
+       i < batch * seq * width; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t c = i % width, row = i / width, b = row / seq, p = row % seq;
+    cache[(b * capacity + offsets[b] + p) * width + c] = x[i];
   }
 }
 } // namespace
@@ -367,14 +677,24 @@ void tpc::cuda::linear(Context &ctx, DType dtype, const void *x, int64_t rows,
                        int64_t in, const void *weight, bool inOut,
                        int64_t out, const void *bias, Activation act,
                        void *y) {
+  if (gemv(ctx, dtype, x, rows, in, weight, inOut, out, bias, act, y))
+    return;
   if (act != Activation::None) {
     gemm(ctx, dtype, x, rows, in, weight, inOut, out, y, 0.0f);
     dispatch(dtype, [&](auto tag) {
       using T = decltype(tag);
       auto launch = [&](auto op) {
-        biasActivationKernel<<<blocksFor(rows * out, kThreads), kThreads, 0,
-                               cudaStream_t(ctx.stream())>>>(
-            static_cast<T *>(y), static_cast<const T *>(bias), rows, out, op);
+        auto stream = cudaStream_t(ctx.stream());
+        auto ty = static_cast<T *>(y);
+        auto tb = static_cast<const T *>(bias);
+        if (vectorizable(out, kVecOf<T>, {y}))
+          biasActivationKernel<T, kVecOf<T>>
+              <<<blocksFor(rows * out / kVecOf<T>, kThreads), kThreads, 0,
+                 stream>>>(ty, tb, rows, out, op);
+        else
+          biasActivationKernel<T, 1>
+              <<<blocksFor(rows * out, kThreads), kThreads, 0, stream>>>(
+                  ty, tb, rows, out, op);
       };
       if (act == Activation::Gelu)
         launch(GeluTanhOp());
@@ -398,8 +718,56 @@ void tpc::cuda::linear(Context &ctx, DType dtype, const void *x, int64_t rows,
 void tpc::cuda::lmHead(Context &ctx, DType dtype, const void *x, int64_t rows,
                        int64_t hidden, const void *table, int64_t vocab,
                        void *logits) {
+  if (gemv(ctx, dtype, x, rows, hidden, table, /*inOut=*/false, vocab,
+           nullptr, Activation::None, logits))
+    return;
   gemm(ctx, dtype, x, rows, hidden, table, /*bIsKN=*/false, vocab, logits,
        0.0f);
+}
+
+void tpc::cuda::writeCache(Context &ctx, DType dtype, const void *x,
+                           int64_t batch, int64_t seq, int64_t width,
+                           void *cache, int64_t capacity,
+                           const int32_t *offsets) {
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    writeCacheKernel<<<blocksFor(batch * seq * width, kThreads), kThreads, 0,
+                       cudaStream_t(ctx.stream())>>>(
+        static_cast<const T *>(x), batch, seq, width, static_cast<T *>(cache),
+        capacity, offsets);
+    check(cudaGetLastError(), "KV cache write");
+  });
+}
+
+void tpc::cuda::rowArgmax(Context &ctx, DType dtype, const void *x,
+                          int64_t rows, int64_t cols, float *values,
+                          int64_t *indices) {
+  if (rows == 0)
+    return;
+  cudaStream_t stream = cudaStream_t(ctx.stream());
+  // [rows] values, then [rows] indices, in one allocation and one copy.
+  void *result = nullptr;
+  size_t bytes = rows * (sizeof(float) + sizeof(int));
+  check(cudaMallocAsync(&result, bytes, stream), "argmax");
+  auto *deviceValues = static_cast<float *>(result);
+  auto *deviceIndices = reinterpret_cast<int *>(deviceValues + rows);
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    rowArgmaxKernel<<<unsigned(rows), kThreads, 0, stream>>>(
+        static_cast<const T *>(x), cols, deviceValues, deviceIndices);
+    check(cudaGetLastError(), "argmax");
+  });
+  std::vector<char> host(bytes);
+  check(cudaMemcpyAsync(host.data(), result, bytes, cudaMemcpyDeviceToHost,
+                        stream),
+        "argmax result");
+  check(cudaFreeAsync(result, stream), "argmax");
+  ctx.synchronize();
+  std::memcpy(values, host.data(), rows * sizeof(float));
+  const int *at = reinterpret_cast<const int *>(host.data() +
+                                                rows * sizeof(float));
+  for (int64_t r = 0; r < rows; ++r)
+    indices[r] = at[r];
 }
 
 void tpc::cuda::embedding(Context &ctx, DType dtype, const void *table,
@@ -485,12 +853,20 @@ void tpc::cuda::addRmsNorm(Context &ctx, DType dtype, const void *a,
 void tpc::cuda::rope(Context &ctx, DType dtype, void *x, int64_t batch,
                      int64_t seq, int64_t heads, int64_t headDim, double theta,
                      const int32_t *offsets) {
+  int64_t positions = seq;
+  for (int64_t b = 0; offsets && b < batch; ++b)
+    positions = std::max<int64_t>(positions, offsets[b] + seq);
+  auto table = static_cast<const float2 *>(
+      ctx.ropeTable(theta, headDim, positions));
+  const int32_t *deviceOffsets =
+      offsets ? ctx.deviceInts(offsets, batch) : nullptr;
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     int64_t total = batch * seq * heads * (headDim / 2);
     ropeKernel<<<blocksFor(total, kThreads), kThreads, 0,
                  cudaStream_t(ctx.stream())>>>(static_cast<T *>(x), batch, seq,
-                                               heads, headDim, theta, offsets);
+                                               heads, headDim, table,
+                                               deviceOffsets);
     check(cudaGetLastError(), "rope");
   });
 }
@@ -511,13 +887,12 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
   auto aligned = [](const void *p) {
     return reinterpret_cast<uintptr_t>(p) % 16 == 0;
   };
-  // 16-bit programs: the fused kernel, one launch per batch row.
+  // 16-bit programs: the fused kernel, every sequence in one launch.
   if (flashAttentionApplies(dtype, headDim) && aligned(q) && aligned(k) &&
       aligned(v) && aligned(out)) {
-    for (int64_t b = 0; b < batch; ++b)
-      flashAttention(ctx, dtype, q, k, v, b, seq, kvSeq, qHeads, kvHeads,
-                     headDim, qHeadBegin, kvHeadBegin, groups, window,
-                     offsetOf(b), out);
+    flashAttention(ctx, dtype, q, k, v, batch, seq, kvSeq, qHeads, kvHeads,
+                   headDim, qHeadBegin, kvHeadBegin, groups, window,
+                   offsets ? ctx.deviceInts(offsets, batch) : nullptr, out);
     return;
   }
   // Per batch row, chunk of query rows and local KV head, the local query

@@ -42,6 +42,16 @@ public:
   void synchronize();
   void *stream() const;
   void *cublas() const;
+  /// `values` copied to device memory for work queued next on this
+  /// context's stream, uploaded only when they differ from the last call's
+  /// (a decode step hands the same offsets to every layer). The pointer is
+  /// valid until the next call; stream order keeps kernels queued before
+  /// it reading the values they were given.
+  const int32_t *deviceInts(const int32_t *values, int64_t n);
+  /// RoPE's (cos, sin) of position p and pair i at [p * headDim / 2 + i]
+  /// for positions [0, positions) at least, in device memory (float2),
+  /// computed once per (theta, headDim) and grown as needed.
+  const void *ropeTable(double theta, int64_t headDim, int64_t positions);
 
 private:
   struct Impl;
@@ -57,7 +67,9 @@ void convert(Context &ctx, DType from, const void *x, DType to, int64_t n,
 void randomFill(Context &ctx, DType dtype, uint64_t key, float scale,
                 float offset, int64_t n, void *out);
 /// y = act(x W + bias): the GEMM, then one kernel that adds the bias and
-/// applies the activation (none: the bias is the GEMM's C input).
+/// applies the activation (none: the bias is the GEMM's C input). A few
+/// rows (decode) against a [out, in] weight take one memory-bound kernel
+/// with the bias and activation in it instead (TPC_GEMV=0 turns it off).
 void linear(Context &ctx, DType dtype, const void *x, int64_t rows, int64_t in,
             const void *weight, bool inOut, int64_t out, const void *bias,
             Activation act, void *y);
@@ -85,11 +97,25 @@ void addLayerNorm(Context &ctx, DType dtype, const void *a, const void *b,
 void addRmsNorm(Context &ctx, DType dtype, const void *a, const void *b,
                 int64_t rows, int64_t hidden, const void *scale, float eps,
                 void *sum, void *y);
-/// `offsets` (device memory, [batch], or null for zeros): the position of
-/// each sequence's first token.
+/// `offsets` (host memory, [batch], or null for zeros): the position of
+/// each sequence's first token. The angles' cosines and sines come from a
+/// table the context keeps per (theta, headDim), computed once as the
+/// CPU kernel computes them (in double precision).
 void rope(Context &ctx, DType dtype, void *x, int64_t batch, int64_t seq,
           int64_t heads, int64_t headDim, double theta,
           const int32_t *offsets = nullptr);
+/// Writes x [batch, seq, width] into cache [batch, capacity, width] at row
+/// offsets[b] of each sequence (`offsets` in device memory; the caller has
+/// checked that every sequence fits).
+void writeCache(Context &ctx, DType dtype, const void *x, int64_t batch,
+                int64_t seq, int64_t width, void *cache, int64_t capacity,
+                const int32_t *offsets);
+/// Each row's best column of x [rows, cols]: the largest value, the lowest
+/// column on ties, NaN never (index -1 when every value is NaN), as
+/// cpu::localArgmax; `values` and `indices` are host arrays of `rows`.
+/// Waits for the result.
+void rowArgmax(Context &ctx, DType dtype, const void *x, int64_t rows,
+               int64_t cols, float *values, int64_t *indices);
 /// k and v hold `kvSeq` positions per sequence; `offsets` (host memory,
 /// [batch], or null for zeros with kvSeq = seq) places the queries.
 void attention(Context &ctx, DType dtype, const void *q, const void *k,

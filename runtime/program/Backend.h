@@ -20,6 +20,7 @@
 
 #include "runtime/core/Activation.h"
 #include "runtime/core/Tensor.h"
+#include "runtime/cpu/Kernels.h"
 
 #include <cstdint>
 #include <memory>
@@ -53,6 +54,24 @@ public:
   virtual bool randomFill(Tensor &out, uint64_t key, float scale,
                           float offset) {
     return false;
+  }
+  /// Writes x [batch, seq, width] into cache [batch, capacity, width] at
+  /// row offsets[b] of each sequence (checked by the caller): one strided
+  /// copy per sequence unless a backend does it in one kernel.
+  virtual void writeCache(const Tensor &x, int64_t batch, int64_t seq,
+                          int64_t width, Tensor &cache, int64_t capacity,
+                          const std::vector<int32_t> &offsets) {
+    for (int64_t b = 0; b < batch; ++b)
+      copyRows(x, b * seq * width, seq * width, cache,
+               (b * capacity + offsets[b]) * width, seq * width, seq * width,
+               1);
+  }
+  /// Each row's best (value, firstId + column) of x [rows, cols], as
+  /// cpu::localArgmax: only `rows` entries need to leave the device.
+  virtual void rowArgmax(const Tensor &x, int64_t rows, int64_t cols,
+                         int64_t firstId, cpu::ArgmaxEntry *out) {
+    std::vector<float> values = x.toFloats();
+    cpu::localArgmax(values.data(), rows, cols, firstId, out);
   }
   /// Waits until every queued kernel is done (before a collective reads
   /// device memory from another stream or the host).

@@ -3,7 +3,9 @@
 // runtime/cuda's kernels on one device, queued on the backend's stream.
 // Tensors it makes live in that stream's order (cudaMallocAsync), so the
 // temporaries of a forward pass come from the device's memory pool without
-// synchronizing; collectives call synchronize() first.
+// synchronizing; collectives call synchronize() first. Host ints (ids,
+// offsets) reach the kernels through the context's one device buffer,
+// uploaded when they change: nothing in a pass waits for the device.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/program/Backend.h"
@@ -21,21 +23,6 @@ using namespace tpc::program;
 
 namespace {
 using cuda::check;
-
-class CudaBackend;
-
-/// A copy of host ints on the device for one kernel call (none when
-/// `values` is empty), freed in stream order.
-class DeviceInts {
-public:
-  DeviceInts(CudaBackend &backend, const std::vector<int32_t> &values);
-  ~DeviceInts();
-  const int32_t *get() const { return data; }
-
-private:
-  cudaStream_t stream;
-  int32_t *data = nullptr;
-};
 
 class CudaBackend final : public Backend {
 public:
@@ -104,19 +91,9 @@ public:
     for (size_t i = 0; i < ids.size(); ++i)
       if (ids[i] < 0 || ids[i] >= vocab)
         return int64_t(i);
-    int32_t *deviceIds = nullptr;
-    size_t bytes = ids.size() * sizeof(int32_t);
-    check(
-        cudaMallocAsync(reinterpret_cast<void **>(&deviceIds), bytes, stream()),
-        "ids");
-    check(cudaMemcpyAsync(deviceIds, ids.data(), bytes, cudaMemcpyHostToDevice,
-                          stream()),
-          "copy ids");
     cuda::embedding(*ctx, table.dtype(), table.data(), rowBegin, localRows,
-                    hidden, deviceIds, int64_t(ids.size()), out.data());
-    check(cudaFreeAsync(deviceIds, stream()), "free ids");
-    // The copy reads the caller's pageable vector: wait before it may go.
-    synchronize();
+                    hidden, ctx->deviceInts(ids.data(), int64_t(ids.size())),
+                    int64_t(ids.size()), out.data());
     return -1;
   }
   void add(const Tensor &a, const Tensor &b, Tensor &out) override {
@@ -156,9 +133,24 @@ public:
   void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
             int64_t headDim, double theta,
             const std::vector<int32_t> &offsets) override {
-    DeviceInts deviceOffsets(*this, offsets);
     cuda::rope(*ctx, x.dtype(), x.data(), batch, seq, heads, headDim, theta,
-               deviceOffsets.get());
+               offsets.empty() ? nullptr : offsets.data());
+  }
+  void writeCache(const Tensor &x, int64_t batch, int64_t seq, int64_t width,
+                  Tensor &cache, int64_t capacity,
+                  const std::vector<int32_t> &offsets) override {
+    cuda::writeCache(*ctx, x.dtype(), x.data(), batch, seq, width,
+                     cache.data(), capacity,
+                     ctx->deviceInts(offsets.data(), int64_t(offsets.size())));
+  }
+  void rowArgmax(const Tensor &x, int64_t rows, int64_t cols, int64_t firstId,
+                 cpu::ArgmaxEntry *out) override {
+    std::vector<float> values(rows);
+    std::vector<int64_t> indices(rows);
+    cuda::rowArgmax(*ctx, x.dtype(), x.data(), rows, cols, values.data(),
+                    indices.data());
+    for (int64_t r = 0; r < rows; ++r)
+      out[r] = {values[r], indices[r] < 0 ? -1 : firstId + indices[r]};
   }
   void attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
@@ -231,25 +223,6 @@ private:
   int device_;
   std::unique_ptr<cuda::Context> ctx;
 };
-DeviceInts::DeviceInts(CudaBackend &backend,
-                       const std::vector<int32_t> &values)
-    : stream(backend.stream()) {
-  if (values.empty())
-    return;
-  size_t bytes = values.size() * sizeof(int32_t);
-  check(cudaMallocAsync(reinterpret_cast<void **>(&data), bytes, stream),
-        "device ints");
-  check(cudaMemcpyAsync(data, values.data(), bytes, cudaMemcpyHostToDevice,
-                        stream),
-        "copy ints");
-  // The copy reads pageable host memory the caller may free next.
-  check(cudaStreamSynchronize(stream), "copy ints");
-}
-
-DeviceInts::~DeviceInts() {
-  if (data)
-    cudaFreeAsync(data, stream);
-}
 } // namespace
 
 int tpc::program::cudaDeviceCount(std::string *why) {

@@ -75,15 +75,22 @@ GenerationResult tpc::program::generate(RankContext &ctx,
   // Samples from the step's logits, records what each active sequence
   // produced, and returns the tokens to feed next.
   auto finishStep = [&](const Tensor &logits, int64_t step) {
-    ShardedLogits local =
-        shardedLogits(ctx, logits, programs.logitsLayout, programs.vocab);
-    std::vector<int32_t> picked = sampleTokens(
-        host, local, programs.logitsLayout, request.sampling, uint64_t(step));
-    if (request.keepLogits) {
-      std::vector<float> full =
-          gatherLogits(host, local, programs.logitsLayout);
-      if (ctx.rank == 0)
-        result.logits.push_back(std::move(full));
+    std::vector<int32_t> picked;
+    if (request.sampling.greedy() && !request.keepLogits) {
+      // The logits stay on the device.
+      picked = greedyTokens(ctx, host, logits, programs.logitsLayout,
+                            programs.vocab);
+    } else {
+      ShardedLogits local =
+          shardedLogits(ctx, logits, programs.logitsLayout, programs.vocab);
+      picked = sampleTokens(host, local, programs.logitsLayout,
+                            request.sampling, uint64_t(step));
+      if (request.keepLogits) {
+        std::vector<float> full =
+            gatherLogits(host, local, programs.logitsLayout);
+        if (ctx.rank == 0)
+          result.logits.push_back(std::move(full));
+      }
     }
     result.picked.push_back(picked);
     std::vector<int32_t> next = picked;

@@ -457,9 +457,6 @@ Tensor tpc::program::cacheUpdate(RankContext &ctx, const Tensor &cache,
         std::to_string(width) + " features for a cache of " +
         std::to_string(cache.shape()[0]) + " of " +
         std::to_string(lastDim(cache)));
-  Backend &backend = backendOf(ctx);
-  // Writes into the cache's own storage: the caller's handle sees them.
-  Tensor target = cache;
   for (int64_t b = 0; b < batch; ++b) {
     int64_t begin = offsets.values[b];
     if (begin < 0 || begin + seq > capacity)
@@ -467,10 +464,11 @@ Tensor tpc::program::cacheUpdate(RankContext &ctx, const Tensor &cache,
           "sequence " + std::to_string(b) + " reaches position " +
           std::to_string(begin + seq) + ", past the KV cache's " +
           std::to_string(capacity) + " (--max-seq)");
-    backend.copyRows(x, b * seq * width, seq * width, target,
-                     (b * capacity + begin) * width, seq * width, seq * width,
-                     1);
   }
+  // Writes into the cache's own storage: the caller's handle sees them.
+  Tensor target = cache;
+  backendOf(ctx).writeCache(x, batch, seq, width, target, capacity,
+                            offsets.values);
   return target;
 }
 

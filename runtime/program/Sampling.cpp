@@ -108,7 +108,55 @@ std::vector<float> gatherFixed(comm::Communicator &comm,
   comm.allGather(mine.data(), all.data(), counts);
   return all;
 }
+/// Each rank's best per row, all-gathered when the vocabulary is split,
+/// then the best of the ranks' bests.
+std::vector<int32_t> bestOfRanks(comm::Communicator &comm,
+                                 const std::vector<cpu::ArgmaxEntry> &local,
+                                 bool whole) {
+  int64_t rows = int64_t(local.size()), ranks = 1;
+  std::vector<cpu::ArgmaxEntry> all = local;
+  if (!whole) {
+    std::vector<float> packed;
+    for (const cpu::ArgmaxEntry &e : local) {
+      packed.push_back(e.value);
+      packed.push_back(float(e.index));
+    }
+    std::vector<float> gathered = gatherFixed(comm, packed);
+    ranks = comm.size();
+    all.resize(ranks * rows);
+    for (int64_t i = 0; i < ranks * rows; ++i)
+      all[i] = {gathered[2 * i], int64_t(gathered[2 * i + 1])};
+  }
+  std::vector<int64_t> ids(rows);
+  cpu::mergeArgmax(all.data(), ranks, rows, ids.data());
+  std::vector<int32_t> tokens(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    tokens[r] = int32_t(std::max<int64_t>(ids[r], 0));
+  return tokens;
+}
+
+/// The global id of the rank's first logits column.
+int64_t vocabBeginOf(const RankContext &ctx, const Layout &layout,
+                     int64_t vocab) {
+  if (layout.dim != 1)
+    return 0;
+  return sharding::elementRanges(vocabSplit(layout, vocab, ctx.size),
+                                 ctx.rank)[0]
+      .begin;
+}
 } // namespace
+
+std::vector<int32_t> tpc::program::greedyTokens(RankContext &ctx,
+                                                comm::Communicator &comm,
+                                                const Tensor &logits,
+                                                const Layout &layout,
+                                                int64_t vocab) {
+  int64_t rows = logits.shape()[0], cols = logits.shape()[1];
+  std::vector<cpu::ArgmaxEntry> local(rows);
+  backendOf(ctx).rowArgmax(logits, rows, cols,
+                           vocabBeginOf(ctx, layout, vocab), local.data());
+  return bestOfRanks(comm, local, layout.dim != 1);
+}
 
 ShardedLogits tpc::program::shardedLogits(RankContext &ctx,
                                           const Tensor &logits,
@@ -120,10 +168,7 @@ ShardedLogits tpc::program::shardedLogits(RankContext &ctx,
   s.localVocab = logits.shape()[1];
   s.vocab = vocab;
   s.whole = layout.dim != 1;
-  if (!s.whole)
-    s.vocabBegin = sharding::elementRanges(
-                       vocabSplit(layout, vocab, ctx.size), ctx.rank)[0]
-                       .begin;
+  s.vocabBegin = vocabBeginOf(ctx, layout, vocab);
   return s;
 }
 
@@ -165,29 +210,10 @@ std::vector<int32_t> tpc::program::sampleTokens(comm::Communicator &comm,
   int64_t rows = logits.rows;
   std::vector<int32_t> tokens(rows);
   if (params.greedy()) {
-    // Each rank's best per row, then the best of the ranks' bests.
     std::vector<cpu::ArgmaxEntry> local(rows);
     cpu::localArgmax(logits.values.data(), rows, logits.localVocab,
                      logits.vocabBegin, local.data());
-    std::vector<cpu::ArgmaxEntry> all = local;
-    int64_t ranks = 1;
-    if (!logits.whole) {
-      std::vector<float> packed;
-      for (const cpu::ArgmaxEntry &e : local) {
-        packed.push_back(e.value);
-        packed.push_back(float(e.index));
-      }
-      std::vector<float> gathered = gatherFixed(comm, packed);
-      ranks = comm.size();
-      all.resize(ranks * rows);
-      for (int64_t i = 0; i < ranks * rows; ++i)
-        all[i] = {gathered[2 * i], int64_t(gathered[2 * i + 1])};
-    }
-    std::vector<int64_t> ids(rows);
-    cpu::mergeArgmax(all.data(), ranks, rows, ids.data());
-    for (int64_t r = 0; r < rows; ++r)
-      tokens[r] = int32_t(std::max<int64_t>(ids[r], 0));
-    return tokens;
+    return bestOfRanks(comm, local, logits.whole);
   }
 
   // The candidates of each row: every token, or each rank's k best merged.

@@ -58,6 +58,11 @@ struct ShardedLogits {
 ShardedLogits shardedLogits(RankContext &ctx, const Tensor &logits,
                             const Layout &layout, int64_t vocab);
 
+/// Greedy sampleTokens from the rank's logits where they are (any device,
+/// any element type): only each row's best (value, id) leaves the device.
+std::vector<int32_t> greedyTokens(RankContext &ctx, comm::Communicator &comm,
+                                  const Tensor &logits, const Layout &layout,
+                                  int64_t vocab);
 /// All of the logits, [rows, vocab], on every rank (a collective).
 std::vector<float> gatherLogits(comm::Communicator &comm,
                                 const ShardedLogits &logits,

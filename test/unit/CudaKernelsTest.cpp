@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cpu/Kernels.h"
+#include "runtime/cuda/FlashAttention.h"
 #include "runtime/cuda/Kernels.h"
 #include "runtime/weights/Slice.h"
 
@@ -232,6 +233,23 @@ TEST_P(CudaKernels, NormsActivationsAndRope) {
   expectNear(download(dx, rows * h), r);
 }
 
+TEST_P(CudaKernels, ElementwiseVectorizedAndNot) {
+  // 256 elements: 16-byte vectors; 257: one element a thread.
+  for (int64_t n : {256, 257}) {
+    Vec a = rounded(random(n, 71)), b = rounded(random(n, 72)), want(n);
+    void *da = upload(a), *db = upload(b), *dy = alloc(n);
+    cpu::add(a.data(), b.data(), n, want.data());
+    cuda::add(*ctx, dtype(), da, db, n, dy);
+    expectNear(download(dy, n), want);
+    cpu::mul(a.data(), b.data(), n, want.data());
+    cuda::mul(*ctx, dtype(), da, db, n, dy);
+    expectNear(download(dy, n), want);
+    cpu::silu(a.data(), n, want.data());
+    cuda::silu(*ctx, dtype(), da, n, dy);
+    expectNear(download(dy, n), want);
+  }
+}
+
 TEST_P(CudaKernels, GqaAttentionOnARanksHeads) {
   // Rank 1 of 3 holding query heads 2..3 of 6 (groups of 3): head 2 reads
   // KV head 0 and head 3 KV head 1, so it holds both; with and without a
@@ -269,14 +287,122 @@ TEST_P(CudaKernels, AttentionOverACacheAndRopeFromAnOffset) {
 
   Vec r = q;
   cpu::rope(r.data(), batch, 1, qHeads, d, 10000.0, offsets.data());
-  int32_t *deviceOffsets = nullptr;
-  ASSERT_EQ(cudaMalloc(&deviceOffsets, sizeof(int32_t) * batch), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(deviceOffsets, offsets.data(), sizeof(int32_t) * batch,
-                       cudaMemcpyHostToDevice),
-            cudaSuccess);
-  cuda::rope(*ctx, dtype(), dq, batch, 1, qHeads, d, 10000.0, deviceOffsets);
+  cuda::rope(*ctx, dtype(), dq, batch, 1, qHeads, d, 10000.0, offsets.data());
   expectNear(download(dq, q.size()), r);
-  cudaFree(deviceOffsets);
+}
+
+TEST_P(CudaKernels, DecodeRowsLinearAndLmHead) {
+  // 1 and 2 rows against a [out, in] weight: the GEMV kernel (bias and
+  // activation inside it); 3 and more: cuBLAS again.
+  int64_t in = 96, out = 37;
+  Vec w = rounded(random(in * out, 31)), b = rounded(random(out, 32));
+  void *dw = upload(w), *db = upload(b);
+  for (int64_t rows : {1, 2, 3}) {
+    Vec x = rounded(random(rows * in, 33 + unsigned(rows))), want(rows * out);
+    void *dx = upload(x), *dy = alloc(rows * out);
+    for (Activation act :
+         {Activation::None, Activation::Gelu, Activation::Silu}) {
+      cpu::linear(x.data(), rows, in, w.data(), /*inOut=*/false, out, b.data(),
+                  want.data(), act);
+      cuda::linear(*ctx, dtype(), dx, rows, in, dw, /*inOut=*/false, out, db,
+                   act, dy);
+      expectNear(download(dy, rows * out), want);
+    }
+    cpu::linear(x.data(), rows, in, w.data(), /*inOut=*/false, out, nullptr,
+                want.data());
+    cuda::lmHead(*ctx, dtype(), dx, rows, in, dw, out, dy);
+    expectNear(download(dy, rows * out), want);
+  }
+}
+
+TEST_P(CudaKernels, RowArgmaxAsOnCpu) {
+  // Greedy decoding's pick on the device: ties go to the lowest column,
+  // NaN never wins, a row of NaN has none (-1), -inf can.
+  int64_t rows = 5, cols = 3001;
+  Vec x = rounded(random(rows * cols, 61));
+  float nan = std::nanf("");
+  x[0 * cols + 17] = x[0 * cols + 2900] = 9.0f; // a tie
+  x[1 * cols + 5] = nan;
+  x[1 * cols + 6] = 12.0f;
+  for (int64_t c = 0; c < cols; ++c) {
+    x[2 * cols + c] = nan;
+    x[3 * cols + c] = -INFINITY;
+  }
+  std::vector<cpu::ArgmaxEntry> want(rows);
+  cpu::localArgmax(x.data(), rows, cols, 0, want.data());
+  std::vector<float> values(rows);
+  std::vector<int64_t> indices(rows);
+  cuda::rowArgmax(*ctx, dtype(), upload(x), rows, cols, values.data(),
+                  indices.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    EXPECT_EQ(indices[r], want[r].index) << "row " << r;
+    if (want[r].index >= 0) {
+      EXPECT_EQ(values[r], want[r].value) << "row " << r;
+    }
+  }
+  EXPECT_EQ(indices[0], 17);
+  EXPECT_EQ(indices[1], 6);
+  EXPECT_EQ(indices[2], -1);
+  EXPECT_EQ(indices[3], 0);
+}
+
+TEST_P(CudaKernels, KvCacheWriteAtEachSequencesOffset) {
+  int64_t batch = 3, seq = 2, width = 8, capacity = 6;
+  Vec x = rounded(random(batch * seq * width, 41));
+  Vec cache(batch * capacity * width, 0.0f), want = cache;
+  std::vector<int32_t> offsets = {0, 4, 1};
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < seq * width; ++i)
+      want[(b * capacity + offsets[b]) * width + i] = x[b * seq * width + i];
+  void *dx = upload(x), *dc = upload(cache);
+  cuda::writeCache(*ctx, dtype(), dx, batch, seq, width, dc, capacity,
+                   ctx->deviceInts(offsets.data(), batch));
+  EXPECT_EQ(download(dc, cache.size()), want);
+}
+
+TEST_P(CudaKernels, AttentionVariantsOnABatchOverACache) {
+  // The fused kernel's default and each variant of its tiles, head
+  // dimensions 64 and 128:
+  // two sequences of 150 new queries at positions 0 and 90 of a
+  // 240-position cache (prefill, then a chunk after a prefix), GQA, with
+  // and without a window of 100; blocks wholly visible, on the diagonal,
+  // past the cache's end and at the window's edge. f32 (no fused kernel):
+  // the cuBLAS path on the same inputs.
+  int64_t batch = 2, seq = 150, cache = 240, qHeads = 4, kvHeads = 2;
+  std::vector<int32_t> offsets = {0, 90};
+  for (int64_t d : {64, 128}) {
+    Vec q = rounded(random(batch * seq * qHeads * d, 51)),
+        k = rounded(random(batch * cache * kvHeads * d, 52)),
+        v = rounded(random(batch * cache * kvHeads * d, 53)), want(q.size());
+    void *dq = upload(q), *dk = upload(k), *dv = upload(v),
+         *dout = alloc(q.size());
+    for (int64_t window : {0, 100}) {
+      cpu::attention(q.data(), k.data(), v.data(), batch, seq, cache, qHeads,
+                     kvHeads, d, 0, 0, 2, window, offsets.data(),
+                     want.data());
+      if (dtype() == DType::F32) {
+        cuda::attention(*ctx, dtype(), dq, dk, dv, batch, seq, cache, qHeads,
+                        kvHeads, d, 0, 0, 2, window, offsets.data(), dout);
+        expectNear(download(dout, q.size()), want);
+        continue;
+      }
+      std::vector<cuda::FlashTiles> variants = {{0, 64, 4}, {1, 64, 4}};
+      if (d == 128)
+        variants.insert(variants.end(), {{2, 64, 4}, {2, 32, 4}, {1, 64, 8}});
+      for (cuda::FlashTiles tiles : variants) {
+        SCOPED_TRACE("d " + std::to_string(d) + " window " +
+                     std::to_string(window) + " tiles " +
+                     std::to_string(tiles.rowTiles) + " x " +
+                     std::to_string(tiles.keys) + " x " +
+                     std::to_string(tiles.warps));
+        cuda::flashAttention(*ctx, dtype(), dq, dk, dv, batch, seq, cache,
+                             qHeads, kvHeads, d, 0, 0, 2, window,
+                             ctx->deviceInts(offsets.data(), batch), dout,
+                             tiles);
+        expectNear(download(dout, q.size()), want);
+      }
+    }
+  }
 }
 
 // f16 runs the same kernels as bf16 with another storage type; this test's
