@@ -19,9 +19,10 @@ one run, on this GPU:
 3. perrank: tp = N per-rank programs (4 layers) against tp = 1:
    N x per-rank time / tp = 1 time, beside the collectives' time the plan
    report models for NVLink.
-4. decode: time per output token at batch 1 and 8 (32 layers, prompt of
-   128 tokens) against the floor of reading the weights and cache once per
-   token at the measured copy bandwidth.
+4. decode: time per output token at batch 1 and 8 (4 and 32 layers,
+   prompt of 128 tokens), with the GEMV kernel and with cuBLAS, against
+   the floor of reading the weights and cache once per token at the
+   measured copy bandwidth.
 """
 import argparse
 import json
@@ -137,12 +138,15 @@ def model_flops(layers, tokens, heads=HEADS, kv_heads=KV_HEADS, mlp=MLP,
 
 
 # --- tpc -------------------------------------------------------------------
-def tpc_run(exe, args, timeout=300, attention=None):
-    """attention: TPC_FLASH_ATTENTION for the run (None: the default)."""
+def tpc_run(exe, args, timeout=300, attention=None, gemv=None):
+    """attention, gemv: TPC_FLASH_ATTENTION, TPC_GEMV for the run (None:
+    the default)."""
     t0 = time.time()
     env = dict(os.environ)
     if attention is not None:
         env["TPC_FLASH_ATTENTION"] = attention
+    if gemv is not None:
+        env["TPC_GEMV"] = gemv
     out = subprocess.run([exe, "--device", "cuda", "--random-weights", "1"] +
                          args, capture_output=True, text=True,
                          timeout=timeout, env=env)
@@ -275,31 +279,40 @@ def section_perrank(bundle, results, token_counts):
                 f"{n * ms / base[t]:>13.2f} {coll:>17.2f}")
 
 
-def section_decode(bundle, results):
+def section_decode(bundle, results, layer_counts):
     rows = results.setdefault("decode", [])
     # HBM traffic a copy sustains (its reads and writes together)
     bandwidth = results.get("copy_tb_per_s", 4.2) * 1e12
-    exe = os.path.join(bundle, "exe", "llama8b-L32-tp1.exe")
-    # bytes read per step: every layer's weights and the LM head (bf16)
-    weights = 2 * (32 * HIDDEN * ((HEADS + 2 * KV_HEADS) * HEAD_DIM +
-                                  HEADS * HEAD_DIM + 3 * MLP) + HIDDEN * VOCAB)
-    log("\ndecode, bf16, 32 layers, prompt 128, 128 new tokens (median ms "
-        "per output token) against the floor of reading weights and cache "
-        "once per token")
-    log(f"{'batch':>5} {'tpc ms':>8} {'floor ms':>9} {'floor/tpc':>10}")
-    for batch in (1, 8):
-        prompts = ";".join(",".join(str((b * 131 + i * 17) % VOCAB)
-                                    for i in range(128))
-                           for b in range(batch))
-        out, _ = tpc_run(exe, ["--tokens", prompts, "--generate", "128",
-                               "--ignore-eos", "--max-seq", "256",
-                               "--bench", "3"])
-        ms = float(re.search(r"time per output token ([0-9.]+) ms \(median\)",
-                             out).group(1))
-        cache = batch * 32 * 2 * KV_HEADS * HEAD_DIM * 2 * (128 + 64)
-        floor = (weights + cache) / bandwidth * 1e3
-        rows.append(dict(batch=batch, tpc_ms=ms, floor_ms=floor))
-        log(f"{batch:>5} {ms:>8.2f} {floor:>9.2f} {floor / ms:>10.2f}")
+    log("\ndecode, bf16, prompt 128, 128 new tokens (median ms per output "
+        "token) against the floor of reading weights and cache once per "
+        "token; 'cuBLAS' turns the GEMV kernel off (TPC_GEMV=0)")
+    log(f"{'layers':>6} {'batch':>5} {'tpc ms':>8} {'cuBLAS ms':>10} "
+        f"{'floor ms':>9} {'floor/tpc':>10}")
+    for layers in layer_counts:
+        exe = os.path.join(bundle, "exe", f"llama8b-L{layers}-tp1.exe")
+        # bytes read per step: every layer's weights and the LM head (bf16)
+        weights = 2 * (layers * HIDDEN * ((HEADS + 2 * KV_HEADS) * HEAD_DIM +
+                                          HEADS * HEAD_DIM + 3 * MLP) +
+                       HIDDEN * VOCAB)
+        for batch in (1, 8):
+            prompts = ";".join(",".join(str((b * 131 + i * 17) % VOCAB)
+                                        for i in range(128))
+                               for b in range(batch))
+
+            def per_token(gemv=None):
+                out, _ = tpc_run(exe, ["--tokens", prompts, "--generate",
+                                       "128", "--ignore-eos", "--max-seq",
+                                       "256", "--bench", "3"], gemv=gemv)
+                return float(re.search(
+                    r"time per output token ([0-9.]+) ms \(median\)",
+                    out).group(1))
+            ms, cublas = per_token(), per_token(gemv="0")
+            cache = batch * layers * 2 * KV_HEADS * HEAD_DIM * 2 * (128 + 64)
+            floor = (weights + cache) / bandwidth * 1e3
+            rows.append(dict(layers=layers, batch=batch, tpc_ms=ms,
+                             cublas_ms=cublas, floor_ms=floor))
+            log(f"{layers:>6} {batch:>5} {ms:>8.2f} {cublas:>10.2f} "
+                f"{floor:>9.2f} {floor / ms:>10.2f}")
 
 
 def main():
@@ -322,7 +335,7 @@ def main():
         "forward": lambda: section_forward(args.bundle, results, layers,
                                            tokens),
         "perrank": lambda: section_perrank(args.bundle, results, tokens),
-        "decode": lambda: section_decode(args.bundle, results),
+        "decode": lambda: section_decode(args.bundle, results, layers),
     }
     failed = 0
     for name in args.sections.split(","):

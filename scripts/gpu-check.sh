@@ -19,7 +19,9 @@
 # transformers' generate), then the benchmarks (bench/gpu_bench.py,
 # tpc-gpu-kernel-bench). OUTDIR (default $OUT, else gpu-check-out) gets
 # summary.txt (one line per check: PASS/FAIL, seconds, command) and a log
-# per check.
+# per check. TPC_GPU_CHECK_GROUPS (default: all of them) picks groups of
+# checks: kernels, e2e, cuda, hf, bench (e.g. "kernels,bench" to try a
+# kernel change in one short run).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODE="${1:-}"
@@ -171,27 +173,37 @@ run() {
   local E="$W/exe" D="$W/data" R="$W/ref" I="$ROOT/test/e2e/Inputs"
   local cmp="python3 $I/compare_logits.py" ref="python3 $I/reference.py" hf="python3 $I/hf_compare.py"
 
+  local groups=",${TPC_GPU_CHECK_GROUPS:-kernels,e2e,cuda,hf,bench},"
+  want() { [[ "$groups" == *",$1,"* ]]; }
+
   # 1. The runtime's GPU tests and the e2e programs on the GPU.
   # (a test that skips itself here, where there is a GPU, fails the check)
+  if want kernels; then
   check cuda-kernel-nccl-tests 180 "$W/bin/tpc-runtime-tests --gtest_filter='*Cuda*:*Nccl*:*Device*' > $OUTDIR/gtest.out 2>&1; rc=\$?; cat $OUTDIR/gtest.out; [ \$rc -eq 0 ] && ! grep -q 'SKIPPED \]' $OUTDIR/gtest.out"
   # 16-bit attention again without the fused kernel (the cuBLAS path).
   check cuda-attention-unfused 120 "TPC_FLASH_ATTENTION=0 $W/bin/tpc-runtime-tests --gtest_filter='*Attention*'"
+  fi
+  if want e2e; then
   for m in gpt2 llama qwen2 mistral; do
     check "e2e-tiny-$m-cuda" 180 "$W/bin/tpc-e2e-tiny-$m --device cuda"
   done
+  fi
 
   # 2. test/e2e/cuda.test's runs.
+  if want cuda; then
   local L="--weights $D/llama.safetensors --tokens '${PROMPT[llama]}'"
   check cuda-llama-tp1 60 "$E/cuda-llama1.exe $L --device cuda --output $OUTDIR/l1.out && $cmp $OUTDIR/l1.out $R/llama.cpu.out --max-rel 1e-5 && $ref $ROOT/examples/models/tiny-llama $D/llama.safetensors '${PROMPT[llama]}' $OUTDIR/l1.out"
   check cuda-llama-tp2-virtual 60 "$E/cuda-llama2.exe $L --device cuda --verify --output $OUTDIR/l2.out && $cmp $OUTDIR/l2.out $R/llama.cpu.out --max-rel 1e-5"
   check cuda-llama-tp4-virtual 60 "$E/cuda-llama4.exe $L --device cuda --verify --bench 3 --output $OUTDIR/l4.out && $cmp $OUTDIR/l4.out $R/llama.cpu.out --max-rel 1e-5 && $ref $ROOT/examples/models/tiny-llama $D/llama.safetensors '${PROMPT[llama]}' $OUTDIR/l4.out"
   check cuda-llama-tp4-bf16 60 "$E/cuda-llama4-bf16.exe $L --device cuda --verify --output $OUTDIR/lb.out && $cmp $OUTDIR/lb.out $R/llama-bf16.cpu.out --max-rel 0.03 && $ref $ROOT/examples/models/tiny-llama $D/llama.safetensors '${PROMPT[llama]}' $OUTDIR/lb.out --max-rel 0.03"
   check cuda-gpt2-sp4 60 "$E/cuda-gpt2-sp4.exe --weights $D/gpt2.safetensors --tokens '${PROMPT[gpt2]}' --device cuda --verify --output $OUTDIR/g.out && $ref $ROOT/examples/models/tiny-gpt2 $D/gpt2.safetensors '${PROMPT[gpt2]}' $OUTDIR/g.out"
+  fi
 
   # 3. Against transformers: logits at tp = 1..4 (f32 within 1e-4, bf16
   # within 3%), on the GPU; greedy generation on the GPU equal to the
   # CPU's and to transformers' generate().
   # (transformers' side in two Python processes: imports cost seconds)
+  if want hf; then
   local H="$OUTDIR/hf"; mkdir -p "$H"
   local seed=1 m tp
   : >"$H/make.jobs"; : >"$H/compare.jobs"
@@ -216,8 +228,10 @@ run() {
   done
   check hf-compare-all 300 "$hf batch $H/compare.jobs"
   grep -E '^\$ |: (ok|MISMATCH)|greedy tokens|shapes differ' "$OUTDIR/hf-compare-all.log" >>"$SUMMARY"
+  fi
 
   # 4. Benchmarks (issue: tpc against PyTorch and cuBLAS).
+  if want bench; then
   check kernel-bench 120 "$W/bin/tpc-gpu-kernel-bench && TPC_FLASH_ATTENTION=0 $W/bin/tpc-gpu-kernel-bench | sed -n '/^attention/,\$p'"
   # whatever is left of the run's budget (the device tool's 10 minutes)
   local left=$(( ${TPC_GPU_CHECK_SECONDS:-560} - SECONDS ))
@@ -225,6 +239,7 @@ run() {
   check gpu-bench $left "python3 $ROOT/bench/gpu_bench.py $W --json $OUTDIR/gpu_bench.json ${TPC_GPU_BENCH_ARGS:-}"
 
   cat "$OUTDIR/kernel-bench.log" "$OUTDIR/gpu-bench.log" >>"$SUMMARY"
+  fi
   echo "gpu-check: $failures failed; summary in $final/summary.txt, logs in $final/logs.tar.gz" | tee -a "$SUMMARY"
   # Few files back: the summary, the benchmark's numbers, every log in one.
   cp "$SUMMARY" "$final/"
