@@ -17,7 +17,6 @@ namespace {
 int64_t lastDim(const Tensor &t) { return t.shape().back(); }
 int64_t rowsOf(const Tensor &t) { return t.numElements() / lastDim(t); }
 float *f32(Tensor &t) { return static_cast<float *>(t.data()); }
-const float *f32(const Tensor &t) { return static_cast<const float *>(t.data()); }
 
 /// The first global index of the rank's part of a dimension of `size`
 /// laid out by `layout` along `dim` (0 when whole).
