@@ -19,6 +19,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 
 namespace mlir::tpc {
 #define GEN_PASS_DEF_DERIVETRAINING
@@ -32,21 +33,84 @@ namespace {
 /// Adds the backward pass to `func`, a copy of @forward.
 class Differentiator {
 public:
-  Differentiator(func::FuncOp func, int64_t ignoreIndex)
-      : func(func), ignoreIndex(ignoreIndex) {}
+  Differentiator(func::FuncOp func, int64_t ignoreIndex, bool recompute)
+      : func(func), ignoreIndex(ignoreIndex), recompute(recompute) {}
   LogicalResult run();
 
 private:
   /// Records `grad` as (another) gradient of `v`.
   void accumulate(Value v, Value grad, OpBuilder &b);
+  /// The layer of every forward op, for recomputation (-1: none).
+  void assignLayers(ArrayRef<Operation *> forwardOps);
+  /// Clones the forward ops of `layer` at `b`'s insertion point.
+  void recomputeLayer(int64_t layer, ArrayRef<Operation *> forwardOps,
+                      OpBuilder &b);
 
   func::FuncOp func;
   int64_t ignoreIndex;
+  bool recompute;
   DenseMap<Value, Value> grads;
   /// Every contribution to each weight's gradient.
   DenseMap<Value, SmallVector<Value>> weightGrads;
+  DenseMap<Operation *, int64_t> layerOf;
+  /// Each recomputed forward op's clone, in the order they were made.
+  DenseMap<Operation *, Operation *> clones;
+  SmallVector<Operation *> cloneOrder;
 };
+
+/// N of a weight named `<prefix>.<N>.<rest>` (a layer of a stack: Hugging
+/// Face's model.layers.N, transformer.h.N); -1 for any other name.
+int64_t layerIndexOfWeight(StringRef name) {
+  SmallVector<StringRef> parts;
+  name.split(parts, '.');
+  for (size_t i = 1; i + 1 < parts.size(); ++i) {
+    int64_t index;
+    if (!parts[i].getAsInteger(10, index))
+      return index;
+  }
+  return -1;
+}
 } // namespace
+
+void Differentiator::assignLayers(ArrayRef<Operation *> forwardOps) {
+  // An op that reads a layer's weights is in that layer; one that reads a
+  // weight of no layer (embeddings, the final norm, the head) is in none;
+  // a weightless op is in the latest layer of its operands (the residual
+  // add that ends a layer is in it).
+  for (Operation *op : forwardOps) {
+    if (isa<WeightOp>(op))
+      continue;
+    std::optional<int64_t> byWeight;
+    int64_t byOperands = -1;
+    for (Value operand : op->getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (!def)
+        continue;
+      if (auto weight = dyn_cast<WeightOp>(def)) {
+        int64_t index = layerIndexOfWeight(weight.getName());
+        byWeight = byWeight ? std::min(*byWeight, index) : index;
+      } else {
+        byOperands = std::max(byOperands, layerOf.lookup_or(def, -1));
+      }
+    }
+    layerOf[op] = byWeight ? *byWeight : byOperands;
+  }
+}
+
+void Differentiator::recomputeLayer(int64_t layer,
+                                    ArrayRef<Operation *> forwardOps,
+                                    OpBuilder &b) {
+  // Operands from before the layer (its input, weights, positions) are
+  // the originals: they are what stays alive for the backward pass.
+  IRMapping mapping;
+  for (Operation *op : forwardOps) {
+    if (isa<WeightOp>(op) || layerOf.lookup_or(op, -1) != layer)
+      continue;
+    Operation *clone = b.clone(*op, mapping);
+    clones[op] = clone;
+    cloneOrder.push_back(clone);
+  }
+}
 
 void Differentiator::accumulate(Value v, Value grad, OpBuilder &b) {
   // A weight's contributions each go into its gradient buffer (the
@@ -102,6 +166,8 @@ LogicalResult Differentiator::run() {
       CrossEntropyGradOp::create(b, loc, logitsType, logits, targets,
                                  loss.getLse(), dloss, vocab, ignore);
 
+  if (recompute)
+    assignLayers(forwardOps);
   for (Operation *op : llvm::reverse(forwardOps)) {
     if (auto weight = dyn_cast<WeightOp>(op)) {
       for (Value grad : weightGrads.lookup(weight.getResult()))
@@ -113,7 +179,16 @@ LogicalResult Differentiator::run() {
       resultGrads.push_back(grads.lookup(result));
     if (llvm::all_of(resultGrads, [](Value g) { return !g; }))
       continue; // Nothing the loss depends on (positions, unused values).
-    auto rule = dyn_cast<DifferentiableOpInterface>(op);
+    // With recomputation the rule reads the layer's recomputed values (the
+    // clone's operands and results); gradients still belong to the
+    // original values.
+    Operation *source = op;
+    if (recompute && layerOf.lookup_or(op, -1) >= 0) {
+      if (!clones.count(op))
+        recomputeLayer(layerOf[op], forwardOps, b);
+      source = clones[op];
+    }
+    auto rule = dyn_cast<DifferentiableOpInterface>(source);
     if (!rule)
       return op->emitOpError() << "has no derivative rule: tpc-derive-training "
                                   "differentiates forward graphs before "
@@ -125,6 +200,12 @@ LogicalResult Differentiator::run() {
       if (grad)
         accumulate(operand, grad, b);
   }
+
+  // Recomputed values no gradient read (a layer's output, attention's
+  // result when only its inputs are needed) are not recomputed.
+  for (Operation *clone : llvm::reverse(cloneOrder))
+    if (clone->use_empty())
+      clone->erase();
 
   ret->setOperands(loss.getLoss());
   func.setFunctionType(
@@ -159,7 +240,7 @@ struct DeriveTrainingPass
     OpBuilder b(forward);
     auto func = cast<func::FuncOp>(b.clone(*forward));
     func.setSymName(kTrainStepFuncName);
-    if (failed(Differentiator(func, ignoreIndex).run()))
+    if (failed(Differentiator(func, ignoreIndex, recompute).run()))
       return signalPassFailure();
   }
 };

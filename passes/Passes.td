@@ -21,6 +21,13 @@ def DeriveTraining : Pass<"tpc-derive-training", "ModuleOp"> {
     with the same rules and cost model as the forward pass, and, placed
     first in the module, the training step decides the weights' layouts.
 
+    With `recompute`, the forward ops of each layer (the ops whose weights
+    are named `<prefix>.<N>.<...>`, e.g. `model.layers.3.mlp.up_proj`, and
+    the weightless ops computed from them) are cloned just before that
+    layer's backward pass, which reads the clones: only each layer's input
+    stays alive from the forward pass to the backward pass (its
+    collectives run again too, as in Megatron-LM).
+
     ```mlir
     func.func @train_step(%ids: tensor<?x?xi32>, %targets: tensor<?x?xi32>,
                           %dloss: tensor<?x?xf32>) -> tensor<?x?xf32> {
@@ -39,6 +46,10 @@ def DeriveTraining : Pass<"tpc-derive-training", "ModuleOp"> {
   let options = [
     Option<"ignoreIndex", "ignore-index", "int64_t", "-100",
            "The target id whose positions count for nothing (padding)">,
+    Option<"recompute", "recompute", "bool", "false",
+           "Activation recomputation (Megatron's full recompute): the "
+           "backward pass of each layer recomputes the layer's forward ops "
+           "from its input instead of keeping their results">,
   ];
 }
 

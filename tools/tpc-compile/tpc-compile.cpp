@@ -93,6 +93,13 @@ cl::opt<bool> train(
              "the backward pass derived by tpc-derive-training): the "
              "executable trains with --data FILE --steps N"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> recompute(
+    "recompute",
+    cl::desc("With --train: recompute each layer's forward activations in "
+             "its backward pass instead of keeping them (Megatron-LM's full "
+             "activation recomputation): less memory, one more forward "
+             "pass of compute"),
+    cl::init(false), cl::cat(category));
 enum class ProgramKind { Forward, Prefill, Decode, Train, All };
 cl::opt<ProgramKind> program(
     "program", cl::desc("Which program the --emit stages show"),
@@ -239,7 +246,9 @@ LogicalResult deriveGeneration(ModuleOp module) {
 /// Adds @train_step (tpc-derive-training).
 LogicalResult deriveTraining(ModuleOp module) {
   PassManager pm(module.getContext());
-  pm.addPass(createDeriveTraining());
+  DeriveTrainingOptions options;
+  options.recompute = recompute;
+  pm.addPass(createDeriveTraining(options));
   return pm.run(module);
 }
 
@@ -640,6 +649,9 @@ int main(int argc, char **argv) {
   if (dp > 1 && !train)
     return fail("--dp: data parallelism replicates a training program; "
                 "give --train");
+  if (recompute && !train)
+    return fail("--recompute: recomputes activations in a training step's "
+                "backward pass; give --train");
   if (reportTokens < 1)
     return fail("--tokens: expected a positive integer, got " +
                 llvm::Twine(reportTokens));
