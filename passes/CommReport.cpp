@@ -299,6 +299,13 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
         (perToken ? stats->bytesPerToken : stats->staticBytes) += value;
       }
     }
+    if (auto accumulate = dyn_cast<AccumulateGradOp>(op);
+        accumulate && accumulate.getPartial()) {
+      auto type = cast<RankedTensorType>(accumulate.getGrad().getType());
+      ++report.partialGradients;
+      report.partialGradientBytes +=
+          double(type.getNumElements()) * 4.0; // f32 gradient buffers
+    }
     double flops = flopsPerToken(op, report.ranks, options.tokens);
     if (flops > 0) {
       report.blocks[block].flopsPerToken += flops;
@@ -308,6 +315,19 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
       if (isActivation(result))
         report.activationsKept += activationBytes(result);
   });
+  if (report.partialGradients > 0) {
+    // The runtime's one all-reduce of every partial gradient.
+    CostModel model;
+    model.ranks = report.ranks;
+    double sent = model.bytesPerRank(CollectiveKind::AllReduce,
+                                     report.partialGradientBytes);
+    for (CollectiveStats *stats :
+         {&report.total.collectives["tpc.all_reduce"],
+          &report.backwardCollectives["tpc.all_reduce"]}) {
+      ++stats->count;
+      stats->staticBytes += sent;
+    }
+  }
   llvm::append_range(report.activationPeaks, planMemory(func).peaks);
   report.weightBytesMax =
       *std::max_element(weightBytes.begin(), weightBytes.end());
@@ -455,7 +475,12 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
      << "):\n";
   os << "  tp collectives:     forward "
      << describeCollectives(r.forwardCollectives) << "; backward "
-     << describeCollectives(r.backwardCollectives) << "\n";
+     << describeCollectives(r.backwardCollectives);
+  if (r.partialGradients > 0)
+    os << " (one all_reduce sums " << r.partialGradients
+       << " partial gradients together, " << formatBytes(r.partialGradientBytes)
+       << ", after the backward pass)";
+  os << "\n";
   os << "  dp collectives:     "
      << (r.options.dp > 1
              ? (r.options.zero1

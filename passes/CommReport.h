@@ -90,6 +90,12 @@ struct PlanReport {
   bool training = false;
   std::map<std::string, CollectiveStats> forwardCollectives,
       backwardCollectives;
+  /// Gradients left as partial sums by the partitioner
+  /// (`tpc.accumulate_grad ... partial`), summed by the runtime in one
+  /// all-reduce after the backward pass (counted among the backward
+  /// collectives), and their bytes per rank.
+  int64_t partialGradients = 0;
+  double partialGradientBytes = 0;
   /// Training memory per rank beside the weights: f32 gradients laid out
   /// like the weights, and AdamW's two f32 moments.
   double gradientBytesMax = 0, optimizerBytesMax = 0;

@@ -243,6 +243,7 @@ struct AccumulateGradPattern : public OpConversionPattern<AccumulateGradOp> {
     call.operand(contextOf(op))
         .string(weight.getName())
         .operand(adaptor.getGrad())
+        .boolean(op.getPartial())
         .buildVoid(rewriter, op.getLoc(), "accumulateGrad");
     rewriter.eraseOp(op);
     return success();

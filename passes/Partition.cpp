@@ -49,6 +49,11 @@ private:
                                      ShardingAttr sharding);
   ShardingAttr attrFor(Value v, Layout layout);
   std::string causeOf(Operation *op);
+  /// Whether every tpc.accumulate_grad of `accumulate`'s weight (whole on
+  /// every rank) adds a partial sum: then all of them stay partial and
+  /// the runtime reduces them in one bucket. Decided once per weight.
+  FailureOr<bool> onlyPartialGradients(AccumulateGradOp accumulate,
+                                       Layout weight);
   /// The split of a CombinedByOp factor that `op`'s operands already have.
   std::optional<Strategy> combinedSplit(const ShardingRule &rule,
                                         Operation *op);
@@ -64,6 +69,7 @@ private:
   DenseMap<std::pair<Value, int>, Value> converted;
   /// Set when a conversion was impossible (reported).
   bool failedConversion = false;
+  DenseMap<Value, bool> partialGradientWeights;
 };
 
 } // namespace
@@ -85,6 +91,26 @@ FailureOr<Layout> Partitioner::layoutOf(Value v, Operation *user) {
               "split at most one dimension, got "
            << sharding;
   return layout;
+}
+
+FailureOr<bool> Partitioner::onlyPartialGradients(AccumulateGradOp accumulate,
+                                                  Layout weight) {
+  Value w = accumulate.getWeight();
+  auto known = partialGradientWeights.find(w);
+  if (known != partialGradientWeights.end())
+    return known->second;
+  bool partial = weight.isReplicated();
+  for (Operation *user : w.getUsers()) {
+    auto other = dyn_cast<AccumulateGradOp>(user);
+    if (!other || !partial)
+      continue;
+    FailureOr<Layout> grad = layoutOf(other.getGrad(), other);
+    if (failed(grad))
+      return failure();
+    partial = grad->partial && grad->dim < 0;
+  }
+  partialGradientWeights[w] = partial;
+  return partial;
 }
 
 std::optional<Strategy> Partitioner::combinedSplit(const ShardingRule &rule,
@@ -275,10 +301,19 @@ LogicalResult Partitioner::run() {
     }
     if (auto accumulate = dyn_cast<AccumulateGradOp>(op)) {
       // The gradient in its weight's layout (the runtime adds it into a
-      // buffer laid out like the weight).
+      // buffer laid out like the weight). Partial sums of a weight whose
+      // every gradient is one stay partial: the runtime reduces all of
+      // them in one bucket after the backward pass.
       FailureOr<Layout> weight = layoutOf(accumulate.getWeight(), op);
       if (failed(weight))
         return failure();
+      FailureOr<bool> bucketed = onlyPartialGradients(accumulate, *weight);
+      if (failed(bucketed))
+        return failure();
+      if (*bucketed) {
+        accumulate.setPartial(true);
+        continue;
+      }
       accumulate.getGradMutable().set(
           convert(accumulate.getGrad(), *weight, op, b));
       continue;

@@ -233,12 +233,21 @@ def Tpc_AccumulateGradOp : Tpc_Op<"accumulate_grad",
     twice (a tied embedding and LM head) gets the sum of both
     contributions.
 
+    `partial` (set by tpc-partition): each rank's `grad` is a partial sum
+    over the tp ranks (a norm's scale gradient over a rank's sequence
+    shard). The runtime adds it into the buffer as it is and sums every
+    such buffer over the ranks in one all-reduce after the backward pass,
+    instead of one all-reduce per gradient (Megatron-LM's bucketing).
+
     ```mlir
     tpc.accumulate_grad %w, %dw : tensor<768x2304xf32>
+    tpc.accumulate_grad %ln, %dln partial : tensor<768xf32>
     ```
   }];
-  let arguments = (ins Tpc_FloatTensor:$weight, Tpc_FloatTensor:$grad);
-  let assemblyFormat = "$weight `,` $grad attr-dict `:` type($weight)";
+  let arguments = (ins Tpc_FloatTensor:$weight, Tpc_FloatTensor:$grad,
+                       UnitAttr:$partial);
+  let assemblyFormat =
+      "$weight `,` $grad (`partial` $partial^)? attr-dict `:` type($weight)";
   let hasVerifier = 1;
 }
 

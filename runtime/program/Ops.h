@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -73,6 +74,9 @@ struct RankContext {
   /// Each weight's gradient, laid out like the weight: tpc.accumulate_grad
   /// adds into it; the optimizer reads it and sets it to zero.
   std::map<std::string, Tensor, std::less<>> grads;
+  /// The weights whose gradients are partial sums over the ranks until
+  /// reducePartialGradients sums them.
+  std::set<std::string, std::less<>> partialGrads;
 };
 
 /// The context's backend.
@@ -215,8 +219,11 @@ Tensor concat(RankContext &ctx, const Parts &...parts) {
   return concatParts(ctx, {&parts...});
 }
 /// Adds `grad` into the gradient of weight `name` (laid out alike).
+/// `partial`: every rank's `grad` is a partial sum over the ranks; the
+/// buffer is summed over them after the backward pass
+/// (reducePartialGradients, one all-reduce for all such weights).
 void accumulateGrad(RankContext &ctx, std::string_view name,
-                    const Tensor &grad);
+                    const Tensor &grad, bool partial = false);
 
 /// Collectives over the context's ranks. `layout` is the split one side of
 /// the collective has (the input of a gather, the result of a scatter or

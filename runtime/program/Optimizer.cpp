@@ -67,6 +67,36 @@ std::vector<double> elementShares(const RankContext &ctx,
 }
 } // namespace
 
+void tpc::program::allReduceTogether(comm::Communicator &comm,
+                                     const std::vector<Tensor *> &tensors) {
+  size_t total = 0;
+  for (Tensor *t : tensors)
+    total += size_t(t->numElements());
+  std::vector<float> bucket(total);
+  size_t at = 0;
+  for (Tensor *t : tensors) {
+    const float *v = static_cast<const float *>(t->data());
+    std::copy(v, v + t->numElements(), bucket.data() + at);
+    at += size_t(t->numElements());
+  }
+  comm.allReduceSum(bucket.data(), bucket.size());
+  at = 0;
+  for (Tensor *t : tensors) {
+    std::copy(bucket.data() + at, bucket.data() + at + t->numElements(),
+              static_cast<float *>(t->data()));
+    at += size_t(t->numElements());
+  }
+}
+
+void tpc::program::reducePartialGradients(RankContext &ctx) {
+  if (ctx.partialGrads.empty())
+    return;
+  std::vector<Tensor *> grads;
+  for (const std::string &name : ctx.partialGrads)
+    grads.push_back(&ctx.grads.at(name));
+  allReduceTogether(*ctx.comm, grads);
+}
+
 void tpc::program::sumSharedShards(RankContext &ctx) {
   for (auto &[name, grad] : ctx.grads) {
     const RankContext::WeightInfo &info = ctx.weightInfo.at(name);

@@ -35,6 +35,16 @@ double clipScale(double clip, double norm);
 /// The learning rate of step `step` (0-based).
 double learningRate(const OptimizerOptions &options, int64_t step);
 
+/// Sums f32 host tensors over `comm`'s ranks in one all-reduce of all of
+/// them packed together (one bucket).
+void allReduceTogether(comm::Communicator &comm,
+                       const std::vector<Tensor *> &tensors);
+
+/// Sums the gradients that are partial sums over the ranks (norm scales
+/// under sequence parallelism, RankContext::partialGrads) in one
+/// all-reduce of all of them packed together.
+void reducePartialGradients(RankContext &ctx);
+
 /// Completes the gradients of weights whose shards overlap (KV heads
 /// shared by several ranks when tp exceeds the KV heads): each sharing
 /// rank computed its own query heads' part, and the gradient is their sum.

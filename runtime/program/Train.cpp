@@ -11,26 +11,12 @@ using namespace tpc;
 using namespace tpc::program;
 
 namespace {
-/// Sums every gradient over the data-parallel replicas, in one all-reduce
-/// of all of them packed together (one bucket).
+/// Sums every gradient over the data-parallel replicas (one bucket).
 void reduceOverReplicas(RankContext &ctx, comm::Communicator &dp) {
-  size_t total = 0;
+  std::vector<Tensor *> grads;
   for (auto &[name, grad] : ctx.grads)
-    total += size_t(grad.numElements());
-  std::vector<float> bucket(total);
-  size_t at = 0;
-  for (auto &[name, grad] : ctx.grads) {
-    const float *g = static_cast<const float *>(grad.data());
-    std::copy(g, g + grad.numElements(), bucket.data() + at);
-    at += size_t(grad.numElements());
-  }
-  dp.allReduceSum(bucket.data(), bucket.size());
-  at = 0;
-  for (auto &[name, grad] : ctx.grads) {
-    float *g = static_cast<float *>(grad.data());
-    std::copy(bucket.data() + at, bucket.data() + at + grad.numElements(), g);
-    at += size_t(grad.numElements());
-  }
+    grads.push_back(&grad);
+  allReduceTogether(dp, grads);
 }
 
 /// Whole tensors from every rank's shards laid out as the weights are.
@@ -106,6 +92,7 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     double lr = learningRate(o, step);
     double norm;
     bool sharded = request.zero1 && request.dp && request.dpSize > 1;
+    reducePartialGradients(ctx);
     sumSharedShards(ctx);
     if (sharded) {
       // The first step's gradients, for --grads and --verify, are summed

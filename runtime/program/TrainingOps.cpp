@@ -221,8 +221,10 @@ Tensor tpc::program::concatParts(RankContext &ctx,
 }
 
 void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
-                                  const Tensor &grad) {
+                                  const Tensor &grad, bool partial) {
   Backend &backend = backendOf(ctx);
+  if (partial && ctx.size > 1 && !ctx.partialGrads.count(name))
+    ctx.partialGrads.emplace(name);
   auto it = ctx.grads.find(name);
   if (it == ctx.grads.end() || it->second.numElements() == 0) {
     // A copy: the program may still read `grad` as an activation.

@@ -167,5 +167,7 @@ func.func @training(%ids: tensor<?x?xi32>, %x: tensor<?x?x64xf32>, %dy: tensor<?
   %c = tpc.concat %dq, %dk : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x128xf32>
   // CHECK: tpc.accumulate_grad %{{.*}}, %{{.*}} : tensor<64x64xf32>
   tpc.accumulate_grad %w, %dw : tensor<64x64xf32>
+  // CHECK: tpc.accumulate_grad %{{.*}}, %{{.*}} partial : tensor<64x64xf32>
+  tpc.accumulate_grad %w, %dw partial : tensor<64x64xf32>
   return
 }
