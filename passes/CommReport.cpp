@@ -495,7 +495,12 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
      << ", gradients " << formatBytes(r.gradientBytesMax)
      << " (f32), "
      << (r.gradientBytesMax > r.weightBytesMax * 1.5
-             ? "f32 master weights " + formatBytes(r.gradientBytesMax) + ", "
+             ? "f32 master weights " +
+                   (r.options.zero1 && r.options.dp > 1
+                        ? formatBytes(r.gradientBytesMax / r.options.dp) +
+                              " (1/dp of them)"
+                        : formatBytes(r.gradientBytesMax)) +
+                   ", "
              : std::string())
      << "AdamW moments " << formatBytes(r.optimizerBytesMax)
      << (r.options.zero1 && r.options.dp > 1 ? " (f32, 1/dp of them)"

@@ -259,38 +259,55 @@ void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
 double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
                               int dpRank, int dpSize, double lr, double clip) {
   ++steps;
-  // The bucket: every gradient (and weight) in the map's order, with each
-  // element's share of the norm (1 / tp ranks holding it) and its decay.
+  // The bucket: every gradient in the map's order, cut into dpSize equal
+  // parts; this replica owns part dpRank: its gradients' sum, its f32
+  // weights (16-bit programs' masters) and their moments.
   size_t total = 0;
   for (auto &[name, grad] : ctx.grads)
     total += size_t(grad.numElements());
   size_t part = (total + dpSize - 1) / dpSize;
-  std::vector<float> grads(part * dpSize, 0.0f), weights(part * dpSize, 0.0f);
-  std::vector<float> share(part * dpSize, 0.0f), decays(part * dpSize, 0.0f);
+  size_t begin = size_t(dpRank) * part, end = std::min(begin + part, total);
+  std::vector<float> grads(part * dpSize, 0.0f);
+  // Each owned element's share of the norm (1 / tp ranks holding it) and
+  // its decay.
+  std::vector<float> share(part, 0.0f), decays(part, 0.0f);
+  bool firstStep = shardMaster.empty();
+  if (firstStep)
+    shardMaster.assign(part, 0.0f);
+  else if (shardMaster.size() != part)
+    throw std::runtime_error("optimizer: the gradients changed between steps");
   size_t at = 0;
   for (auto &[name, grad] : ctx.grads) {
-    Tensor &weight = ctx.weights.at(name);
-    int64_t n = grad.numElements();
+    const Tensor &weight = ctx.weights.at(name);
+    size_t n = size_t(grad.numElements());
     const float *g = static_cast<const float *>(grad.data());
-    const float *w = masterOf(ctx, name);
     std::copy(g, g + n, grads.data() + at);
-    std::copy(w, w + n, weights.data() + at);
-    std::vector<double> shares = elementShares(ctx, name, grad);
-    for (int64_t i = 0; i < n; ++i)
-      share[at + i] = float(shares[i]);
-    std::fill(decays.data() + at, decays.data() + at + n,
-              weight.shape().size() >= 2 ? float(lr * options.weightDecay)
-                                         : 0.0f);
-    at += size_t(n);
+    // The owned elements of this weight: [lo, hi) of the bucket.
+    size_t lo = std::max(at, begin), hi = std::min(at + n, end);
+    if (lo < hi) {
+      std::vector<double> shares = elementShares(ctx, name, grad);
+      float decay = weight.shape().size() >= 2
+                        ? float(lr * options.weightDecay)
+                        : 0.0f;
+      for (size_t i = lo; i < hi; ++i) {
+        share[i - begin] = float(shares[i - at]);
+        decays[i - begin] = decay;
+      }
+      if (firstStep) {
+        std::vector<float> values = weight.toFloats();
+        std::copy(values.begin() + (lo - at), values.begin() + (hi - at),
+                  shardMaster.begin() + (lo - begin));
+      }
+    }
+    at += n;
   }
   // Replica dpRank keeps the sum of its part.
   std::vector<float> mine(part);
   dp.reduceScatterSum(grads.data(), mine.data(),
                       std::vector<size_t>(size_t(dpSize), part));
-  size_t begin = size_t(dpRank) * part;
   double squares = 0;
   for (size_t i = 0; i < part; ++i)
-    squares += double(share[begin + i]) * mine[i] * mine[i];
+    squares += double(share[i]) * mine[i] * mine[i];
   float sums[1] = {float(squares)};
   dp.allReduceSum(sums, 1);
   if (ctx.size > 1)
@@ -310,26 +327,29 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
   // Decay differs by weight: update runs of equal decay.
   for (size_t i = 0; i < part;) {
     size_t j = i;
-    while (j < part && decays[begin + j] == decays[begin + i])
+    while (j < part && decays[j] == decays[i])
       ++j;
-    update(weights.data() + begin + i, mine.data() + i, shardM.data() + i,
-           shardV.data() + i, int64_t(j - i), lr, scale, decays[begin + i]);
+    update(shardMaster.data() + i, mine.data() + i, shardM.data() + i,
+           shardV.data() + i, int64_t(j - i), lr, scale, decays[i]);
     i = j;
   }
-  // Every replica gets every part's updated weights.
+  // Every replica gets every part's updated f32 weights, and rounds them
+  // into the weights the program reads.
   std::vector<float> updated(part * dpSize);
-  dp.allGather(weights.data() + begin, updated.data(),
+  dp.allGather(shardMaster.data(), updated.data(),
                std::vector<size_t>(size_t(dpSize), part));
   at = 0;
   for (auto &[name, grad] : ctx.grads) {
     Tensor &weight = ctx.weights.at(name);
-    int64_t n = weight.numElements();
-    std::copy(updated.data() + at, updated.data() + at + n,
-              masterOf(ctx, name));
-    publish(ctx, name);
+    size_t n = size_t(weight.numElements());
+    if (weight.dtype() == DType::F32)
+      std::copy(updated.data() + at, updated.data() + at + n,
+                static_cast<float *>(weight.data()));
+    else
+      narrow(updated.data() + at, weight.dtype(), weight.data(), n);
     std::fill(static_cast<float *>(grad.data()),
               static_cast<float *>(grad.data()) + n, 0.0f);
-    at += size_t(n);
+    at += n;
   }
   return norm;
 }

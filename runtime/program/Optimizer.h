@@ -64,8 +64,9 @@ public:
   /// ZeRO-1 over the data-parallel replicas: reduce-scatters the
   /// gradients (all weights packed in one bucket) so that replica `dpRank`
   /// holds the sum of its 1/dpSize of them, computes the global gradient
-  /// norm, updates that part with moments held for it alone (optimizer
-  /// memory / dp) and all-gathers the updated weights. Clips to `clip`
+  /// norm, updates that part with f32 weights and moments held for it
+  /// alone (optimizer memory and 16-bit programs' masters / dp) and
+  /// all-gathers the updated weights. Clips to `clip`
   /// (0: none); returns the norm before clipping. A norm that is not
   /// finite is returned before anything is updated.
   double shardedStep(RankContext &ctx, comm::Communicator &dp, int dpRank,
@@ -88,8 +89,9 @@ private:
   std::map<std::string, std::vector<float>> m, v;
   /// f32 master weights of 16-bit programs.
   std::map<std::string, std::vector<float>> master;
-  /// ZeRO-1: the moments of this replica's part of the bucket.
-  std::vector<float> shardM, shardV;
+  /// ZeRO-1: this replica's part of the bucket's f32 weights (a 16-bit
+  /// program's masters: no whole master copy is kept) and their moments.
+  std::vector<float> shardMaster, shardM, shardV;
 };
 
 } // namespace tpc::program
