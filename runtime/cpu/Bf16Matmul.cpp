@@ -9,17 +9,27 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 using namespace tpc;
 
 namespace {
-using Key = std::tuple<int64_t, int64_t, bool, bool, Activation>;
+/// (rows, in, out, inOut, bias, activation).
+using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool, Activation>;
+
+/// A matmul and the scratchpad it needs. Ranks are threads that run the
+/// same primitive at once, so each call brings its own scratchpad
+/// (scratchpad_mode::user): oneDNN's own is shared by every caller.
+struct Matmul {
+  dnnl::matmul primitive;
+  dnnl::memory::desc scratchpad;
+};
 
 struct Primitives {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   std::mutex mutex;
   /// Null where oneDNN has no implementation on this CPU.
-  std::map<Key, std::shared_ptr<dnnl::matmul>> matmuls;
+  std::map<Key, std::shared_ptr<Matmul>> matmuls;
 };
 
 Primitives &primitives() {
@@ -29,21 +39,23 @@ Primitives &primitives() {
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
-constexpr dnnl::memory::dim kRuntime = DNNL_RUNTIME_DIM_VAL;
 
-std::shared_ptr<dnnl::matmul> matmulFor(const Key &key) {
+std::shared_ptr<Matmul> matmulFor(const Key &key) {
   Primitives &p = primitives();
   std::lock_guard<std::mutex> lock(p.mutex);
   auto it = p.matmuls.find(key);
   if (it != p.matmuls.end())
     return it->second;
-  auto [in, out, inOut, bias, act] = key;
-  std::shared_ptr<dnnl::matmul> made;
+  auto [rows, in, out, inOut, bias, act] = key;
+  std::shared_ptr<Matmul> made;
   try {
-    dnnl::memory::desc src({kRuntime, in}, dt::bf16, tag::ab);
+    // The row count is part of the primitive: oneDNN's kernels for a
+    // known shape are faster than for one given at run time.
+    dnnl::memory::desc src({rows, in}, dt::bf16, tag::ab);
     dnnl::memory::desc weights({in, out}, dt::bf16, inOut ? tag::ab : tag::ba);
-    dnnl::memory::desc dst({kRuntime, out}, dt::bf16, tag::ab);
+    dnnl::memory::desc dst({rows, out}, dt::bf16, tag::ab);
     dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (act != Activation::None) {
       dnnl::post_ops ops;
       ops.append_eltwise(1.0f,
@@ -57,8 +69,9 @@ std::shared_ptr<dnnl::matmul> matmulFor(const Key &key) {
                            src, weights,
                            dnnl::memory::desc({1, out}, dt::bf16, tag::ab), dst)
                      : dnnl::matmul::desc(src, weights, dst);
-    made = std::make_shared<dnnl::matmul>(
-        dnnl::matmul::primitive_desc(desc, attr, p.engine));
+    dnnl::matmul::primitive_desc pd(desc, attr, p.engine);
+    made = std::make_shared<Matmul>(
+        Matmul{dnnl::matmul(pd), pd.scratchpad_desc()});
   } catch (const dnnl::error &) {
     made = nullptr; // No bf16 matmul here: the caller widens to f32.
   }
@@ -70,8 +83,8 @@ std::shared_ptr<dnnl::matmul> matmulFor(const Key &key) {
 bool cpu::linearBf16(const uint16_t *x, int64_t rows, int64_t in,
                      const uint16_t *weight, bool inOut, int64_t out,
                      const uint16_t *bias, uint16_t *y, Activation act) {
-  std::shared_ptr<dnnl::matmul> matmul =
-      matmulFor({in, out, inOut, bias != nullptr, act});
+  std::shared_ptr<Matmul> matmul =
+      matmulFor({rows, in, out, inOut, bias != nullptr, act});
   if (!matmul)
     return false;
   dnnl::engine &engine = primitives().engine;
@@ -88,7 +101,13 @@ bool cpu::linearBf16(const uint16_t *x, int64_t rows, int64_t in,
       {DNNL_ARG_DST, memory({rows, out}, tag::ab, y)}};
   if (bias)
     args.emplace(DNNL_ARG_BIAS, memory({1, out}, tag::ab, bias));
-  matmul->execute(stream, args);
+  thread_local std::vector<uint8_t> scratchpad;
+  size_t scratchpadBytes = matmul->scratchpad.get_size();
+  if (scratchpad.size() < scratchpadBytes)
+    scratchpad.resize(scratchpadBytes);
+  args.emplace(DNNL_ARG_SCRATCHPAD,
+               dnnl::memory(matmul->scratchpad, engine, scratchpad.data()));
+  matmul->primitive.execute(stream, args);
   stream.wait();
   return true;
 }
