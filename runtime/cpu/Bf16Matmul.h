@@ -5,9 +5,11 @@
 // stored, accumulates in f32 (AVX512-BF16 / AMX instructions where the CPU
 // has them, emulated on plain AVX-512) and writes bf16 rounded to nearest
 // even, with the bias and a fused activation as its epilogue. One primitive
-// per weight shape, with the number of rows given at run time, is made on
-// first use and kept. oneDNN runs on its OpenMP threads, as many as the
-// rank's share of cores.
+// per shape (the number of rows included: oneDNN's kernels for a known
+// shape are faster) is made on first use and kept; each call brings its
+// own scratchpad, since ranks are threads that run the same primitive at
+// once. oneDNN runs on its OpenMP threads, as many as the rank's share of
+// cores.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_CPU_BF16MATMUL_H
