@@ -138,15 +138,16 @@ def model_flops(layers, tokens, heads=HEADS, kv_heads=KV_HEADS, mlp=MLP,
 
 
 # --- tpc -------------------------------------------------------------------
-def tpc_run(exe, args, timeout=300, attention=None, gemv=None):
-    """attention, gemv: TPC_FLASH_ATTENTION, TPC_GEMV for the run (None:
-    the default)."""
+def tpc_run(exe, args, timeout=300, attention=None, gemv=None, split=None):
+    """attention, gemv, split: TPC_FLASH_ATTENTION, TPC_GEMV,
+    TPC_FLASH_DECODE_SPLIT for the run (None: the default)."""
     t0 = time.time()
     env = dict(os.environ)
-    if attention is not None:
-        env["TPC_FLASH_ATTENTION"] = attention
-    if gemv is not None:
-        env["TPC_GEMV"] = gemv
+    for name, value in (("TPC_FLASH_ATTENTION", attention),
+                        ("TPC_GEMV", gemv),
+                        ("TPC_FLASH_DECODE_SPLIT", split)):
+        if value is not None:
+            env[name] = value
     out = subprocess.run([exe, "--device", "cuda", "--random-weights", "1"] +
                          args, capture_output=True, text=True,
                          timeout=timeout, env=env)
@@ -299,20 +300,44 @@ def section_decode(bundle, results, layer_counts):
                                         for i in range(128))
                                for b in range(batch))
 
-            def per_token(gemv=None):
-                out, _ = tpc_run(exe, ["--tokens", prompts, "--generate",
-                                       "128", "--ignore-eos", "--max-seq",
-                                       "256", "--bench", "3"], gemv=gemv)
-                return float(re.search(
-                    r"time per output token ([0-9.]+) ms \(median\)",
-                    out).group(1))
-            ms, cublas = per_token(), per_token(gemv="0")
+            ms, cublas = (decode_ms(exe, prompts, 128),
+                          decode_ms(exe, prompts, 128, gemv="0"))
             cache = batch * layers * 2 * KV_HEADS * HEAD_DIM * 2 * (128 + 64)
             floor = (weights + cache) / bandwidth * 1e3
             rows.append(dict(layers=layers, batch=batch, tpc_ms=ms,
                              cublas_ms=cublas, floor_ms=floor))
             log(f"{layers:>6} {batch:>5} {ms:>8.2f} {cublas:>10.2f} "
                 f"{floor:>9.2f} {floor / ms:>10.2f}")
+    # A long context: the cache read per token grows with it; attention's
+    # keys shared by several blocks (flash-decoding) and not.
+    layers = max(layer_counts)
+    exe = os.path.join(bundle, "exe", f"llama8b-L{layers}-tp1.exe")
+    weights = 2 * (layers * HIDDEN * ((HEADS + 2 * KV_HEADS) * HEAD_DIM +
+                                      HEADS * HEAD_DIM + 3 * MLP) +
+                   HIDDEN * VOCAB)
+    long_rows = results.setdefault("decode_long", [])
+    log(f"\nlong context, {layers} layers, batch 1: ms per output token "
+        "with the keys shared by several blocks / one block per head "
+        "(TPC_FLASH_DECODE_SPLIT=0)")
+    log(f"{'prompt':>6} {'shared ms':>10} {'unshared ms':>12} {'floor ms':>9}")
+    for prompt in (4000,):
+        ids = ",".join(str((i * 17) % VOCAB) for i in range(prompt))
+        shared = decode_ms(exe, ids, 128, max_seq=prompt + 256)
+        alone = decode_ms(exe, ids, 128, max_seq=prompt + 256, split="0")
+        cache = layers * 2 * KV_HEADS * HEAD_DIM * 2 * (prompt + 64)
+        floor = (weights + cache) / bandwidth * 1e3
+        long_rows.append(dict(layers=layers, prompt=prompt, shared_ms=shared,
+                              unshared_ms=alone, floor_ms=floor))
+        log(f"{prompt:>6} {shared:>10.2f} {alone:>12.2f} {floor:>9.2f}")
+
+
+def decode_ms(exe, prompts, new_tokens, max_seq=256, gemv=None, split=None):
+    """Median ms per output token of `new_tokens` greedy tokens."""
+    out, _ = tpc_run(exe, ["--tokens", prompts, "--generate", str(new_tokens),
+                           "--ignore-eos", "--max-seq", str(max_seq),
+                           "--bench", "3"], gemv=gemv, split=split)
+    return float(re.search(r"time per output token ([0-9.]+) ms \(median\)",
+                           out).group(1))
 
 
 def main():

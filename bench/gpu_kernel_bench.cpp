@@ -12,6 +12,9 @@
 //    half (TPC_FLASH_ATTENTION picks the kernel; bench/gpu_bench.py times
 //    PyTorch's scaled_dot_product_attention on the same shapes), then each
 //    variant of the fused kernel's tiles.
+// 4. Decode attention: one query per sequence over caches of 1k to 16k
+//    positions, the keys shared by several blocks (flash-decoding) and
+//    not.
 // Needs a GPU.
 //
 //   build/bench/tpc-gpu-kernel-bench
@@ -236,7 +239,8 @@ int main() {
         double t = medianMs(stream, 3, 10, [&] {
           tpc::cuda::flashAttention(ctx, tpc::DType::BF16, q, k, v, 1, tokens,
                                     tokens, heads, kvHeads, d, 0, 0,
-                                    heads / kvHeads, 0, nullptr, o, tiles);
+                                    heads / kvHeads, 0, nullptr, o, tokens,
+                                    tiles);
         });
         std::printf("%7s%12.3f%12.1f   fused, %d warps of %d row tile(s), "
                     "%d keys a step\n",
@@ -246,5 +250,42 @@ int main() {
     for (void *p : {q, k, v, o})
       cudaFree(p);
   }
+
+  // Decode: one new query per sequence over a cache (the keys shared by
+  // several blocks, as cuda::attention chooses, and without sharing).
+  std::printf("\ndecode attention, bf16, 1 query per sequence over a "
+              "cache, 32 query and 8 KV heads of 128: GB/s of keys and "
+              "values read (median of 20 after 5 warm-ups)\n");
+  std::printf("%6s%8s%14s%10s%14s%10s\n", "batch", "cache", "shared us",
+              "GB/s", "unshared us", "GB/s");
+  for (int64_t batch : {1, 8})
+    for (int64_t cache : {1024, 4096, 16384}) {
+      const int64_t heads = 32, kvHeads = 8, d = 128;
+      void *q, *k, *v, *o;
+      check(cudaMalloc(&q, batch * heads * d * 2), "q");
+      check(cudaMalloc(&k, batch * cache * kvHeads * d * 2), "k");
+      check(cudaMalloc(&v, batch * cache * kvHeads * d * 2), "v");
+      check(cudaMalloc(&o, batch * heads * d * 2), "o");
+      check(cudaMemset(q, 0x3c, batch * heads * d * 2), "q init");
+      check(cudaMemset(k, 0x3c, batch * cache * kvHeads * d * 2), "k init");
+      check(cudaMemset(v, 0x3c, batch * cache * kvHeads * d * 2), "v init");
+      std::vector<int32_t> offsets(size_t(batch), int32_t(cache - 1));
+      const int32_t *deviceOffsets = ctx.deviceInts(offsets.data(), batch);
+      auto time = [&](int splits) {
+        return medianMs(stream, 5, 20, [&] {
+          tpc::cuda::flashAttention(ctx, tpc::DType::BF16, q, k, v, batch, 1,
+                                    cache, heads, kvHeads, d, 0, 0,
+                                    heads / kvHeads, 0, deviceOffsets, o,
+                                    cache, {}, splits);
+        });
+      };
+      double shared = time(0), alone = time(1);
+      double bytes = 2.0 * 2 * batch * cache * kvHeads * d;
+      std::printf("%6lld%8lld%14.1f%10.0f%14.1f%10.0f\n", (long long)batch,
+                  (long long)cache, shared * 1e3, bytes / shared / 1e6,
+                  alone * 1e3, bytes / alone / 1e6);
+      for (void *p : {q, k, v, o})
+        cudaFree(p);
+    }
   return 0;
 }

@@ -24,6 +24,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -105,7 +106,9 @@ __global__ void __launch_bounds__(WARPS * 32)
                 const T *__restrict__ v, T *__restrict__ out, int64_t seq,
                 int64_t kvSeq, int qHeads, int kvHeads, int qHeadBegin,
                 int kvHeadBegin, int groups, int64_t window,
-                const int32_t *__restrict__ offsets, float scaleLog2) {
+                const int32_t *__restrict__ offsets, float scaleLog2,
+                int splits, float *__restrict__ partialOut,
+                float2 *__restrict__ partialStats) {
   constexpr int kRows = 16 * MT * WARPS;
   constexpr int S = D + kPad; // shared row stride of every tile
   // Q's fragments stay in registers when they leave room for the output
@@ -119,7 +122,11 @@ __global__ void __launch_bounds__(WARPS * 32)
   const int h = blockIdx.y, tid = threadIdx.x, warp = tid / 32,
             lane = tid % 32, g = lane / 4, t = lane % 4;
   const int64_t b = blockIdx.z, offset = offsets ? offsets[b] : 0;
-  const int64_t m0 = int64_t(gridDim.x - 1 - blockIdx.x) * kRows;
+  // With `splits` > 1 the blocks of a row block share its keys: block
+  // `split` takes every splits-th share (flash-decoding).
+  const int split = blockIdx.x % splits;
+  const int64_t m0 = int64_t(gridDim.x / splits - 1 - blockIdx.x / splits) *
+                     kRows;
   const int64_t warpRow0 = m0 + warp * 16 * MT;
   // A warp whose rows are all padding (decode's one query) loads and
   // waits with the others but computes nothing.
@@ -136,6 +143,13 @@ __global__ void __launch_bounds__(WARPS * 32)
   int64_t keyBegin = 0;
   if (window > 0 && offset + m0 - window + 1 > 0)
     keyBegin = (offset + m0 - window + 1) / KEYS * KEYS;
+  if (splits > 1) {
+    int64_t steps = (keyEnd - keyBegin + KEYS - 1) / KEYS;
+    int64_t share = (steps + splits - 1) / splits;
+    keyBegin += split * share * KEYS;
+    keyEnd = keyBegin + share * KEYS < keyEnd ? keyBegin + share * KEYS
+                                              : keyEnd;
+  }
 
   // Keys [n0, n0 + KEYS) of K and V into buffer `stage`.
   auto load = [&](int stage, int64_t n0) {
@@ -149,7 +163,8 @@ __global__ void __launch_bounds__(WARPS * 32)
     }
     asm volatile("cp.async.commit_group;\n" ::);
   };
-  load(0, keyBegin);
+  if (keyBegin < keyEnd)
+    load(0, keyBegin);
 
   for (int i = tid; i < kRows * D / kVec; i += WARPS * 32) {
     int r = i / (D / kVec), c = i % (D / kVec) * kVec;
@@ -335,6 +350,19 @@ __global__ void __launch_bounds__(WARPS * 32)
       int64_t r = warpRow0 + mt * 16 + g + 8 * row;
       if (r >= seq)
         continue;
+      if (splits > 1) {
+        // This share's unnormalized output, maximum and sum, for
+        // combineSplits (a share without keys: 0, -inf, 0).
+        size_t at = ((size_t(split) * gridDim.z + b) * seq + r) * qHeads + h;
+        float *dst = partialOut + at * D + 2 * t;
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n)
+          *reinterpret_cast<float2 *>(dst + n * 8) =
+              make_float2(o[mt][n][2 * row], o[mt][n][2 * row + 1]);
+        if (t == 0)
+          partialStats[at] = make_float2(rowMax[mt][row], sum);
+        continue;
+      }
       float inv = 1.0f / sum;
       T *dst = out + (b * seq + r) * qStride + h * D + 2 * t;
 #pragma unroll
@@ -344,12 +372,42 @@ __global__ void __launch_bounds__(WARPS * 32)
     }
 }
 
+/// out[i] = the shares' outputs of query row i (one block each: sequence,
+/// position, head), each weighted by 2^(its max - the overall max), over
+/// the weighted sum of their sums.
+template <typename T, int D>
+__global__ void combineSplits(const float *__restrict__ partialOut,
+                              const float2 *__restrict__ partialStats,
+                              int splits, int64_t rows, float scaleLog2,
+                              T *__restrict__ out) {
+  int64_t i = blockIdx.x;
+  float best = -INFINITY;
+  for (int s = 0; s < splits; ++s)
+    best = fmaxf(best, partialStats[s * rows + i].x);
+  float sum = 0.0f;
+  for (int s = 0; s < splits; ++s) {
+    float2 stats = partialStats[s * rows + i];
+    if (stats.x != -INFINITY)
+      sum += stats.y * exp2f((stats.x - best) * scaleLog2);
+  }
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float value = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      float2 stats = partialStats[s * rows + i];
+      if (stats.x != -INFINITY)
+        value += partialOut[(s * rows + i) * D + d] *
+                 exp2f((stats.x - best) * scaleLog2);
+    }
+    out[i * D + d] = T(value / sum);
+  }
+}
+
 template <typename T, int D, int MT, int KEYS, int WARPS>
 void launch(Context &ctx, const void *q, const void *k, const void *v,
             int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
             int64_t kvHeads, int64_t qHeadBegin, int64_t kvHeadBegin,
             int64_t groups, int64_t window, const int32_t *offsets,
-            void *out) {
+            void *out, int splits) {
   constexpr int kRows = 16 * MT * WARPS;
   constexpr size_t shared = sizeof(T) * (kRows + 4 * KEYS) * (D + kPad);
   // (per launch: the setting belongs to the current device)
@@ -357,16 +415,60 @@ void launch(Context &ctx, const void *q, const void *k, const void *v,
                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(shared)),
         "flash attention shared memory");
-  dim3 grid(unsigned((seq + kRows - 1) / kRows), unsigned(qHeads),
+  auto stream = cudaStream_t(ctx.stream());
+  dim3 grid(unsigned((seq + kRows - 1) / kRows * splits), unsigned(qHeads),
             unsigned(batch));
   float scaleLog2 = float(1.4426950408889634 / std::sqrt(double(D)));
-  flashKernel<T, D, MT, KEYS, WARPS><<<grid, WARPS * 32, shared,
-                          cudaStream_t(ctx.stream())>>>(
+  // The shares' partial outputs and (max, sum) per query row.
+  int64_t rows = batch * seq * qHeads;
+  float *partialOut = nullptr;
+  float2 *partialStats = nullptr;
+  if (splits > 1) {
+    check(cudaMallocAsync(reinterpret_cast<void **>(&partialOut),
+                          sizeof(float) * splits * rows * D, stream),
+          "flash attention shares");
+    check(cudaMallocAsync(reinterpret_cast<void **>(&partialStats),
+                          sizeof(float2) * splits * rows, stream),
+          "flash attention shares");
+  }
+  flashKernel<T, D, MT, KEYS, WARPS><<<grid, WARPS * 32, shared, stream>>>(
       static_cast<const T *>(q), static_cast<const T *>(k),
       static_cast<const T *>(v), static_cast<T *>(out), seq, kvSeq,
       int(qHeads), int(kvHeads), int(qHeadBegin), int(kvHeadBegin),
-      int(groups), window, offsets, scaleLog2);
+      int(groups), window, offsets, scaleLog2, splits, partialOut,
+      partialStats);
   check(cudaGetLastError(), "flash attention");
+  if (splits > 1) {
+    combineSplits<T, D><<<unsigned(rows), 128, 0, stream>>>(
+        partialOut, partialStats, splits, rows, scaleLog2,
+        static_cast<T *>(out));
+    check(cudaGetLastError(), "flash attention shares");
+    check(cudaFreeAsync(partialOut, stream), "flash attention shares");
+    check(cudaFreeAsync(partialStats, stream), "flash attention shares");
+  }
+}
+
+/// How many blocks share each row block's keys: 1 unless the row blocks
+/// (heads x sequences x blocks of `rows` queries: few when decoding) would
+/// leave most multiprocessors idle while each walks many keys; then
+/// enough shares for two blocks a multiprocessor, each of at least four
+/// key steps (TPC_FLASH_DECODE_SPLIT=0 turns this off).
+int splitsFor(int64_t seq, int64_t rows, int64_t heads, int64_t visibleKeys,
+              int keys) {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TPC_FLASH_DECODE_SPLIT");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  int device = 0, sms = 0;
+  check(cudaGetDevice(&device), "device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+        "multiprocessors");
+  int64_t blocks = (seq + rows - 1) / rows * heads;
+  if (!enabled || blocks >= sms)
+    return 1;
+  int64_t wanted = (2 * sms + blocks - 1) / blocks;
+  int64_t most = visibleKeys / (4 * keys);
+  return int(std::max<int64_t>(1, std::min<int64_t>({wanted, most, 64})));
 }
 
 /// Calls fn(std::integral_constant<int, D>()) for the head dimensions
@@ -405,7 +507,8 @@ void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
                                int64_t qHeadBegin, int64_t kvHeadBegin,
                                int64_t groups, int64_t window,
                                const int32_t *offsets, void *out,
-                               FlashTiles tiles) {
+                               int64_t visibleKeys, FlashTiles tiles,
+                               int keySplits) {
   bool launched = withHeadDim(headDim, [&](auto d) {
     constexpr int D = d();
     if (tiles.rowTiles == 0) {
@@ -415,15 +518,20 @@ void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
       int64_t blocksOf128 = (seq + 127) / 128 * qHeads * batch;
       tiles = D == 128 && blocksOf128 >= 1024 ? kManyBlocks : kFewBlocks;
     }
+    int splits = keySplits > 0 ? keySplits
+                               : splitsFor(seq, 16 * tiles.rowTiles *
+                                                    tiles.warps,
+                                           qHeads * batch, visibleKeys,
+                                           tiles.keys);
     auto withType = [&](auto mt, auto keys, auto warps) {
       if (dtype == DType::BF16)
         launch<__nv_bfloat16, D, mt(), keys(), warps()>(
             ctx, q, k, v, batch, seq, kvSeq, qHeads, kvHeads, qHeadBegin,
-            kvHeadBegin, groups, window, offsets, out);
+            kvHeadBegin, groups, window, offsets, out, splits);
       else
         launch<__half, D, mt(), keys(), warps()>(
             ctx, q, k, v, batch, seq, kvSeq, qHeads, kvHeads, qHeadBegin,
-            kvHeadBegin, groups, window, offsets, out);
+            kvHeadBegin, groups, window, offsets, out, splits);
     };
     using I = std::integral_constant<int, 1>;
     using II = std::integral_constant<int, 2>;

@@ -42,14 +42,20 @@ struct FlashTiles {
 };
 
 /// The arguments and result of cuda::attention, all sequences in one
-/// launch; `offsets` is in device memory (or null for zeros). `tiles`
-/// forces a variant (tests and benchmarks compare them).
+/// launch; `offsets` is in device memory (or null for zeros);
+/// `visibleKeys`, the most keys any query sees (offset + seq at most).
+/// When the row blocks are too few to fill the GPU (decoding one token
+/// a sequence), several blocks share each one's keys and a second kernel
+/// combines their partial results (flash-decoding). `tiles` and
+/// `keySplits` (0: chosen) force a variant (tests and benchmarks compare
+/// them).
 void flashAttention(Context &ctx, DType dtype, const void *q, const void *k,
                     const void *v, int64_t batch, int64_t seq, int64_t kvSeq,
                     int64_t qHeads, int64_t kvHeads, int64_t headDim,
                     int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
                     int64_t window, const int32_t *offsets, void *out,
-                    FlashTiles tiles = {});
+                    int64_t visibleKeys, FlashTiles tiles = {},
+                    int keySplits = 0);
 
 } // namespace tpc::cuda
 

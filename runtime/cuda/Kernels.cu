@@ -890,9 +890,13 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
   // 16-bit programs: the fused kernel, every sequence in one launch.
   if (flashAttentionApplies(dtype, headDim) && aligned(q) && aligned(k) &&
       aligned(v) && aligned(out)) {
+    int64_t visibleKeys = seq;
+    for (int64_t b = 0; offsets && b < batch; ++b)
+      visibleKeys = std::max<int64_t>(visibleKeys, offsets[b] + seq);
     flashAttention(ctx, dtype, q, k, v, batch, seq, kvSeq, qHeads, kvHeads,
                    headDim, qHeadBegin, kvHeadBegin, groups, window,
-                   offsets ? ctx.deviceInts(offsets, batch) : nullptr, out);
+                   offsets ? ctx.deviceInts(offsets, batch) : nullptr, out,
+                   std::min(visibleKeys, kvSeq));
     return;
   }
   // Per batch row, chunk of query rows and local KV head, the local query

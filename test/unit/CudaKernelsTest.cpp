@@ -389,18 +389,53 @@ TEST_P(CudaKernels, AttentionVariantsOnABatchOverACache) {
       std::vector<cuda::FlashTiles> variants = {{0, 64, 4}, {1, 64, 4}};
       if (d == 128)
         variants.insert(variants.end(), {{2, 64, 4}, {2, 32, 4}, {1, 64, 8}});
-      for (cuda::FlashTiles tiles : variants) {
-        SCOPED_TRACE("d " + std::to_string(d) + " window " +
-                     std::to_string(window) + " tiles " +
-                     std::to_string(tiles.rowTiles) + " x " +
-                     std::to_string(tiles.keys) + " x " +
-                     std::to_string(tiles.warps));
-        cuda::flashAttention(*ctx, dtype(), dq, dk, dv, batch, seq, cache,
-                             qHeads, kvHeads, d, 0, 0, 2, window,
-                             ctx->deviceInts(offsets.data(), batch), dout,
-                             tiles);
-        expectNear(download(dout, q.size()), want);
-      }
+      for (cuda::FlashTiles tiles : variants)
+        for (int splits : {1, 3}) {
+          SCOPED_TRACE("d " + std::to_string(d) + " window " +
+                       std::to_string(window) + " tiles " +
+                       std::to_string(tiles.rowTiles) + " x " +
+                       std::to_string(tiles.keys) + " x " +
+                       std::to_string(tiles.warps) + " key shares " +
+                       std::to_string(splits));
+          cuda::flashAttention(*ctx, dtype(), dq, dk, dv, batch, seq, cache,
+                               qHeads, kvHeads, d, 0, 0, 2, window,
+                               ctx->deviceInts(offsets.data(), batch), dout,
+                               cache, tiles, splits);
+          expectNear(download(dout, q.size()), want);
+        }
+    }
+  }
+}
+
+TEST_P(CudaKernels, DecodeAttentionWithSharedKeysOverALongCache) {
+  // Decode: one new query per sequence at positions 1999 and 700 of a
+  // 2048-position cache, GQA 4/2, head dimension 128, with and without a
+  // window of 300: the keys shared by 1, 2, 5 and 16 blocks (some shares
+  // of the shorter sequence see no key; with the window some shares start
+  // past it), and as cuda::attention chooses, against the CPU kernel.
+  int64_t batch = 2, cache = 2048, d = 128, qHeads = 4, kvHeads = 2;
+  std::vector<int32_t> offsets = {1999, 700};
+  Vec q = rounded(random(batch * qHeads * d, 81)),
+      k = rounded(random(batch * cache * kvHeads * d, 82)),
+      v = rounded(random(batch * cache * kvHeads * d, 83)), want(q.size());
+  void *dq = upload(q), *dk = upload(k), *dv = upload(v),
+       *dout = alloc(q.size());
+  for (int64_t window : {0, 300}) {
+    cpu::attention(q.data(), k.data(), v.data(), batch, 1, cache, qHeads,
+                   kvHeads, d, 0, 0, 2, window, offsets.data(), want.data());
+    cuda::attention(*ctx, dtype(), dq, dk, dv, batch, 1, cache, qHeads,
+                    kvHeads, d, 0, 0, 2, window, offsets.data(), dout);
+    expectNear(download(dout, q.size()), want);
+    if (dtype() == DType::F32)
+      continue; // (no fused kernel)
+    for (int splits : {1, 2, 5, 16}) {
+      SCOPED_TRACE("window " + std::to_string(window) + " key shares " +
+                   std::to_string(splits));
+      cuda::flashAttention(*ctx, dtype(), dq, dk, dv, batch, 1, cache, qHeads,
+                           kvHeads, d, 0, 0, 2, window,
+                           ctx->deviceInts(offsets.data(), batch), dout, 2000,
+                           {}, splits);
+      expectNear(download(dout, q.size()), want);
     }
   }
 }
