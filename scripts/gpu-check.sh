@@ -232,7 +232,7 @@ run() {
 
   # 4. Benchmarks (issue: tpc against PyTorch and cuBLAS).
   if want bench; then
-  check kernel-bench 120 "$W/bin/tpc-gpu-kernel-bench && TPC_FLASH_ATTENTION=0 $W/bin/tpc-gpu-kernel-bench | sed -n '/^attention/,\$p'"
+  check kernel-bench 120 "$W/bin/tpc-gpu-kernel-bench && TPC_FLASH_ATTENTION=0 $W/bin/tpc-gpu-kernel-bench | sed -n '/^attention/,/^$/p'"
   # whatever is left of the run's budget (the device tool's 10 minutes)
   local left=$(( ${TPC_GPU_CHECK_SECONDS:-560} - SECONDS ))
   [ $left -gt 30 ] || left=30
