@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 using namespace tpc;
@@ -58,10 +59,10 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       {micro, request.seqLen}, DType::F32, Device::Host);
   if (backend.device() != Device::Host)
     dloss = backend.convert(dloss, DType::F32);
-  std::vector<int64_t> order;
+  std::optional<ShuffledWindows> shuffled;
   if (request.shuffle)
-    order = shuffledWindows(
-        (int64_t(request.tokens->size()) - 1) / request.seqLen, request.seed);
+    shuffled.emplace((int64_t(request.tokens->size()) - 1) / request.seqLen,
+                     request.seed);
   for (int64_t step = 0; step < request.steps; ++step) {
     auto start = Clock::now();
     comm::setPhase("training step " + std::to_string(step + 1));
@@ -72,7 +73,7 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       Ids ids, targets;
       trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
                     targets, firstSequence + first, micro,
-                    request.shuffle ? &order : nullptr);
+                    shuffled ? &*shuffled : nullptr);
       Tensor losses = program(ctx, ids, targets, dloss);
       for (float l : losses.toFloats())
         loss += l;

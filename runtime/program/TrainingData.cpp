@@ -117,32 +117,38 @@ std::vector<int32_t> tpc::program::readTokenFile(const std::string &path,
   return parseTokenData(bytes, path, elementType, tensor, vocab, minTokens);
 }
 
-std::vector<int64_t> tpc::program::shuffledWindows(int64_t windows,
-                                                   uint64_t seed) {
-  std::vector<int64_t> order(size_t(std::max<int64_t>(windows, 0)));
-  for (int64_t i = 0; i < windows; ++i)
-    order[i] = i;
-  // Fisher-Yates with a fixed generator: no std::shuffle, whose use of the
-  // generator may differ between standard libraries.
-  std::mt19937_64 random(seed);
-  for (int64_t i = windows - 1; i > 0; --i)
-    std::swap(order[i], order[random() % uint64_t(i + 1)]);
-  return order;
+int64_t tpc::program::ShuffledWindows::at(int64_t wanted, int64_t index) {
+  if (wanted != epoch) {
+    order.resize(size_t(std::max<int64_t>(windows, 0)));
+    for (int64_t i = 0; i < windows; ++i)
+      order[i] = i;
+    // Fisher-Yates with a fixed generator: no std::shuffle, whose use of
+    // the generator may differ between standard libraries. Each epoch's
+    // generator is seeded from (seed, epoch).
+    std::seed_seq seeds{uint32_t(seed), uint32_t(seed >> 32),
+                        uint32_t(wanted), uint32_t(uint64_t(wanted) >> 32)};
+    std::mt19937_64 random(seeds);
+    for (int64_t i = windows - 1; i > 0; --i)
+      std::swap(order[i], order[random() % uint64_t(i + 1)]);
+    epoch = wanted;
+  }
+  return order[index];
 }
 
 void tpc::program::trainingBatch(const std::vector<int32_t> &tokens,
                                  int64_t step, int64_t batch, int64_t seqLen,
                                  Ids &ids, Ids &targets, int64_t first,
-                                 int64_t count,
-                                 const std::vector<int64_t> *order) {
+                                 int64_t count, ShuffledWindows *shuffled) {
   if (count < 0)
     count = batch;
   int64_t windows = (int64_t(tokens.size()) - 1) / seqLen;
   ids = {std::vector<int32_t>(size_t(count * seqLen)), count, seqLen};
   targets = ids;
   for (int64_t b = 0; b < count; ++b) {
-    int64_t window = (step * batch + first + b) % windows;
-    int64_t start = (order ? (*order)[window] : window) * seqLen;
+    int64_t read = step * batch + first + b;
+    int64_t window = shuffled ? shuffled->at(read / windows, read % windows)
+                              : read % windows;
+    int64_t start = window * seqLen;
     for (int64_t s = 0; s < seqLen; ++s) {
       ids.values[b * seqLen + s] = tokens[start + s];
       targets.values[b * seqLen + s] = tokens[start + s + 1];

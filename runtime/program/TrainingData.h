@@ -35,18 +35,31 @@ std::vector<int32_t> readTokenFile(const std::string &path,
                                    const std::string &tensor, int64_t vocab,
                                    int64_t minTokens);
 
+/// `--shuffle`'s window order: each epoch (pass over the data) a fresh
+/// permutation of the windows, drawn from (seed, epoch), the same on every
+/// rank; kept for the epoch being read.
+class ShuffledWindows {
+public:
+  ShuffledWindows(int64_t windows, uint64_t seed)
+      : windows(windows), seed(seed) {}
+  /// The window read at position `index` of epoch `epoch`.
+  int64_t at(int64_t epoch, int64_t index);
+
+private:
+  int64_t windows;
+  uint64_t seed;
+  int64_t epoch = -1;
+  std::vector<int64_t> order;
+};
+
 /// Sequences first .. first + count (all when count < 0) of step `step`'s
-/// batch: windows of seqLen + 1 tokens, taken in order (or in `order`, a
-/// permutation of the windows) and wrapping around; targets are the ids
-/// shifted by one.
+/// batch: windows of seqLen + 1 tokens, taken in order (or as `shuffled`
+/// orders them) and wrapping around into the next epoch; targets are the
+/// ids shifted by one.
 void trainingBatch(const std::vector<int32_t> &tokens, int64_t step,
                    int64_t batch, int64_t seqLen, Ids &ids, Ids &targets,
                    int64_t first = 0, int64_t count = -1,
-                   const std::vector<int64_t> *order = nullptr);
-
-/// A permutation of the `windows` windows drawn from `seed`: the same on
-/// every rank.
-std::vector<int64_t> shuffledWindows(int64_t windows, uint64_t seed);
+                   ShuffledWindows *shuffled = nullptr);
 
 } // namespace tpc::program
 
