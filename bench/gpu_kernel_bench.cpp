@@ -30,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -47,6 +48,23 @@ void check(cublasStatus_t status, const char *what) {
     std::exit(1);
   }
 }
+
+/// `elements` bf16 values on the device, each 1.0 + 2^-6 (bytes 0x3c3c:
+/// timings do not depend on the values), freed with the buffer.
+class DeviceBf16 {
+public:
+  explicit DeviceBf16(int64_t elements) {
+    check(cudaMalloc(&data, elements * 2), "cudaMalloc");
+    check(cudaMemset(data, 0x3c, elements * 2), "cudaMemset");
+  }
+  ~DeviceBf16() { cudaFree(data); }
+  DeviceBf16(const DeviceBf16 &) = delete;
+  DeviceBf16 &operator=(const DeviceBf16 &) = delete;
+  operator void *() const { return data; }
+
+private:
+  void *data = nullptr;
+};
 
 /// Median milliseconds of `runs` calls after `warmup`, by CUDA events.
 template <typename Fn>
@@ -149,30 +167,28 @@ int main() {
               "W^T (median of 20 after 5 warm-ups)\n");
   std::printf("%-10s%7s%7s%8s%12s%12s%10s%10s%8s\n", "gemm", "T", "in", "out",
               "tpc ms", "cublasLt ms", "tpc TF/s", "Lt TF/s", "ratio");
+  // Median ms of y[rows, out] = x W^T through tpc's path and through
+  // cublasLt directly.
+  auto compare = [&](const Shape &s, int64_t rows, int warmup, int runs) {
+    DeviceBf16 x(rows * s.in), w(s.in * s.out), y(rows * s.out);
+    double viaTpc = medianMs(stream, warmup, runs, [&] {
+      tpc::cuda::linear(ctx, tpc::DType::BF16, x, rows, s.in, w,
+                        /*inOut=*/false, s.out, nullptr,
+                        tpc::Activation::None, y);
+    });
+    double viaLt = medianMs(stream, warmup, runs, [&] {
+      direct.run(stream, x, rows, s.in, w, s.out, y);
+    });
+    return std::make_pair(viaTpc, viaLt);
+  };
   for (int64_t tokens : {2048, 8192})
     for (const Shape &s : shapes) {
-      void *x, *w, *y;
-      check(cudaMalloc(&x, tokens * s.in * 2), "x");
-      check(cudaMalloc(&w, s.in * s.out * 2), "w");
-      check(cudaMalloc(&y, tokens * s.out * 2), "y");
-      check(cudaMemset(x, 0x3c, tokens * s.in * 2), "x init");
-      check(cudaMemset(w, 0x3c, s.in * s.out * 2), "w init");
-      double viaTpc = medianMs(stream, 5, 20, [&] {
-        tpc::cuda::linear(ctx, tpc::DType::BF16, x, tokens, s.in, w,
-                          /*inOut=*/false, s.out, nullptr,
-                          tpc::Activation::None, y);
-      });
-      double viaLt = medianMs(stream, 5, 20, [&] {
-        direct.run(stream, x, tokens, s.in, w, s.out, y);
-      });
+      auto [viaTpc, viaLt] = compare(s, tokens, 5, 20);
       double flops = 2.0 * tokens * s.in * s.out;
       std::printf("%-10s%7lld%7lld%8lld%12.3f%12.3f%10.1f%10.1f%8.2f\n",
                   s.name, (long long)tokens, (long long)s.in,
                   (long long)s.out, viaTpc, viaLt, flops / viaTpc / 1e9,
                   flops / viaLt / 1e9, viaTpc / viaLt);
-      cudaFree(x);
-      cudaFree(w);
-      cudaFree(y);
     }
 
   std::printf("\nGEMV-sized: the same weights at decode's rows, GB/s of "
@@ -183,27 +199,11 @@ int main() {
     if (s.out == 1024 && s.name[0] == 'v')
       continue; // as k_proj
     for (int64_t rows : {1, 2, 4, 8}) {
-      void *x, *w, *y;
-      check(cudaMalloc(&x, rows * s.in * 2), "x");
-      check(cudaMalloc(&w, s.in * s.out * 2), "w");
-      check(cudaMalloc(&y, rows * s.out * 2), "y");
-      check(cudaMemset(x, 0x3c, rows * s.in * 2), "x init");
-      check(cudaMemset(w, 0x3c, s.in * s.out * 2), "w init");
-      double viaTpc = medianMs(stream, 10, 50, [&] {
-        tpc::cuda::linear(ctx, tpc::DType::BF16, x, rows, s.in, w,
-                          /*inOut=*/false, s.out, nullptr,
-                          tpc::Activation::None, y);
-      });
-      double viaLt = medianMs(stream, 10, 50, [&] {
-        direct.run(stream, x, rows, s.in, w, s.out, y);
-      });
+      auto [viaTpc, viaLt] = compare(s, rows, 10, 50);
       double bytes = 2.0 * s.in * s.out;
       std::printf("%-10s%7lld%12.4f%12.4f%10.0f%10.0f%8.2f\n", s.name,
                   (long long)rows, viaTpc, viaLt, bytes / viaTpc / 1e6,
                   bytes / viaLt / 1e6, viaTpc / viaLt);
-      cudaFree(x);
-      cudaFree(w);
-      cudaFree(y);
     }
   }
 
@@ -214,14 +214,8 @@ int main() {
   std::printf("%7s%12s%12s\n", "T", "ms", "TFLOP/s");
   for (int64_t tokens : {2048, 8192}) {
     const int64_t heads = 32, kvHeads = 8, d = 128;
-    void *q, *k, *v, *o;
-    check(cudaMalloc(&q, tokens * heads * d * 2), "q");
-    check(cudaMalloc(&k, tokens * kvHeads * d * 2), "k");
-    check(cudaMalloc(&v, tokens * kvHeads * d * 2), "v");
-    check(cudaMalloc(&o, tokens * heads * d * 2), "o");
-    check(cudaMemset(q, 0x3c, tokens * heads * d * 2), "q init");
-    check(cudaMemset(k, 0x3c, tokens * kvHeads * d * 2), "k init");
-    check(cudaMemset(v, 0x3c, tokens * kvHeads * d * 2), "v init");
+    DeviceBf16 q(tokens * heads * d), k(tokens * kvHeads * d),
+        v(tokens * kvHeads * d), o(tokens * heads * d);
     double ms = medianMs(stream, 3, 10, [&] {
       tpc::cuda::attention(ctx, tpc::DType::BF16, q, k, v, 1, tokens, tokens,
                            heads, kvHeads, d, 0, 0, heads / kvHeads, 0,
@@ -247,8 +241,6 @@ int main() {
                     "", t, flops / t / 1e9, tiles.warps, tiles.rowTiles,
                     tiles.keys);
       }
-    for (void *p : {q, k, v, o})
-      cudaFree(p);
   }
 
   // Decode: one new query per sequence over a cache (the keys shared by
@@ -261,14 +253,8 @@ int main() {
   for (int64_t batch : {1, 8})
     for (int64_t cache : {1024, 4096, 16384}) {
       const int64_t heads = 32, kvHeads = 8, d = 128;
-      void *q, *k, *v, *o;
-      check(cudaMalloc(&q, batch * heads * d * 2), "q");
-      check(cudaMalloc(&k, batch * cache * kvHeads * d * 2), "k");
-      check(cudaMalloc(&v, batch * cache * kvHeads * d * 2), "v");
-      check(cudaMalloc(&o, batch * heads * d * 2), "o");
-      check(cudaMemset(q, 0x3c, batch * heads * d * 2), "q init");
-      check(cudaMemset(k, 0x3c, batch * cache * kvHeads * d * 2), "k init");
-      check(cudaMemset(v, 0x3c, batch * cache * kvHeads * d * 2), "v init");
+      DeviceBf16 q(batch * heads * d), k(batch * cache * kvHeads * d),
+          v(batch * cache * kvHeads * d), o(batch * heads * d);
       std::vector<int32_t> offsets(size_t(batch), int32_t(cache - 1));
       const int32_t *deviceOffsets = ctx.deviceInts(offsets.data(), batch);
       auto time = [&](int splits) {
@@ -284,8 +270,6 @@ int main() {
       std::printf("%6lld%8lld%14.1f%10.0f%14.1f%10.0f\n", (long long)batch,
                   (long long)cache, shared * 1e3, bytes / shared / 1e6,
                   alone * 1e3, bytes / alone / 1e6);
-      for (void *p : {q, k, v, o})
-        cudaFree(p);
     }
   return 0;
 }

@@ -102,12 +102,12 @@ FailureOr<bool> Partitioner::onlyPartialGradients(AccumulateGradOp accumulate,
   bool partial = weight.isReplicated();
   for (Operation *user : w.getUsers()) {
     auto other = dyn_cast<AccumulateGradOp>(user);
-    if (!other || !partial)
+    if (!other)
       continue;
     FailureOr<Layout> grad = layoutOf(other.getGrad(), other);
     if (failed(grad))
       return failure();
-    partial = grad->partial && grad->dim < 0;
+    partial = partial && grad->partial && grad->dim < 0;
   }
   partialGradientWeights[w] = partial;
   return partial;

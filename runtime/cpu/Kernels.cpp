@@ -1,5 +1,6 @@
 //===- Kernels.cpp - the CPU backend's kernels ----------------------------===//
 #include "runtime/cpu/Kernels.h"
+#include "runtime/core/ArgmaxRule.h"
 #include "runtime/cpu/Threads.h"
 #include "runtime/cpu/Vector.h"
 
@@ -256,14 +257,9 @@ void cpu::attention(const float *q, const float *k, const float *v,
 }
 
 namespace {
-/// True when `a` beats `b`: larger, or equal and at a lower index; NaN and
-/// missing entries (index -1) never win.
+/// True when `a` beats `b` (runtime/core/ArgmaxRule.h).
 bool beats(const cpu::ArgmaxEntry &a, const cpu::ArgmaxEntry &b) {
-  if (a.index < 0 || std::isnan(a.value))
-    return false;
-  if (b.index < 0 || std::isnan(b.value))
-    return true;
-  return a.value > b.value || (a.value == b.value && a.index < b.index);
+  return argmaxBeats(a.value, a.index, b.value, b.index);
 }
 } // namespace
 

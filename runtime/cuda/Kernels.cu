@@ -1,5 +1,6 @@
 //===- Kernels.cu - the CUDA backend's kernels ----------------------------===//
 #include "runtime/cuda/Kernels.h"
+#include "runtime/core/ArgmaxRule.h"
 #include "runtime/cuda/Check.h"
 #include "runtime/cuda/FlashAttention.h"
 #include "runtime/weights/RandomDraw.h"
@@ -618,15 +619,6 @@ bool gemv(Context &ctx, DType dtype, const void *x, int64_t rows, int64_t in,
   return true;
 }
 
-/// Whether candidate (a, ia) beats (b, ib): cpu::localArgmax's rule.
-__device__ inline bool beats(float a, int ia, float b, int ib) {
-  if (ia < 0 || isnan(a))
-    return false;
-  if (ib < 0 || isnan(b))
-    return true;
-  return a > b || (a == b && ia < ib);
-}
-
 /// One block per row: each thread's best of its columns, then the block's.
 template <typename T>
 __global__ void rowArgmaxKernel(const T *x, int64_t cols, float *values,
@@ -636,7 +628,7 @@ __global__ void rowArgmaxKernel(const T *x, int64_t cols, float *values,
   int at = -1;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
     float v = load(row[c]);
-    if (beats(v, int(c), best, at)) {
+    if (argmaxBeats(v, c, best, at)) {
       best = v;
       at = int(c);
     }
@@ -648,8 +640,9 @@ __global__ void rowArgmaxKernel(const T *x, int64_t cols, float *values,
   __syncthreads();
   for (int half = blockDim.x / 2; half > 0; half /= 2) {
     if (threadIdx.x < half &&
-        beats(bestValue[threadIdx.x + half], bestAt[threadIdx.x + half],
-              bestValue[threadIdx.x], bestAt[threadIdx.x])) {
+        argmaxBeats(bestValue[threadIdx.x + half],
+                    bestAt[threadIdx.x + half], bestValue[threadIdx.x],
+                    bestAt[threadIdx.x])) {
       bestValue[threadIdx.x] = bestValue[threadIdx.x + half];
       bestAt[threadIdx.x] = bestAt[threadIdx.x + half];
     }
@@ -659,6 +652,15 @@ __global__ void rowArgmaxKernel(const T *x, int64_t cols, float *values,
     values[blockIdx.x] = bestValue[0];
     indices[blockIdx.x] = bestAt[0];
   }
+}
+
+/// One past the last position of any sequence's tokens: offsets[b] + seq
+/// (host offsets, or null for zeros).
+int64_t positionsSeen(const int32_t *offsets, int64_t batch, int64_t seq) {
+  int64_t end = seq;
+  for (int64_t b = 0; offsets && b < batch; ++b)
+    end = std::max<int64_t>(end, offsets[b] + seq);
+  return end;
 }
 
 template <typename T>
@@ -853,11 +855,8 @@ void tpc::cuda::addRmsNorm(Context &ctx, DType dtype, const void *a,
 void tpc::cuda::rope(Context &ctx, DType dtype, void *x, int64_t batch,
                      int64_t seq, int64_t heads, int64_t headDim, double theta,
                      const int32_t *offsets) {
-  int64_t positions = seq;
-  for (int64_t b = 0; offsets && b < batch; ++b)
-    positions = std::max<int64_t>(positions, offsets[b] + seq);
   auto table = static_cast<const float2 *>(
-      ctx.ropeTable(theta, headDim, positions));
+      ctx.ropeTable(theta, headDim, positionsSeen(offsets, batch, seq)));
   const int32_t *deviceOffsets =
       offsets ? ctx.deviceInts(offsets, batch) : nullptr;
   dispatch(dtype, [&](auto tag) {
@@ -887,16 +886,15 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
   auto aligned = [](const void *p) {
     return reinterpret_cast<uintptr_t>(p) % 16 == 0;
   };
+  // The most keys any query sees.
+  int64_t maxKeys = positionsSeen(offsets, batch, seq);
   // 16-bit programs: the fused kernel, every sequence in one launch.
   if (flashAttentionApplies(dtype, headDim) && aligned(q) && aligned(k) &&
       aligned(v) && aligned(out)) {
-    int64_t visibleKeys = seq;
-    for (int64_t b = 0; offsets && b < batch; ++b)
-      visibleKeys = std::max<int64_t>(visibleKeys, offsets[b] + seq);
     flashAttention(ctx, dtype, q, k, v, batch, seq, kvSeq, qHeads, kvHeads,
                    headDim, qHeadBegin, kvHeadBegin, groups, window,
                    offsets ? ctx.deviceInts(offsets, batch) : nullptr, out,
-                   std::min(visibleKeys, kvSeq));
+                   std::min(maxKeys, kvSeq));
     return;
   }
   // Per batch row, chunk of query rows and local KV head, the local query
@@ -906,9 +904,6 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
   // memory and skip most of the masked half of a long prompt's scores.
   constexpr int64_t kChunkRows = 1024;
   int64_t chunk = std::min(seq, kChunkRows);
-  int64_t maxKeys = 0;
-  for (int64_t b = 0; b < batch; ++b)
-    maxKeys = std::max(maxKeys, offsetOf(b) + seq);
   float *scores = nullptr;
   void *probs = nullptr;
   check(cudaMallocAsync(&scores, sizeof(float) * qHeads * chunk * maxKeys,

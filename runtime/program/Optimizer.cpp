@@ -342,11 +342,7 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
   for (auto &[name, grad] : ctx.grads) {
     Tensor &weight = ctx.weights.at(name);
     size_t n = size_t(weight.numElements());
-    if (weight.dtype() == DType::F32)
-      std::copy(updated.data() + at, updated.data() + at + n,
-                static_cast<float *>(weight.data()));
-    else
-      narrow(updated.data() + at, weight.dtype(), weight.data(), n);
+    narrow(updated.data() + at, weight.dtype(), weight.data(), n);
     std::fill(static_cast<float *>(grad.data()),
               static_cast<float *>(grad.data()) + n, 0.0f);
     at += n;
