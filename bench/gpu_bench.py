@@ -138,14 +138,17 @@ def model_flops(layers, tokens, heads=HEADS, kv_heads=KV_HEADS, mlp=MLP,
 
 
 # --- tpc -------------------------------------------------------------------
-def tpc_run(exe, args, timeout=300, attention=None, gemv=None, split=None):
-    """attention, gemv, split: TPC_FLASH_ATTENTION, TPC_GEMV,
-    TPC_FLASH_DECODE_SPLIT for the run (None: the default)."""
+def tpc_run(exe, args, timeout=300, attention=None, gemv=None, split=None,
+            wgmma=None):
+    """attention, gemv, split, wgmma: TPC_FLASH_ATTENTION, TPC_GEMV,
+    TPC_FLASH_DECODE_SPLIT, TPC_FLASH_WGMMA for the run (None: the
+    default)."""
     t0 = time.time()
     env = dict(os.environ)
     for name, value in (("TPC_FLASH_ATTENTION", attention),
                         ("TPC_GEMV", gemv),
-                        ("TPC_FLASH_DECODE_SPLIT", split)):
+                        ("TPC_FLASH_DECODE_SPLIT", split),
+                        ("TPC_FLASH_WGMMA", wgmma)):
         if value is not None:
             env[name] = value
     out = subprocess.run([exe, "--device", "cuda", "--random-weights", "1"] +
@@ -157,11 +160,12 @@ def tpc_run(exe, args, timeout=300, attention=None, gemv=None, split=None):
     return out.stdout, time.time() - t0
 
 
-def tpc_forward_ms(exe, tokens, passes=5, vocab=VOCAB // 8, attention=None):
+def tpc_forward_ms(exe, tokens, passes=5, vocab=VOCAB // 8, attention=None,
+                   wgmma=None):
     # ids below every per-rank program's vocabulary (VOCAB / 8)
     ids = ",".join(str((i * 7919) % vocab) for i in range(tokens))
     out, wall = tpc_run(exe, ["--tokens", ids, "--bench", str(passes)],
-                        attention=attention)
+                        attention=attention, wgmma=wgmma)
     per_pass = float(re.search(r"bench: ([0-9.]+) s per pass", out).group(1))
     return per_pass * 1e3, wall
 
@@ -207,15 +211,16 @@ def section_forward(bundle, results, layer_counts, token_counts):
     peak = results.get("gemm_peak_tflops")
     rows = results.setdefault("forward", [])
     log("\nforward pass, bf16, 1 x T tokens, all logits (median ms); tpc "
-        "with its fused attention kernel, and without it (cuBLAS scores)")
-    log(f"{'layers':>6} {'T':>6} {'tpc':>9} {'no-fused':>9} {'eager':>9} "
+        "as it runs (the wgmma attention kernel on compute capability 9.0), "
+        "and with the mma.sync kernel (TPC_FLASH_WGMMA=0)")
+    log(f"{'layers':>6} {'T':>6} {'tpc':>9} {'mma.sync':>9} {'eager':>9} "
         f"{'compile':>9} {'tpc/eager':>9} {'tpc/comp':>9} {'tpc %SOL':>8} "
         f"{'comp %SOL':>9}")
     for layers in layer_counts:
         exe = os.path.join(bundle, "exe", f"llama8b-L{layers}-tp1.exe")
         tpc = {t: tpc_forward_ms(exe, t) for t in token_counts}
-        unfused = {t: tpc_forward_ms(exe, t, attention="0")[0]
-                   for t in token_counts}
+        mma_sync = {t: tpc_forward_ms(exe, t, wgmma="0")[0]
+                    for t in token_counts}
 
         model = torch_model(layers)
         ids = {t: torch.randint(0, VOCAB, (1, t), device="cuda")
@@ -241,13 +246,13 @@ def section_forward(bundle, results, layer_counts, token_counts):
             flops = model_flops(layers, t)
             tpc_ms, tpc_wall = tpc[t]
             row = dict(layers=layers, tokens=t, tpc_ms=tpc_ms,
-                       tpc_unfused_ms=unfused[t],
+                       tpc_mma_sync_ms=mma_sync[t],
                        eager_ms=eager[t],
                        compile_ms=comp, compile_s=compile_s,
                        tpc_wall_s=tpc_wall, flops=flops)
             rows.append(row)
             sol = lambda ms: 100 * flops / ms / 1e9 / peak if peak else math.nan
-            log(f"{layers:>6} {t:>6} {tpc_ms:>9.2f} {unfused[t]:>9.2f} "
+            log(f"{layers:>6} {t:>6} {tpc_ms:>9.2f} {mma_sync[t]:>9.2f} "
                 f"{eager[t]:>9.2f} "
                 f"{comp:>9.2f} {tpc_ms / eager[t]:>9.2f} "
                 f"{tpc_ms / comp:>9.2f} "

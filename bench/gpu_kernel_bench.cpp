@@ -225,21 +225,28 @@ int main() {
     double flops = 4.0 * heads * d * tokens * (tokens + 1) / 2;
     std::printf("%7lld%12.3f%12.1f\n", (long long)tokens, ms,
                 flops / ms / 1e9);
+    std::vector<tpc::cuda::FlashTiles> variants = {
+        {1, 64, 4}, {2, 64, 4}, {2, 32, 4}, {1, 64, 8}};
+    if (tpc::cuda::flashAttentionHasWgmma())
+      variants.insert(variants.end(),
+                      {{0, 128, 0, 2}, {0, 64, 0, 2}, {0, 64, 0, 3}});
     if (!variant || std::strcmp(variant, "0") != 0)
-      for (tpc::cuda::FlashTiles tiles :
-           {tpc::cuda::FlashTiles{1, 64, 4}, tpc::cuda::FlashTiles{2, 64, 4},
-            tpc::cuda::FlashTiles{2, 32, 4},
-            tpc::cuda::FlashTiles{1, 64, 8}}) {
+      for (tpc::cuda::FlashTiles tiles : variants) {
         double t = medianMs(stream, 3, 10, [&] {
           tpc::cuda::flashAttention(ctx, tpc::DType::BF16, q, k, v, 1, tokens,
                                     tokens, heads, kvHeads, d, 0, 0,
                                     heads / kvHeads, 0, nullptr, o, tokens,
                                     tiles);
         });
-        std::printf("%7s%12.3f%12.1f   fused, %d warps of %d row tile(s), "
-                    "%d keys a step\n",
-                    "", t, flops / t / 1e9, tiles.warps, tiles.rowTiles,
-                    tiles.keys);
+        if (tiles.warpgroups > 0)
+          std::printf("%7s%12.3f%12.1f   fused wgmma, %d warpgroups, %d "
+                      "keys a step\n",
+                      "", t, flops / t / 1e9, tiles.warpgroups, tiles.keys);
+        else
+          std::printf("%7s%12.3f%12.1f   fused, %d warps of %d row tile(s), "
+                      "%d keys a step\n",
+                      "", t, flops / t / 1e9, tiles.warps, tiles.rowTiles,
+                      tiles.keys);
       }
   }
 

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/cuda/FlashAttention.h"
 #include "runtime/cuda/Check.h"
+#include "runtime/cuda/FlashAttentionKernel.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -40,16 +41,9 @@ constexpr int kPad = 8;      // elements of padding per shared row (banks)
 // The default tiles (FlashAttention.h): every head dimension has the first.
 constexpr FlashTiles kFewBlocks = {1, 64, 4};
 constexpr FlashTiles kManyBlocks = {2, 64, 4};
-
-template <typename T> __device__ inline uint32_t pack(float lo, float hi);
-template <> __device__ inline uint32_t pack<__nv_bfloat16>(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t *>(&v);
-}
-template <> __device__ inline uint32_t pack<__half>(float lo, float hi) {
-  __half2 v = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<uint32_t *>(&v);
-}
+// The wgmma kernel's default (compute capability 9.0, head dimensions 64
+// and 128).
+constexpr FlashTiles kHopper = {0, 128, 0, 2};
 
 /// d += a b for one m16n8k16 tile, f32 accumulation.
 template <typename T>
@@ -69,15 +63,6 @@ __device__ inline void mma(float (&d)[4], const uint32_t (&a)[4],
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0),
                    "r"(b1));
-}
-
-__device__ inline void copyAsync16(void *sharedDst, const void *src,
-                                   bool valid) {
-  // 16 bytes global -> shared without registers; zero-filled when !valid.
-  unsigned dst = unsigned(__cvta_generic_to_shared(sharedDst));
-  int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst),
-               "l"(src), "r"(bytes));
 }
 
 /// Four 8x8 16-bit matrices from shared memory, one row address per lane
@@ -102,13 +87,18 @@ __device__ inline void loadMatrices(uint32_t (&r)[4], const void *row) {
 /// step.
 template <typename T, int D, int MT, int KEYS, int WARPS>
 __global__ void __launch_bounds__(WARPS * 32)
-    flashKernel(const T *__restrict__ q, const T *__restrict__ k,
-                const T *__restrict__ v, T *__restrict__ out, int64_t seq,
-                int64_t kvSeq, int qHeads, int kvHeads, int qHeadBegin,
-                int kvHeadBegin, int groups, int64_t window,
-                const int32_t *__restrict__ offsets, float scaleLog2,
-                int splits, float *__restrict__ partialOut,
-                float2 *__restrict__ partialStats) {
+    flashKernel(const FlashKernelArgs args) {
+  const T *__restrict__ q = static_cast<const T *>(args.q);
+  const T *__restrict__ k = static_cast<const T *>(args.k);
+  const T *__restrict__ v = static_cast<const T *>(args.v);
+  T *__restrict__ out = static_cast<T *>(args.out);
+  const int64_t seq = args.seq, kvSeq = args.kvSeq, window = args.window;
+  const int qHeads = args.qHeads, kvHeads = args.kvHeads,
+            groups = args.groups, splits = args.splits;
+  const int32_t *__restrict__ offsets = args.offsets;
+  const float scaleLog2 = args.scaleLog2;
+  float *__restrict__ partialOut = args.partialOut;
+  float2 *__restrict__ partialStats = args.partialStats;
   constexpr int kRows = 16 * MT * WARPS;
   constexpr int S = D + kPad; // shared row stride of every tile
   // Q's fragments stay in registers when they leave room for the output
@@ -123,7 +113,7 @@ __global__ void __launch_bounds__(WARPS * 32)
             lane = tid % 32, g = lane / 4, t = lane % 4;
   const int64_t b = blockIdx.z, offset = offsets ? offsets[b] : 0;
   // With `splits` > 1 the blocks of a row block share its keys: block
-  // `split` takes every splits-th share (flash-decoding).
+  // `split` takes the split-th share of its key steps (flash-decoding).
   const int split = blockIdx.x % splits;
   const int64_t m0 = int64_t(gridDim.x / splits - 1 - blockIdx.x / splits) *
                      kRows;
@@ -131,25 +121,16 @@ __global__ void __launch_bounds__(WARPS * 32)
   // A warp whose rows are all padding (decode's one query) loads and
   // waits with the others but computes nothing.
   const bool warpActive = warpRow0 < seq;
-  const int kv = (qHeadBegin + h) / groups - kvHeadBegin;
+  const int kv = (args.qHeadBegin + h) / groups - args.kvHeadBegin;
   const int64_t qStride = int64_t(qHeads) * D, kvStride = int64_t(kvHeads) * D;
   const T *qBase = q + (b * seq * qHeads + h) * D;
   const T *kBase = k + (b * kvSeq * kvHeads + kv) * D;
   const T *vBase = v + (b * kvSeq * kvHeads + kv) * D;
   constexpr int kVec = 8;
 
-  int64_t lastRow = (m0 + kRows < seq ? m0 + kRows : seq) - 1;
-  int64_t keyEnd = offset + lastRow + 1 < kvSeq ? offset + lastRow + 1 : kvSeq;
-  int64_t keyBegin = 0;
-  if (window > 0 && offset + m0 - window + 1 > 0)
-    keyBegin = (offset + m0 - window + 1) / KEYS * KEYS;
-  if (splits > 1) {
-    int64_t steps = (keyEnd - keyBegin + KEYS - 1) / KEYS;
-    int64_t share = (steps + splits - 1) / splits;
-    keyBegin += split * share * KEYS;
-    keyEnd = keyBegin + share * KEYS < keyEnd ? keyBegin + share * KEYS
-                                              : keyEnd;
-  }
+  int64_t keyBegin, keyEnd;
+  blockKeys<KEYS>(m0, kRows, seq, kvSeq, offset, window, splits, split,
+                  keyBegin, keyEnd);
 
   // Keys [n0, n0 + KEYS) of K and V into buffer `stage`.
   auto load = [&](int stage, int64_t n0) {
@@ -402,49 +383,50 @@ __global__ void combineSplits(const float *__restrict__ partialOut,
   }
 }
 
+/// Launches the mma.sync kernel.
 template <typename T, int D, int MT, int KEYS, int WARPS>
-void launch(Context &ctx, const void *q, const void *k, const void *v,
-            int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
-            int64_t kvHeads, int64_t qHeadBegin, int64_t kvHeadBegin,
-            int64_t groups, int64_t window, const int32_t *offsets,
-            void *out, int splits) {
-  constexpr int kRows = 16 * MT * WARPS;
-  constexpr size_t shared = sizeof(T) * (kRows + 4 * KEYS) * (D + kPad);
+void launchMmaSync(cudaStream_t stream, dim3 grid,
+                   const FlashKernelArgs &args) {
+  constexpr size_t shared =
+      sizeof(T) * (16 * MT * WARPS + 4 * KEYS) * (D + kPad);
   // (per launch: the setting belongs to the current device)
   check(cudaFuncSetAttribute(flashKernel<T, D, MT, KEYS, WARPS>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(shared)),
         "flash attention shared memory");
-  auto stream = cudaStream_t(ctx.stream());
-  dim3 grid(unsigned((seq + kRows - 1) / kRows * splits), unsigned(qHeads),
-            unsigned(batch));
-  float scaleLog2 = float(1.4426950408889634 / std::sqrt(double(D)));
-  // The shares' partial outputs and (max, sum) per query row.
-  int64_t rows = batch * seq * qHeads;
-  float *partialOut = nullptr;
-  float2 *partialStats = nullptr;
+  flashKernel<T, D, MT, KEYS, WARPS><<<grid, WARPS * 32, shared, stream>>>(
+      args);
+  check(cudaGetLastError(), "flash attention");
+}
+
+/// Runs `kernel(grid, args)` over blocks of `rows` query rows, `splits`
+/// blocks a row block; with more than one, the shares' partial outputs
+/// and (max, sum) per query row go to buffers that combineSplits reduces
+/// into args.out.
+template <typename T, int D, typename Kernel>
+void launchWithShares(cudaStream_t stream, FlashKernelArgs args,
+                      int64_t batch, int64_t rows, int splits,
+                      Kernel &&kernel) {
+  dim3 grid(unsigned((args.seq + rows - 1) / rows * splits),
+            unsigned(args.qHeads), unsigned(batch));
+  args.splits = splits;
+  int64_t queryRows = batch * args.seq * args.qHeads;
   if (splits > 1) {
-    check(cudaMallocAsync(reinterpret_cast<void **>(&partialOut),
-                          sizeof(float) * splits * rows * D, stream),
+    check(cudaMallocAsync(reinterpret_cast<void **>(&args.partialOut),
+                          sizeof(float) * splits * queryRows * D, stream),
           "flash attention shares");
-    check(cudaMallocAsync(reinterpret_cast<void **>(&partialStats),
-                          sizeof(float2) * splits * rows, stream),
+    check(cudaMallocAsync(reinterpret_cast<void **>(&args.partialStats),
+                          sizeof(float2) * splits * queryRows, stream),
           "flash attention shares");
   }
-  flashKernel<T, D, MT, KEYS, WARPS><<<grid, WARPS * 32, shared, stream>>>(
-      static_cast<const T *>(q), static_cast<const T *>(k),
-      static_cast<const T *>(v), static_cast<T *>(out), seq, kvSeq,
-      int(qHeads), int(kvHeads), int(qHeadBegin), int(kvHeadBegin),
-      int(groups), window, offsets, scaleLog2, splits, partialOut,
-      partialStats);
-  check(cudaGetLastError(), "flash attention");
+  kernel(grid, args);
   if (splits > 1) {
-    combineSplits<T, D><<<unsigned(rows), 128, 0, stream>>>(
-        partialOut, partialStats, splits, rows, scaleLog2,
-        static_cast<T *>(out));
+    combineSplits<T, D><<<unsigned(queryRows), 128, 0, stream>>>(
+        args.partialOut, args.partialStats, splits, queryRows,
+        args.scaleLog2, static_cast<T *>(args.out));
     check(cudaGetLastError(), "flash attention shares");
-    check(cudaFreeAsync(partialOut, stream), "flash attention shares");
-    check(cudaFreeAsync(partialStats, stream), "flash attention shares");
+    check(cudaFreeAsync(args.partialOut, stream), "flash attention shares");
+    check(cudaFreeAsync(args.partialStats, stream), "flash attention shares");
   }
 }
 
@@ -500,6 +482,14 @@ bool tpc::cuda::flashAttentionApplies(DType dtype, int64_t headDim) {
   return enabled && dtype != DType::F32 && withHeadDim(headDim, [](auto) {});
 }
 
+bool tpc::cuda::flashAttentionHasWgmma() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("TPC_FLASH_WGMMA");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  return enabled && hopperFlashRuns();
+}
+
 void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
                                const void *k, const void *v, int64_t batch,
                                int64_t seq, int64_t kvSeq, int64_t qHeads,
@@ -509,29 +499,79 @@ void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
                                const int32_t *offsets, void *out,
                                int64_t visibleKeys, FlashTiles tiles,
                                int keySplits) {
+  auto stream = cudaStream_t(ctx.stream());
+  FlashKernelArgs args{q,
+                       k,
+                       v,
+                       out,
+                       seq,
+                       kvSeq,
+                       int(qHeads),
+                       int(kvHeads),
+                       int(qHeadBegin),
+                       int(kvHeadBegin),
+                       int(groups),
+                       window,
+                       offsets,
+                       float(1.4426950408889634 / std::sqrt(double(headDim))),
+                       1,
+                       nullptr,
+                       nullptr};
   bool launched = withHeadDim(headDim, [&](auto d) {
     constexpr int D = d();
-    if (tiles.rowTiles == 0) {
-      // Measured on an H200 (docs/benchmarks.md): 64-row blocks are
-      // faster while there are few blocks (the causal triangle leaves the
-      // last wave uneven), blocks of 128 rows once there are many.
-      int64_t blocksOf128 = (seq + 127) / 128 * qHeads * batch;
-      tiles = D == 128 && blocksOf128 >= 1024 ? kManyBlocks : kFewBlocks;
+    if (tiles.rowTiles == 0 && tiles.warpgroups == 0) {
+      // Measured on an H200 (docs/benchmarks.md): the wgmma kernel
+      // wherever it runs, for prompts (decoding's one row would fill 1 of
+      // its 64); else 64-row blocks while there are few blocks (the
+      // causal triangle leaves the last wave uneven), blocks of 128 rows
+      // once there are many.
+      if (seq >= 64 &&
+          hopperFlashHas(dtype, D, kHopper.keys, kHopper.warpgroups) &&
+          flashAttentionHasWgmma()) {
+        tiles = kHopper;
+      } else {
+        int64_t blocksOf128 = (seq + 127) / 128 * qHeads * batch;
+        tiles = D == 128 && blocksOf128 >= 1024 ? kManyBlocks : kFewBlocks;
+      }
     }
+    int64_t rows = tiles.warpgroups > 0 ? 64 * tiles.warpgroups
+                                        : 16 * tiles.rowTiles * tiles.warps;
     int splits = keySplits > 0 ? keySplits
-                               : splitsFor(seq, 16 * tiles.rowTiles *
-                                                    tiles.warps,
-                                           qHeads * batch, visibleKeys,
-                                           tiles.keys);
-    auto withType = [&](auto mt, auto keys, auto warps) {
+                               : splitsFor(seq, rows, qHeads * batch,
+                                           visibleKeys, tiles.keys);
+    auto withType = [&](auto type, auto &&kernel) {
+      using T = decltype(type);
+      launchWithShares<T, D>(stream, args, batch, rows, splits, kernel);
+    };
+    auto run = [&](auto &&kernel) {
       if (dtype == DType::BF16)
-        launch<__nv_bfloat16, D, mt(), keys(), warps()>(
-            ctx, q, k, v, batch, seq, kvSeq, qHeads, kvHeads, qHeadBegin,
-            kvHeadBegin, groups, window, offsets, out, splits);
+        withType(__nv_bfloat16(), kernel);
       else
-        launch<__half, D, mt(), keys(), warps()>(
-            ctx, q, k, v, batch, seq, kvSeq, qHeads, kvHeads, qHeadBegin,
-            kvHeadBegin, groups, window, offsets, out, splits);
+        withType(__half(), kernel);
+    };
+    if (tiles.warpgroups > 0) {
+      if (!hopperFlashHas(dtype, D, tiles.keys, tiles.warpgroups))
+        throw std::runtime_error(
+            "flash attention: no wgmma kernel of " +
+            std::to_string(tiles.warpgroups) + " warpgroups and " +
+            std::to_string(tiles.keys) + " keys a step for head dimension " +
+            std::to_string(headDim));
+      if (!hopperFlashRuns())
+        throw std::runtime_error("flash attention: the wgmma kernel needs a "
+                                 "device of compute capability 9.0");
+      return run([&](dim3 grid, const FlashKernelArgs &a) {
+        launchHopperFlash(stream, dtype, D, tiles.keys, tiles.warpgroups,
+                          grid, a);
+      });
+    }
+    auto mmaSync = [&](auto mt, auto keys, auto warps) {
+      run([&](dim3 grid, const FlashKernelArgs &a) {
+        if (dtype == DType::BF16)
+          launchMmaSync<__nv_bfloat16, D, mt(), keys(), warps()>(stream, grid,
+                                                                 a);
+        else
+          launchMmaSync<__half, D, mt(), keys(), warps()>(stream, grid, a);
+      });
     };
     using I = std::integral_constant<int, 1>;
     using II = std::integral_constant<int, 2>;
@@ -540,14 +580,14 @@ void tpc::cuda::flashAttention(Context &ctx, DType dtype, const void *q,
     using K32 = std::integral_constant<int, 32>;
     using K64 = std::integral_constant<int, 64>;
     if (tiles == kFewBlocks)
-      return withType(I(), K64(), W4());
+      return mmaSync(I(), K64(), W4());
     if constexpr (D == 128) {
       if (tiles == FlashTiles{2, 64, 4})
-        return withType(II(), K64(), W4());
+        return mmaSync(II(), K64(), W4());
       if (tiles == FlashTiles{2, 32, 4})
-        return withType(II(), K32(), W4());
+        return mmaSync(II(), K32(), W4());
       if (tiles == FlashTiles{1, 64, 8})
-        return withType(I(), K64(), W8());
+        return mmaSync(I(), K64(), W8());
     }
     throw std::runtime_error(
         "flash attention: no kernel of " + std::to_string(tiles.warps) +

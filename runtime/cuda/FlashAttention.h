@@ -4,14 +4,16 @@
 // way FlashAttention-2 is: each block of four warps owns 64 or 128 query
 // rows of one head of one sequence, walks the key blocks its rows can
 // see, and keeps the scores, the online-softmax statistics and the output
-// in registers (tensor-core mma.sync on bf16/f16, f32 accumulation). Nothing of size seq x keys is
+// in registers (tensor cores on bf16/f16, f32 accumulation: wgmma on
+// compute capability 9.0, mma.sync elsewhere). Nothing of size seq x keys is
 // ever written to memory, and key blocks past a block's last position are
 // never read.
 //
 // cuda::attention calls it for bf16 and f16 with a head dimension that is
 // a multiple of 16 up to 256; f32 programs keep the cuBLAS path, whose
 // results equal the CPU's within 1e-5. TPC_FLASH_ATTENTION=0 in the
-// environment turns it off (to measure or bisect).
+// environment turns it off, TPC_FLASH_WGMMA=0 the wgmma kernel (to
+// measure or bisect).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_CUDA_FLASHATTENTION_H
@@ -27,19 +29,28 @@ namespace tpc::cuda {
 /// (and is not turned off).
 bool flashAttentionApplies(DType dtype, int64_t headDim);
 
-/// A kernel variant: `warps` warps of `rowTiles` m16 row tiles (query
-/// rows a block: 16 x rowTiles x warps), `keys` keys a step. Every head
-/// dimension has {1, 64, 4}; 128 also {2, 64, 4}, {2, 32, 4} (two
-/// tiles' accumulators in fewer registers) and {1, 64, 8}. rowTiles 0:
-/// the default for the shape.
+/// A kernel variant. The mma.sync kernel: `warps` warps of `rowTiles`
+/// m16 row tiles (query rows a block: 16 x rowTiles x warps), `keys` keys
+/// a step; every head dimension has {1, 64, 4}; 128 also {2, 64, 4},
+/// {2, 32, 4} (two tiles' accumulators in fewer registers) and {1, 64,
+/// 8}. The wgmma kernel (compute capability 9.0; head dimensions 64 and
+/// 128): `warpgroups` > 0 warpgroups of 64 rows, `keys` keys a step:
+/// {0, 128, 0, 2}, {0, 64, 0, 2}, {0, 64, 0, 3}. All zero rowTiles and
+/// warpgroups: the default for the shape and device.
 struct FlashTiles {
   int rowTiles = 0;
   int keys = 64;
   int warps = 4;
+  int warpgroups = 0;
   constexpr bool operator==(const FlashTiles &o) const {
-    return rowTiles == o.rowTiles && keys == o.keys && warps == o.warps;
+    return rowTiles == o.rowTiles && keys == o.keys && warps == o.warps &&
+           warpgroups == o.warpgroups;
   }
 };
+
+/// Whether the wgmma kernel runs on the current device (and is not
+/// turned off: TPC_FLASH_WGMMA=0).
+bool flashAttentionHasWgmma();
 
 /// The arguments and result of cuda::attention, all sequences in one
 /// launch; `offsets` is in device memory (or null for zeros);

@@ -361,8 +361,8 @@ TEST_P(CudaKernels, KvCacheWriteAtEachSequencesOffset) {
 }
 
 TEST_P(CudaKernels, AttentionVariantsOnABatchOverACache) {
-  // The fused kernel's default and each variant of its tiles, head
-  // dimensions 64 and 128:
+  // The fused kernel's default and each variant of its tiles (the wgmma
+  // kernel's too where the device runs it), head dimensions 64 and 128:
   // two sequences of 150 new queries at positions 0 and 90 of a
   // 240-position cache (prefill, then a chunk after a prefix), GQA, with
   // and without a window of 100; blocks wholly visible, on the diagonal,
@@ -389,13 +389,17 @@ TEST_P(CudaKernels, AttentionVariantsOnABatchOverACache) {
       std::vector<cuda::FlashTiles> variants = {{0, 64, 4}, {1, 64, 4}};
       if (d == 128)
         variants.insert(variants.end(), {{2, 64, 4}, {2, 32, 4}, {1, 64, 8}});
+      if (cuda::flashAttentionHasWgmma())
+        variants.insert(variants.end(),
+                        {{0, 128, 0, 2}, {0, 64, 0, 2}, {0, 64, 0, 3}});
       for (cuda::FlashTiles tiles : variants)
         for (int splits : {1, 3}) {
           SCOPED_TRACE("d " + std::to_string(d) + " window " +
                        std::to_string(window) + " tiles " +
                        std::to_string(tiles.rowTiles) + " x " +
                        std::to_string(tiles.keys) + " x " +
-                       std::to_string(tiles.warps) + " key shares " +
+                       std::to_string(tiles.warps) + " warpgroups " +
+                       std::to_string(tiles.warpgroups) + " key shares " +
                        std::to_string(splits));
           cuda::flashAttention(*ctx, dtype(), dq, dk, dv, batch, seq, cache,
                                qHeads, kvHeads, d, 0, 0, 2, window,
