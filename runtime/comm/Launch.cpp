@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 using namespace tpc::comm;
 
@@ -92,12 +93,11 @@ std::chrono::milliseconds connectTimeout(const std::filesystem::path &dir,
   return std::max(timeout - waited, std::chrono::milliseconds(100));
 }
 
-/// Kills the job's other processes on this host: a peer that hangs, or
-/// waits on a collective that can never complete, would otherwise live
-/// until mpirun tears the job down (a second or more after this process
-/// exits).
-void stopPeers(const std::filesystem::path &dir, int rank, int size) {
+/// The job's other processes on this host, from their process files.
+std::vector<pid_t> peersOnThisHost(const std::filesystem::path &dir,
+                                   int rank, int size) {
   std::string host = hostName();
+  std::vector<pid_t> peers;
   for (int peer = 0; peer < size; ++peer) {
     if (peer == rank)
       continue;
@@ -106,24 +106,26 @@ void stopPeers(const std::filesystem::path &dir, int rank, int size) {
     pid_t pid = 0;
     if (in >> peerHost >> pid && peerHost == host && pid > 1 &&
         pid != ::getpid())
-      ::kill(pid, SIGKILL);
+      peers.push_back(pid);
   }
+  return peers;
 }
-/// The job this process failed in, ended at exit.
-struct FailedJob {
-  std::filesystem::path dir;
-  int rank = 0, size = 0;
-};
-FailedJob failedJob;
-
-void endJobAtExit(const std::filesystem::path &dir, int rank, int size) {
+/// Ends the job this process failed in: its rendezvous files go at once
+/// (mpirun kills the job's processes as soon as one of them ends, so a
+/// cleanup left for exit may never run), and at exit the job's other
+/// processes on this host are killed: a peer that hangs, or waits on a
+/// collective that can never complete, would otherwise live until mpirun
+/// tears the job down (a second or more after this process exits).
+void endJob(const std::filesystem::path &dir, int rank, int size) {
+  static std::vector<pid_t> peers;
   static bool registered = false;
-  failedJob = {dir, rank, size};
+  peers = peersOnThisHost(dir, rank, size);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
   if (!registered)
     std::atexit([] {
-      stopPeers(failedJob.dir, failedJob.rank, failedJob.size);
-      std::error_code ignored;
-      std::filesystem::remove_all(failedJob.dir, ignored);
+      for (pid_t pid : peers)
+        ::kill(pid, SIGKILL);
     });
   registered = true;
 }
@@ -154,14 +156,14 @@ void tpc::comm::runRanks(int threads, std::chrono::milliseconds timeout,
     setPhase("finishing");
     comm->barrier();
   } catch (const std::exception &e) {
+    // The job ends: its rendezvous files go now; its processes on this
+    // host stop when this one exits, after it has said why (mpirun stops
+    // the rest when this one exits with an error).
+    endJob(dir, group.rank, group.size);
     // A collective that failed because a peer did: let that peer, which
     // exits at once, report its own error before this one ends the job.
     if (dynamic_cast<const CollectiveError *>(&e))
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    // The job ends when this process exits, after it has said why: then
-    // its processes on this host stop (mpirun stops the rest when this one
-    // exits with an error), and its rendezvous files go.
-    endJobAtExit(dir, group.rank, group.size);
     throw std::runtime_error("rank " + std::to_string(group.rank) + " (" +
                              phase() + "): " + e.what());
   }
