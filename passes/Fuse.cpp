@@ -3,6 +3,9 @@
 // Rewrites pairs of ops that each read and write a whole activation into
 // one op that does both in one pass over memory (one kernel on every
 // backend):
+//   - tpc.silu whose only reader is a tpc.mul (SwiGLU's gating):
+//     tpc.silu_mul, silu(gate) * up in one pass (preferred to the next:
+//     it saves the whole pass over the gate that an epilogue still makes);
 //   - tpc.linear followed by tpc.gelu / tpc.silu (its only user), when the
 //     linear's result is not a partial sum: the activation becomes the
 //     linear's epilogue (`activation = gelu`);
@@ -36,13 +39,48 @@ bool isPartial(Operation *op) {
   return sharding && !sharding.getPartial().empty();
 }
 
+/// The tpc.mul that is `silu`'s only reader, if any.
+MulOp gatingMul(SiluOp silu) {
+  if (!silu->hasOneUse())
+    return nullptr;
+  return dyn_cast<MulOp>(*silu->user_begin());
+}
+
+/// mul(silu(gate), up) (either order) -> silu_mul(gate, up).
+bool fuseSiluMul(Operation *op) {
+  auto mul = dyn_cast<MulOp>(op);
+  if (!mul || isPartial(mul))
+    return false;
+  for (unsigned i = 0; i < 2; ++i) {
+    auto silu = mul->getOperand(i).getDefiningOp<SiluOp>();
+    if (!silu || gatingMul(silu) != mul || isPartial(silu) ||
+        silu.getType() != mul.getType())
+      continue;
+    OpBuilder b(mul);
+    Value fused = SiluMulOp::create(b, mul.getLoc(), mul.getType(),
+                                    silu.getInput(), mul->getOperand(1 - i));
+    if (Attribute sharding =
+            mul->getAttr(TpcDialect::getShardingAttrName()))
+      fused.getDefiningOp()->setAttr(TpcDialect::getShardingAttrName(),
+                                     sharding);
+    mul.getResult().replaceAllUsesWith(fused);
+    mul->erase();
+    silu->erase();
+    return true;
+  }
+  return false;
+}
+
 /// linear -> gelu/silu: the linear applies the activation itself.
 bool fuseActivation(Operation *act) {
   std::optional<Activation> kind;
   if (isa<GeluOp>(act))
     kind = Activation::Gelu;
-  else if (isa<SiluOp>(act))
+  else if (auto silu = dyn_cast<SiluOp>(act)) {
+    if (gatingMul(silu) && !isPartial(gatingMul(silu)))
+      return false; // tpc.silu_mul takes it
     kind = Activation::Silu;
+  }
   else
     return false;
   auto linear = act->getOperand(0).getDefiningOp<LinearOp>();
@@ -102,7 +140,7 @@ struct FusePass : public mlir::tpc::impl::FuseBase<FusePass> {
         continue;
       for (Operation &op :
            llvm::make_early_inc_range(func.getBody().front()))
-        if (!fuseActivation(&op))
+        if (!fuseSiluMul(&op) && !fuseActivation(&op))
           fuseAddNorm(&op);
     }
   }

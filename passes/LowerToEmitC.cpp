@@ -394,6 +394,12 @@ struct LowerToEmitCPass
     };
     binary(AddOp(), "add");
     binary(MulOp(), "mul");
+    add(SiluMulOp(), [](SiluMulOp op, SiluMulOp::Adaptor a, Call &c,
+                        OpBuilder &b, Type t) {
+      return c.operand(a.getGate())
+          .operand(a.getUp())
+          .build(b, op.getLoc(), t, "siluMul");
+    });
     auto unary = [&](auto op, StringRef callee) {
       using OpT = decltype(op);
       std::string name = callee.str();

@@ -276,6 +276,9 @@ def Fuse : Pass<"tpc-fuse", "ModuleOp"> {
     Rewrites op pairs into one op that reads and writes memory once (one
     kernel on the CPU and on CUDA):
 
+    - `tpc.silu` whose only reader is a `tpc.mul` (SwiGLU's gating):
+      `tpc.silu_mul`, silu(gate) * up in one pass (taken before the next
+      rule: an epilogue still passes over the gate once more);
     - `tpc.linear` followed by `tpc.gelu` or `tpc.silu` (its only user),
       when the linear's result is not a partial sum: the activation becomes
       the linear's epilogue;

@@ -142,7 +142,7 @@ FailureOr<ShardingRule> mlir::tpc::getShardingRule(Operation *op) {
         rule.linearInOperands = true;
         return rule;
       })
-      .Case<MulOp, GeluOp, SiluOp>(
+      .Case<MulOp, GeluOp, SiluOp, SiluMulOp>(
           [](Operation *op) -> FailureOr<ShardingRule> {
             return elementwise(op, false, 0);
           })

@@ -105,6 +105,19 @@ LogicalResult SiluOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
   return success();
 }
 
+LogicalResult SiluMulOp::buildGradients(OpBuilder &b,
+                                        ArrayRef<Value> resultGrads,
+                                        SmallVectorImpl<Value> &grads) {
+  // d gate = dy * up * silu'(gate), d up = dy * silu(gate).
+  Value dy = resultGrads[0];
+  Type t = dy.getType();
+  Value gated = MulOp::create(b, getLoc(), t, dy, getUp());
+  grads.push_back(SiluGradOp::create(b, getLoc(), t, getGate(), gated));
+  Value silu = SiluOp::create(b, getLoc(), t, getGate());
+  grads.push_back(MulOp::create(b, getLoc(), t, dy, silu));
+  return success();
+}
+
 namespace {
 /// The input and scale gradients of a norm: LayerNorm (`centered`) or
 /// RMSNorm.

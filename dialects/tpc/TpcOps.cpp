@@ -453,7 +453,8 @@ FailureOr<SmallVector<Type>> mlir::tpc::inferResultTypes(Operation *op) {
               RankedTensorType::get(shape, elementOf(s.getInput())));
         return types;
       })
-      .Case<AddOp, MulOp>([&](Operation *b) { return same(b->getOperand(0)); })
+      .Case<AddOp, MulOp, SiluMulOp>(
+          [&](Operation *b) { return same(b->getOperand(0)); })
       .Case<GeluOp, SiluOp, LayerNormOp, RmsNormOp>(
           [&](Operation *u) { return same(u->getOperand(0)); })
       .Case<RopeOp>([&](RopeOp r) {

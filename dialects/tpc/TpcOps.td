@@ -238,6 +238,20 @@ def Tpc_GeluOp : Tpc_ActivationOp<"gelu",
     "GeLU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))">;
 def Tpc_SiluOp : Tpc_ActivationOp<"silu", "SiLU: x * sigmoid(x)">;
 
+def Tpc_SiluMulOp : Tpc_Op<"silu_mul",
+    [Pure, AllTypesMatch<["gate", "up", "result"]>,
+     DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
+  let summary = "SwiGLU's gating in one pass: silu(gate) * up";
+  let description = [{
+    `result = silu(gate) * up`, elementwise: what `tpc-fuse` makes of a
+    `tpc.silu` whose only reader is a `tpc.mul` (Llama, Qwen2 and
+    Mistral's MLP), one pass over memory instead of two.
+  }];
+  let arguments = (ins Tpc_FloatTensor:$gate, Tpc_FloatTensor:$up);
+  let results = (outs Tpc_FloatTensor:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
 def Tpc_LayerNormOp : Tpc_Op<"layer_norm", [Pure, DeclareOpInterfaceMethods<Tpc_DifferentiableOpInterface>]> {
   let summary = "LayerNorm over the last dimension, with scale and shift";
   let arguments = (ins Tpc_FloatTensor:$input,

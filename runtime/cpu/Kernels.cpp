@@ -100,6 +100,12 @@ void cpu::silu(const float *x, int64_t n, float *out) {
   });
 }
 
+void cpu::siluMul(const float *gate, const float *up, int64_t n, float *out) {
+  parallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    vec::siluMul(gate + begin, up + begin, end - begin, out + begin);
+  });
+}
+
 void cpu::layerNorm(const float *x, int64_t rows, int64_t hidden,
                     const float *scale, const float *shift, float eps,
                     float *y) {

@@ -48,6 +48,8 @@ void mul(const float *a, const float *b, int64_t n, float *out);
 /// GeLU, tanh form (GPT-2's gelu_new).
 void geluTanh(const float *x, int64_t n, float *out);
 void silu(const float *x, int64_t n, float *out);
+/// out = silu(gate) * up.
+void siluMul(const float *gate, const float *up, int64_t n, float *out);
 
 void layerNorm(const float *x, int64_t rows, int64_t hidden, const float *scale,
                const float *shift, float eps, float *y);

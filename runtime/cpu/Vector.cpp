@@ -99,6 +99,14 @@ void Silu(const float *x, int64_t n, float *out) {
   });
 }
 
+void SiluMul(const float *gate, const float *up, int64_t n, float *out) {
+  binary(gate, up, n, out, [](auto g, auto u) {
+    const DF d;
+    const auto one = hn::Set(d, 1.0f);
+    return hn::Mul(hn::Div(g, hn::Add(one, hn::Exp(d, hn::Neg(g)))), u);
+  });
+}
+
 void GeluTanhGrad(const float *x, const float *dy, int64_t n, float *dx) {
   // d/dx 0.5 x (1 + tanh(u)), u = c (x + k x^3), times dy.
   binary(x, dy, n, dx, [](auto v, auto g) {
@@ -248,6 +256,7 @@ HWY_EXPORT(Add);
 HWY_EXPORT(Mul);
 HWY_EXPORT(GeluTanh);
 HWY_EXPORT(Silu);
+HWY_EXPORT(SiluMul);
 HWY_EXPORT(GeluTanhGrad);
 HWY_EXPORT(SiluGrad);
 HWY_EXPORT(LayerNormRow);
@@ -271,6 +280,9 @@ void geluTanh(const float *x, int64_t n, float *out) {
 }
 void silu(const float *x, int64_t n, float *out) {
   HWY_DYNAMIC_DISPATCH(Silu)(x, n, out);
+}
+void siluMul(const float *gate, const float *up, int64_t n, float *out) {
+  HWY_DYNAMIC_DISPATCH(SiluMul)(gate, up, n, out);
 }
 void geluTanhGrad(const float *x, const float *dy, int64_t n, float *dx) {
   HWY_DYNAMIC_DISPATCH(GeluTanhGrad)(x, dy, n, dx);

@@ -21,6 +21,8 @@ void mul(const float *a, const float *b, int64_t n, float *out);
 void geluTanh(const float *x, int64_t n, float *out);
 /// x / (1 + exp(-x)).
 void silu(const float *x, int64_t n, float *out);
+/// out = silu(gate) * up.
+void siluMul(const float *gate, const float *up, int64_t n, float *out);
 /// dx = dy * geluTanh'(x), dy * silu'(x).
 void geluTanhGrad(const float *x, const float *dy, int64_t n, float *dx);
 void siluGrad(const float *x, const float *dy, int64_t n, float *dx);

@@ -326,6 +326,11 @@ struct GeluTanhOp {
 struct SiluOp {
   __device__ float operator()(float v) const { return v / (1.0f + __expf(-v)); }
 };
+struct SiluMulOp {
+  __device__ float operator()(float gate, float up) const {
+    return SiluOp()(gate) * up;
+  }
+};
 
 /// Row-major C[m, n] = A[m, k] B (B is [k, n] row-major, or [n, k] used
 /// transposed), through column-major cuBLAS: C^T = B^T A^T.
@@ -809,6 +814,13 @@ void tpc::cuda::silu(Context &ctx, DType dtype, const void *x, int64_t n,
                      void *out) {
   dispatch(dtype,
            [&](auto tag) { unary<decltype(tag)>(ctx, x, n, out, SiluOp()); });
+}
+
+void tpc::cuda::siluMul(Context &ctx, DType dtype, const void *gate,
+                        const void *up, int64_t n, void *out) {
+  dispatch(dtype, [&](auto tag) {
+    binary<decltype(tag)>(ctx, gate, up, n, out, SiluMulOp());
+  });
 }
 
 static void norm(Context &ctx, DType dtype, const void *x,

@@ -84,6 +84,9 @@ void mul(Context &ctx, DType dtype, const void *a, const void *b, int64_t n,
          void *out);
 void geluTanh(Context &ctx, DType dtype, const void *x, int64_t n, void *out);
 void silu(Context &ctx, DType dtype, const void *x, int64_t n, void *out);
+/// out = silu(gate) * up.
+void siluMul(Context &ctx, DType dtype, const void *gate, const void *up,
+             int64_t n, void *out);
 void layerNorm(Context &ctx, DType dtype, const void *x, int64_t rows,
                int64_t hidden, const void *scale, const void *shift, float eps,
                void *y);

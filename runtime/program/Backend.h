@@ -93,6 +93,8 @@ public:
   virtual void mul(const Tensor &a, const Tensor &b, Tensor &out) = 0;
   virtual void geluTanh(const Tensor &x, Tensor &out) = 0;
   virtual void silu(const Tensor &x, Tensor &out) = 0;
+  /// out = silu(gate) * up.
+  virtual void siluMul(const Tensor &gate, const Tensor &up, Tensor &out) = 0;
   virtual void layerNorm(const Tensor &x, int64_t rows, int64_t hidden,
                          const Tensor &scale, const Tensor &shift, float eps,
                          Tensor &y) = 0;

@@ -149,6 +149,10 @@ public:
   void geluTanh(const Tensor &x, Tensor &out) override {
     cpu::geluTanh(Widened(x).get(), x.numElements(), Narrowed(out).get());
   }
+  void siluMul(const Tensor &gate, const Tensor &up, Tensor &out) override {
+    cpu::siluMul(Widened(gate).get(), Widened(up).get(), gate.numElements(),
+                 Narrowed(out).get());
+  }
   void silu(const Tensor &x, Tensor &out) override {
     cpu::silu(Widened(x).get(), x.numElements(), Narrowed(out).get());
   }

@@ -105,6 +105,10 @@ public:
   void geluTanh(const Tensor &x, Tensor &out) override {
     cuda::geluTanh(*ctx, x.dtype(), x.data(), x.numElements(), out.data());
   }
+  void siluMul(const Tensor &gate, const Tensor &up, Tensor &out) override {
+    cuda::siluMul(*ctx, gate.dtype(), gate.data(), up.data(),
+                  gate.numElements(), out.data());
+  }
   void silu(const Tensor &x, Tensor &out) override {
     cuda::silu(*ctx, x.dtype(), x.data(), x.numElements(), out.data());
   }

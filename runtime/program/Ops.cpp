@@ -318,6 +318,14 @@ Tensor tpc::program::silu(RankContext &ctx, const Tensor &x) {
   return out;
 }
 
+Tensor tpc::program::siluMul(RankContext &ctx, const Tensor &gate,
+                             const Tensor &up) {
+  requireSameShape(gate, up, "silu_mul");
+  Tensor out = like(ctx, gate);
+  backendOf(ctx).siluMul(gate, up, out);
+  return out;
+}
+
 Tensor tpc::program::layerNorm(RankContext &ctx, const Tensor &x,
                                const Tensor &scale, const Tensor &shift,
                                double eps) {

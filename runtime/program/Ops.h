@@ -128,6 +128,8 @@ Tensor add(RankContext &ctx, const Tensor &a, const Tensor &b);
 Tensor mul(RankContext &ctx, const Tensor &a, const Tensor &b);
 Tensor gelu(RankContext &ctx, const Tensor &x);
 Tensor silu(RankContext &ctx, const Tensor &x);
+/// silu(gate) * up, one pass (tpc.silu_mul).
+Tensor siluMul(RankContext &ctx, const Tensor &gate, const Tensor &up);
 Tensor layerNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,
                  const Tensor &shift, double eps);
 Tensor rmsNorm(RankContext &ctx, const Tensor &x, const Tensor &scale,

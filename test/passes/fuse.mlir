@@ -39,6 +39,38 @@ func.func @block(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
 
 // -----
 
+// SwiGLU (tp = 2, gate and up column-parallel): the silu whose only reader
+// is the mul becomes one tpc.silu_mul with the mul's sharding, and the
+// gate's linear keeps no epilogue; a silu read twice stays the linear's
+// epilogue.
+// CHECK-LABEL: func.func @swiglu(
+// CHECK:   %[[GATE:.*]] = tpc.linear %{{.*}}, %{{.*}} layout = in_out {tpc.sharding
+// CHECK:   %[[UP:.*]] = tpc.linear
+// CHECK:   %[[H:.*]] = tpc.silu_mul %[[GATE]], %[[UP]] {tpc.sharding = #tpc.sharding<@mesh, [{}, {}, {"tp"}]>}
+// CHECK-NOT: tpc.mul
+// CHECK:   tpc.linear %[[H]]
+// CHECK:   %[[TWICE:.*]] = tpc.linear %{{.*}}, %{{.*}} layout = in_out activation = silu
+// CHECK:   tpc.mul %[[TWICE]], %[[TWICE]]
+// LOWERED-LABEL: func.func @swiglu(
+// LOWERED: emitc.call_opaque "tpc::program::siluMul"
+func.func @swiglu(%x: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x256xf32>) {
+  %wg = tpc.weight "mlp.gate_proj.weight" : tensor<64x256xf32>
+  %wu = tpc.weight "mlp.up_proj.weight" : tensor<64x256xf32>
+  %wd = tpc.weight "mlp.down_proj.weight" : tensor<256x64xf32>
+  %g = tpc.linear %x, %wg layout = in_out : (tensor<?x?x64xf32>, tensor<64x256xf32>) -> tensor<?x?x256xf32>
+  %u = tpc.linear %x, %wu layout = in_out : (tensor<?x?x64xf32>, tensor<64x256xf32>) -> tensor<?x?x256xf32>
+  %a = tpc.silu %g : tensor<?x?x256xf32>
+  %h = tpc.mul %a, %u : tensor<?x?x256xf32>
+  %y = tpc.linear %h, %wd layout = in_out : (tensor<?x?x256xf32>, tensor<256x64xf32>) -> tensor<?x?x64xf32>
+  %w2 = tpc.weight "other.weight" : tensor<64x256xf32>
+  %t = tpc.linear %x, %w2 layout = in_out : (tensor<?x?x64xf32>, tensor<64x256xf32>) -> tensor<?x?x256xf32>
+  %s = tpc.silu %t : tensor<?x?x256xf32>
+  %sq = tpc.mul %s, %s : tensor<?x?x256xf32>
+  return %y, %sq : tensor<?x?x64xf32>, tensor<?x?x256xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @read_before_norm(
 // CHECK:   %[[S:.*]] = tpc.add
 // CHECK:   tpc.silu %[[S]]

@@ -255,6 +255,16 @@ TEST(CpuKernels, NormsAndActivations) {
   cpu::silu(in, 3, out);
   EXPECT_NEAR(out[0], -2.0f / (1.0f + std::exp(2.0f)), 1e-6);
   EXPECT_NEAR(out[2], 1.5f / (1.0f + std::exp(-1.5f)), 1e-6);
+  // silu(gate) * up, over a length that is not a whole number of vectors.
+  Vec gate(37), up(37), gated(37), silu(37);
+  for (int i = 0; i < 37; ++i) {
+    gate[i] = 0.25f * float(i - 18);
+    up[i] = 1.0f - 0.05f * float(i);
+  }
+  cpu::siluMul(gate.data(), up.data(), 37, gated.data());
+  cpu::silu(gate.data(), 37, silu.data());
+  for (int i = 0; i < 37; ++i)
+    EXPECT_NEAR(gated[i], silu[i] * up[i], 1e-6) << i;
 }
 
 TEST(CpuKernels, RopeRotatesHalvesByPosition) {

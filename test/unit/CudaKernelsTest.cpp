@@ -247,6 +247,9 @@ TEST_P(CudaKernels, ElementwiseVectorizedAndNot) {
     cpu::silu(a.data(), n, want.data());
     cuda::silu(*ctx, dtype(), da, n, dy);
     expectNear(download(dy, n), want);
+    cpu::siluMul(a.data(), b.data(), n, want.data());
+    cuda::siluMul(*ctx, dtype(), da, db, n, dy);
+    expectNear(download(dy, n), want);
   }
 }
 
