@@ -110,22 +110,38 @@ std::vector<pid_t> peersOnThisHost(const std::filesystem::path &dir,
   }
   return peers;
 }
-/// Ends the job this process failed in: its rendezvous files go at once
+/// Removes the rendezvous directory; again while peers still write to it
+/// (a rank can fail while others are still connecting through the store:
+/// their files appear during the removal, which then stops short).
+void removeRendezvous(const std::filesystem::path &dir) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+    if (!std::filesystem::exists(dir, ignored))
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+/// Ends the job this process failed in. Its rendezvous files go at once
 /// (mpirun kills the job's processes as soon as one of them ends, so a
-/// cleanup left for exit may never run), and at exit the job's other
-/// processes on this host are killed: a peer that hangs, or waits on a
-/// collective that can never complete, would otherwise live until mpirun
-/// tears the job down (a second or more after this process exits).
+/// cleanup left for exit may never run), and again at exit, after the
+/// job's other processes on this host are killed: a peer that hangs, or
+/// waits on a collective that can never complete, would otherwise live
+/// until mpirun tears the job down (a second or more after this process
+/// exits), and a peer still connecting writes new files.
 void endJob(const std::filesystem::path &dir, int rank, int size) {
+  static std::filesystem::path failedDir;
   static std::vector<pid_t> peers;
   static bool registered = false;
+  failedDir = dir;
   peers = peersOnThisHost(dir, rank, size);
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
+  removeRendezvous(dir);
   if (!registered)
     std::atexit([] {
       for (pid_t pid : peers)
         ::kill(pid, SIGKILL);
+      removeRendezvous(failedDir);
     });
   registered = true;
 }
