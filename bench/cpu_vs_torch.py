@@ -12,6 +12,8 @@ OMP_WAIT_POLICY=PASSIVE so that its OpenMP pool does not spin against
 other threads), each in its own process. Prints the time per pass of
 each, their ratio (tpc / torch: below 1 is tpc faster), each process's
 peak RSS and their ratio, and the largest logit difference between them.
+With --openblas, f32 rows also time tpc with its linear layers on OpenBLAS
+(TPC_DNNL=0) instead of oneDNN, and print that time's ratio to PyTorch's.
 
 Installs python3-torch (Debian) when it is missing.
 """
@@ -171,6 +173,8 @@ def main():
                         help="only these element types (repeatable)")
     parser.add_argument("--length", action="append", type=int,
                         help="only these token counts (repeatable)")
+    parser.add_argument("--openblas", action="store_true",
+                        help="f32: also tpc with OpenBLAS linears (TPC_DNNL=0)")
     args = parser.parse_args()
     ensure_torch()
     import numpy as np
@@ -195,7 +199,8 @@ def main():
           f"{CORES} threads each, same weights and tokens (mean of "
           f"{args.passes} passes after a warm-up)")
     print(f"{'model':<13}{'dtype':>6}{'tokens':>7}{'tpc ms':>9}{'torch ms':>10}"
-          f"{'ratio':>7}{'tpc MiB':>9}{'torch MiB':>10}{'ratio':>7}{'max |diff|':>12}")
+          f"{'ratio':>7}{'tpc MiB':>9}{'torch MiB':>10}{'ratio':>7}{'max |diff|':>12}"
+          + (f"{'blas ms':>9}{'ratio':>7}{'|diff|':>10}" if args.openblas else ""))
     for name, model, layers in models:
         config = f"{ROOT}/examples/models/{model}"
         ir = f"{work}/{name}.mlir"
@@ -214,11 +219,15 @@ def main():
                 tokens = ",".join(str((i * 7919 + 13) % 30000 + 1)
                                   for i in range(length))
                 out_tpc = f"{work}/tpc.safetensors"
-                out, tpc_rss = measured(
-                    [exe, "--device", "cpu", "--weights", weights, "--tokens",
-                     tokens, "--bench", str(args.passes), "--output", out_tpc])
-                tpc_ms = float(re.search(r"bench: ([0-9.]+) s per pass",
-                                         out).group(1)) * 1e3
+
+                def run_tpc(output, env=None):
+                    out, rss = measured(
+                        [exe, "--device", "cpu", "--weights", weights,
+                         "--tokens", tokens, "--bench", str(args.passes),
+                         "--output", output], env)
+                    return float(re.search(r"bench: ([0-9.]+) s per pass",
+                                           out).group(1)) * 1e3, rss
+                tpc_ms, tpc_rss = run_tpc(out_tpc)
                 out_torch = f"{work}/torch.npy"
                 out, torch_rss = measured(
                     ["/usr/bin/python3", script, f"{config}/config.json",
@@ -231,10 +240,21 @@ def main():
                 got = read_tensors(out_tpc)["logits"].astype(np.float64)
                 want = np.load(out_torch).astype(np.float64)
                 diff = float(np.abs(got - want).max())
+                blas = ""
+                if args.openblas and dtype == "f32":
+                    out_blas = f"{work}/tpc-openblas.safetensors"
+                    blas_ms, _ = run_tpc(out_blas,
+                                         dict(os.environ, TPC_DNNL="0"))
+                    blas_diff = float(np.abs(
+                        read_tensors(out_blas)["logits"].astype(np.float64)
+                        - want).max())
+                    blas = (f"{blas_ms:>9.1f}{blas_ms / torch_ms:>7.2f}"
+                            f"{blas_diff:>10.3g}")
                 print(f"{name:<13}{dtype:>6}{length:>7}{tpc_ms:>9.1f}"
                       f"{torch_ms:>10.1f}{tpc_ms / torch_ms:>7.2f}"
                       f"{tpc_rss:>9.0f}{torch_rss:>10.0f}"
-                      f"{tpc_rss / torch_rss:>7.2f}{diff:>12.3g}", flush=True)
+                      f"{tpc_rss / torch_rss:>7.2f}{diff:>12.3g}" + blas,
+                      flush=True)
 
 
 if __name__ == "__main__":

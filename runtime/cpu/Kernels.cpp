@@ -1,6 +1,7 @@
 //===- Kernels.cpp - the CPU backend's kernels ----------------------------===//
 #include "runtime/cpu/Kernels.h"
 #include "runtime/core/ArgmaxRule.h"
+#include "runtime/cpu/DnnlLinear.h"
 #include "runtime/cpu/Threads.h"
 #include "runtime/cpu/Vector.h"
 
@@ -26,9 +27,12 @@ constexpr int64_t kElementGrain = 16384;
 void cpu::linear(const float *x, int64_t rows, int64_t in, const float *weight,
                  bool inOut, int64_t out, const float *bias, float *y,
                  Activation act) {
-  // y = x W (+ bias): W is [in, out] row-major, or [out, in] used
-  // transposed. Each thread computes a block of output columns (a block of
-  // W's columns, or of its rows when transposed), single-threaded BLAS.
+  if (linearDnnl(x, rows, in, weight, inOut, out, bias, y, act))
+    return;
+  // Where oneDNN has no JIT kernel: y = x W (+ bias), W [in, out]
+  // row-major, or [out, in] used transposed. Each thread computes a block
+  // of output columns (a block of W's columns, or of its rows when
+  // transposed), single-threaded BLAS.
   parallelFor(out, 64, [&](int64_t begin, int64_t end) {
     int64_t width = end - begin;
     if (bias)

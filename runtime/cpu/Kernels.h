@@ -1,7 +1,8 @@
 //===- Kernels.h - the CPU backend's kernels --------------------*- C++ -*-===//
 //
-// The ops of the tpc dialect on one rank's shard, in f32 on the host. GEMMs
-// go through OpenBLAS, split by output columns over the rank's threads
+// The ops of the tpc dialect on one rank's shard, in f32 on the host.
+// Linear layers go through oneDNN (DnnlLinear.h; OpenBLAS where oneDNN has
+// no JIT kernel), split by output columns over the rank's threads
 // (Threads.h); the rest are Highway vector loops (Vector.h) over rows or
 // chunks; attention is flash-style (blocks of queries and keys, online
 // softmax, GEMMs for the blocks). Shapes are passed

@@ -1,7 +1,7 @@
 //===- CpuBackend.cpp - the program layer's kernels on the host -----------===//
 #include "runtime/program/Backend.h"
 
-#include "runtime/cpu/Bf16Matmul.h"
+#include "runtime/cpu/DnnlLinear.h"
 #include "runtime/cpu/GradKernels.h"
 #include "runtime/cpu/Kernels.h"
 

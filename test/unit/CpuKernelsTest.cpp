@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/core/DType.h"
-#include "runtime/cpu/Bf16Matmul.h"
+#include "runtime/cpu/DnnlLinear.h"
 #include "runtime/cpu/Kernels.h"
 #include "runtime/sharding/Split.h"
 
@@ -123,6 +123,38 @@ TEST(CpuKernels, FusedActivationAndResidualNorm) {
                sum.data(), y.data());
   cpu::rmsNorm(want.data(), rows, h, g.data(), 1e-6f, normed.data());
   expectNear(y, normed, 1e-5f);
+}
+
+// f32 linears through oneDNN, split over three threads into column blocks:
+// in place below 16 rows and for [in, out] weights, through dense scratch
+// blocks (several per thread at 300 rows) for [out, in] weights. Every
+// column of every row is the plain product, with the bias and activation.
+TEST(CpuKernels, F32LinearBlocksCoverEveryColumn) {
+  setenv("TPC_THREADS", "3", 1);
+  cpu::shareCores(1);
+  int64_t in = 64, out = 2500;
+  Vec w = random(in * out, 14), wt = transpose(w, in, out),
+      b = random(out, 15);
+  for (int64_t rows : {1, 15, 16, 300}) {
+    Vec x = random(rows * in, 16);
+    Vec want = naiveMatmul(x, rows, in, w, out);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; ++o) {
+        float &v = want[r * out + o];
+        v += b[o];
+        v = v / (1 + std::exp(-v));
+      }
+    for (bool inOut : {true, false}) {
+      Vec y(rows * out, NAN);
+      cpu::linear(x.data(), rows, in, inOut ? w.data() : wt.data(), inOut,
+                  out, b.data(), y.data(), Activation::Silu);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], want[i], 1e-4f * (1 + std::fabs(want[i])))
+            << "rows " << rows << " in_out " << inOut << " at " << i;
+    }
+  }
+  unsetenv("TPC_THREADS");
+  cpu::shareCores(1);
 }
 
 // bf16 GEMMs through oneDNN: the f32 GEMM of the same (bf16-exact) values,
