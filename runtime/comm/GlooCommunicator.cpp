@@ -198,10 +198,14 @@ void tpc::comm::runThreadRanks(
         absl::MutexLock lock(&run->mutex);
         run->phases[rank] = phase;
       });
+      // Outside the try: a failing rank records its error before its
+      // connections close, so the cause is known by the time its peers'
+      // collectives fail because of it.
+      std::unique_ptr<GlooCommunicator> comm;
       try {
         setPhase("connecting");
         injectFault("join", rank);
-        auto comm = GlooCommunicator::connect(run->store, rank, size, timeout);
+        comm = GlooCommunicator::connect(run->store, rank, size, timeout);
         setPhase("running");
         body(*comm);
         // No rank tears its connections down while a peer still uses them.
@@ -212,6 +216,7 @@ void tpc::comm::runThreadRanks(
       } catch (const std::exception &e) {
         record(e, /*isConsequence=*/false);
       }
+      comm.reset();
       observePhase(nullptr);
       absl::MutexLock lock(&run->mutex);
       run->done[rank] = true;
