@@ -299,6 +299,8 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
         (perToken ? stats->bytesPerToken : stats->staticBytes) += value;
       }
     }
+    if (isa<ReduceGradientsOp>(op))
+      ++report.gradientBuckets;
     if (auto accumulate = dyn_cast<AccumulateGradOp>(op);
         accumulate && accumulate.getPartial()) {
       auto type = cast<RankedTensorType>(accumulate.getGrad().getType());
@@ -486,7 +488,12 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
              ? (r.options.zero1
                     ? "1 reduce_scatter of every gradient and 1 all_gather "
                       "of the updated weights per step (ZeRO-1; "
-                    : "1 all_reduce of every gradient per step (") +
+                    : r.gradientBuckets > 0
+                        ? std::to_string(r.gradientBuckets) +
+                              " all_reduce of gradient buckets per step, "
+                              "each started in the backward pass once its "
+                              "gradients are complete ("
+                        : "1 all_reduce of every gradient per step (") +
                    formatBytes(r.gradientBytesMax) + " per rank, " +
                    formatBytes(r.dpGradientBytesSent()) + " sent by each)"
              : std::string("none (dp = 1)"))
@@ -599,6 +606,7 @@ void mlir::tpc::printPlanReportJson(const PlanReport &r, raw_ostream &os) {
         j.attribute("gradient_bytes_per_rank", r.gradientBytesMax);
         j.attribute("optimizer_bytes_per_rank", r.optimizerBytesMax);
         j.attribute("dp_gradient_bytes_sent_per_rank", r.dpGradientBytesSent());
+        j.attribute("dp_gradient_buckets", r.gradientBuckets);
       });
     j.attribute("element_type", r.elementType);
     j.attributeObject("weight_bytes_per_rank", [&] {

@@ -96,6 +96,9 @@ struct PlanReport {
   /// collectives), and their bytes per rank.
   int64_t partialGradients = 0;
   double partialGradientBytes = 0;
+  /// tpc.reduce_gradients in the step (tpc-bucket-gradients): the dp
+  /// all-reduces that start during the backward pass.
+  int64_t gradientBuckets = 0;
   /// Training memory per rank beside the weights: f32 gradients laid out
   /// like the weights, and AdamW's two f32 moments.
   double gradientBytesMax = 0, optimizerBytesMax = 0;

@@ -250,6 +250,27 @@ struct AccumulateGradPattern : public OpConversionPattern<AccumulateGradOp> {
   }
 };
 
+/// tpc.reduce_gradients: a void call with the bucket's weight names as a
+/// braced list.
+struct ReduceGradientsPattern
+    : public OpConversionPattern<ReduceGradientsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReduceGradientsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    std::string names;
+    for (Value weight : op.getWeights())
+      names += (names.empty() ? "\"" : ", \"") +
+               weight.getDefiningOp<WeightOp>().getName().str() + "\"";
+    Call call(op->getContext());
+    call.operand(contextOf(op))
+        .literal("{" + names + "}")
+        .buildVoid(rewriter, op.getLoc(), "reduceGradients");
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// One tpc::program::release(ctx, value) per released value.
 struct ReleasePattern : public OpConversionPattern<ReleaseOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -599,8 +620,8 @@ struct LowerToEmitCPass
           return c.build(b, op.getLoc(), t, "concat");
         });
     patterns.add<SplitPattern, ReleasePattern, AddNormPattern<AddLayerNormOp>,
-                 AddNormPattern<AddRmsNormOp>, AccumulateGradPattern>(converter,
-                                                                      ctx);
+                 AddNormPattern<AddRmsNormOp>, AccumulateGradPattern,
+                 ReduceGradientsPattern>(converter, ctx);
     populateReturnOpTypeConversionPattern(patterns, converter);
 
     // The mesh has done its work: layouts are literals now.

@@ -30,9 +30,14 @@ struct TpPipelineOptions : public PassPipelineOptions<TpPipelineOptions> {
       *this, "partition",
       llvm::cl::desc("Also rewrite into the per-rank program"),
       llvm::cl::init(true)};
+  Option<double> bucketMib{
+      *this, "bucket-mib",
+      llvm::cl::desc("tpc-bucket-gradients' bucket size (MiB per rank)"),
+      llvm::cl::init(25.0)};
 };
 
-/// auto-shard, then (if `options.partition`) partition.
+/// auto-shard, then (if `options.partition`) partition, regather and
+/// bucket-gradients.
 void buildTpPipeline(OpPassManager &pm, const TpPipelineOptions &options);
 
 /// `sharding` (null: whole) as the C++ literal of the runtime's

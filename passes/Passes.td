@@ -236,6 +236,33 @@ def Regather : Pass<"tpc-regather", "ModuleOp"> {
   let dependentDialects = ["::mlir::tpc::TpcDialect"];
 }
 
+def BucketGradients : Pass<"tpc-bucket-gradients", "ModuleOp"> {
+  let summary = "Group the gradients into buckets reduced over dp during the backward pass";
+  let description = [{
+    In a partitioned training step, the weights are grouped in the order
+    their gradients become complete (the position of each weight's last
+    `tpc.accumulate_grad`) into buckets of about `bucket-mib` MiB of f32
+    gradient per rank, and a `tpc.reduce_gradients` of each bucket is
+    placed right after the accumulation that completes it. The runtime
+    sums a bucket over the data-parallel replicas while the backward pass
+    computes the next ones (PyTorch DDP's and Megatron-LM's overlapped
+    gradient reduction); only the last bucket waits for the whole pass.
+    Functions without `tpc.accumulate_grad` are left alone.
+
+    ```mlir
+    tpc.accumulate_grad %w_fc2, %dw_fc2 : tensor<3072x768xf32>
+    tpc.accumulate_grad %b_fc2, %db_fc2 : tensor<768xf32>
+    tpc.reduce_gradients %w_fc2, %b_fc2 : tensor<3072x768xf32>, tensor<768xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tpc::TpcDialect"];
+  let options = [
+    Option<"bucketMib", "bucket-mib", "double", "25.0",
+           "Gradient bytes per bucket and rank, in MiB (PyTorch DDP's "
+           "default); a weight larger than that is a bucket of its own">,
+  ];
+}
+
 def CheckShards : Pass<"tpc-check-shards", "ModuleOp"> {
   let summary = "Check that every weight's shards tile it exactly once";
   let description = [{

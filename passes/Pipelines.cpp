@@ -19,6 +19,10 @@ void mlir::tpc::buildTpPipeline(OpPassManager &pm,
     // Training steps gather sequence shards again for the backward pass
     // rather than keep the gathered copies.
     pm.addPass(createRegather());
+    // Data-parallel gradient buckets, reduced during the backward pass.
+    BucketGradientsOptions buckets;
+    buckets.bucketMib = options.bucketMib;
+    pm.addPass(createBucketGradients(buckets));
   }
 }
 

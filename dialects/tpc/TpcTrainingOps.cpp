@@ -194,3 +194,12 @@ LogicalResult AccumulateGradOp::verify() {
     return emitOpError() << "weight must be a tpc.weight";
   return success();
 }
+
+LogicalResult ReduceGradientsOp::verify() {
+  if (getWeights().empty())
+    return emitOpError() << "expects at least one weight";
+  for (auto [i, weight] : llvm::enumerate(getWeights()))
+    if (!weight.getDefiningOp<WeightOp>())
+      return emitOpError() << "operand " << i << " must be a tpc.weight";
+  return success();
+}

@@ -251,4 +251,28 @@ def Tpc_AccumulateGradOp : Tpc_Op<"accumulate_grad",
   let hasVerifier = 1;
 }
 
+def Tpc_ReduceGradientsOp : Tpc_Op<"reduce_gradients",
+    [MemoryEffects<[MemRead<Tpc_GradientResource>,
+                    MemWrite<Tpc_GradientResource>]>]> {
+  let summary = "Sum a bucket of complete gradients over the data-parallel replicas";
+  let description = [{
+    Placed by tpc-bucket-gradients right after the last
+    tpc.accumulate_grad of the bucket's weights: from here on no op of
+    the step adds into their gradient buffers. In the last micro-batch of
+    a data-parallel step the runtime starts one all-reduce of the bucket
+    over the dp axis (the weights' gradients packed together) on a
+    thread of its own, and the backward pass goes on; the optimizer waits
+    for every bucket. At dp = 1, with ZeRO-1 (which reduce-scatters all
+    gradients after the backward pass) and in earlier micro-batches it
+    does nothing.
+
+    ```mlir
+    tpc.reduce_gradients %w_fc, %b_fc, %w_proj : tensor<768x768xf32>, tensor<768xf32>, tensor<768x768xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Tpc_FloatTensor>:$weights);
+  let assemblyFormat = "$weights attr-dict `:` type($weights)";
+  let hasVerifier = 1;
+}
+
 #endif // TPC_TRAINING_OPS_TD

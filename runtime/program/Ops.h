@@ -40,6 +40,8 @@ struct Layout {
   int64_t unit = 1, sections = 1, groups = 1;
 };
 
+class GradientReducer;
+
 /// One rank's view of the run.
 struct RankContext {
   int rank = 0;
@@ -77,6 +79,9 @@ struct RankContext {
   /// The weights whose gradients are partial sums over the ranks until
   /// reducePartialGradients sums them.
   std::set<std::string, std::less<>> partialGrads;
+  /// Set by the training loop during the last micro-batch of a
+  /// data-parallel step: tpc.reduce_gradients starts its buckets here.
+  GradientReducer *gradientReducer = nullptr;
 };
 
 /// The context's backend.
@@ -226,6 +231,11 @@ Tensor concat(RankContext &ctx, const Parts &...parts) {
 /// (reducePartialGradients, one all-reduce for all such weights).
 void accumulateGrad(RankContext &ctx, std::string_view name,
                     const Tensor &grad, bool partial = false);
+/// The gradients `names` are complete: starts summing them over the
+/// data-parallel replicas (ctx.gradientReducer), or does nothing when the
+/// step has no reducer (dp = 1, ZeRO-1, an earlier micro-batch).
+void reduceGradients(RankContext &ctx,
+                     std::initializer_list<std::string_view> names);
 
 /// Collectives over the context's ranks. `layout` is the split one side of
 /// the collective has (the input of a gather, the result of a scatter or

@@ -2,23 +2,47 @@
 #include "runtime/program/Train.h"
 
 #include "runtime/comm/Faults.h"
+#include "runtime/program/GradientReducer.h"
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 using namespace tpc;
 using namespace tpc::program;
 
 namespace {
-/// Sums every gradient over the data-parallel replicas (one bucket).
-void reduceOverReplicas(RankContext &ctx, comm::Communicator &dp) {
+/// Sums every gradient over the data-parallel replicas (one bucket), but
+/// those in `done` (already summed during the backward pass).
+void reduceOverReplicas(RankContext &ctx, comm::Communicator &dp,
+                        const std::set<std::string, std::less<>> &done = {}) {
   std::vector<Tensor *> grads;
   for (auto &[name, grad] : ctx.grads)
-    grads.push_back(&grad);
-  allReduceTogether(dp, grads);
+    if (!done.count(name))
+      grads.push_back(&grad);
+  if (!grads.empty())
+    allReduceTogether(dp, grads);
 }
+
+/// TPC_DP_OVERLAP=0 reduces every gradient after the backward pass
+/// instead of bucket by bucket during it (for comparison).
+bool overlapEnabled() {
+  const char *value = std::getenv("TPC_DP_OVERLAP");
+  return !value || std::strcmp(value, "0") != 0;
+}
+
+/// Points ctx at a step's reducer for the duration of one pass.
+struct AttachedReducer {
+  AttachedReducer(RankContext &ctx, GradientReducer *reducer) : ctx(ctx) {
+    ctx.gradientReducer = reducer;
+  }
+  ~AttachedReducer() { ctx.gradientReducer = nullptr; }
+  RankContext &ctx;
+};
 
 /// Whole tensors from every rank's shards laid out as the weights are.
 void gatherWhole(RankContext &ctx, const std::map<std::string, Tensor, std::less<>> &shards,
@@ -59,6 +83,12 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       {micro, request.seqLen}, DType::F32, Device::Host);
   if (backend.device() != Device::Host)
     dloss = backend.convert(dloss, DType::F32);
+  bool sharded = request.zero1 && request.dp && request.dpSize > 1;
+  // Without ZeRO-1, gradient buckets (tpc.reduce_gradients) are summed over
+  // dp during the last micro-batch's backward pass.
+  std::optional<GradientReducer> reducer;
+  if (request.dp && request.dpSize > 1 && !sharded && overlapEnabled())
+    reducer.emplace(*request.dp);
   std::optional<ShuffledWindows> shuffled;
   if (request.shuffle)
     shuffled.emplace((int64_t(request.tokens->size()) - 1) / request.seqLen,
@@ -74,9 +104,18 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       trainingBatch(*request.tokens, step, request.batch, request.seqLen, ids,
                     targets, firstSequence + first, micro,
                     shuffled ? &*shuffled : nullptr);
+      bool lastMicroBatch = first + micro >= replicaBatch;
+      AttachedReducer attached(ctx, lastMicroBatch && reducer ? &*reducer
+                                                              : nullptr);
       Tensor losses = program(ctx, ids, targets, dloss);
       for (float l : losses.toFloats())
         loss += l;
+    }
+    // Before anything else uses the dp communicator.
+    std::set<std::string, std::less<>> reducedDuringBackward;
+    if (reducer) {
+      reducer->wait();
+      reducedDuringBackward = reducer->takeStarted();
     }
     if (request.dp && request.dpSize > 1) {
       float sum = float(loss);
@@ -92,7 +131,6 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     const OptimizerOptions &o = request.optimizer;
     double lr = learningRate(o, step);
     double norm;
-    bool sharded = request.zero1 && request.dp && request.dpSize > 1;
     reducePartialGradients(ctx);
     sumSharedShards(ctx);
     if (sharded) {
@@ -111,7 +149,7 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
                                    request.dpSize, lr, o.clip);
     } else {
       if (request.dp && request.dpSize > 1)
-        reduceOverReplicas(ctx, *request.dp);
+        reduceOverReplicas(ctx, *request.dp, reducedDuringBackward);
       if (step == 0 && request.keepFirstGrads)
         gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
       norm = globalGradNorm(ctx);

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/program/Ops.h"
+#include "runtime/program/GradientReducer.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -238,4 +239,16 @@ void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
   Tensor widened =
       grad.dtype() == DType::F32 ? grad : backend.convert(grad, DType::F32);
   backend.add(it->second, widened, it->second);
+}
+
+void tpc::program::reduceGradients(
+    RankContext &ctx, std::initializer_list<std::string_view> names) {
+  if (!ctx.gradientReducer)
+    return;
+  std::vector<Tensor *> grads;
+  for (std::string_view name : names)
+    if (auto it = ctx.grads.find(name); it != ctx.grads.end())
+      grads.push_back(&it->second);
+  ctx.gradientReducer->start(std::vector<std::string_view>(names),
+                             std::move(grads));
 }

@@ -625,6 +625,23 @@ func.func @accumulate_not_weight(%x: tensor<64xf32>) {
 
 // -----
 
+func.func @reduce_gradients_not_weight(%x: tensor<64xf32>) {
+  %w = tpc.weight "w" : tensor<64xf32>
+  // expected-error @+1 {{'tpc.reduce_gradients' op operand 1 must be a tpc.weight}}
+  tpc.reduce_gradients %w, %x : tensor<64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_gradients_empty() {
+  // expected-error @+1 {{'tpc.reduce_gradients' op expects at least one weight}}
+  "tpc.reduce_gradients"() : () -> ()
+  return
+}
+
+// -----
+
 func.func @norm_grad_scale(%x: tensor<?x?x64xf32>, %g: tensor<32xf32>) {
   // expected-error @+1 {{'tpc.norm_grad' op}}
   %d = tpc.norm_grad %x, %x, %g epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<32xf32>) -> tensor<?x?x64xf32>

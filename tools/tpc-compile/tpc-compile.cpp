@@ -39,6 +39,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
+#include <sstream>
+
 using namespace mlir;
 using namespace mlir::tpc;
 namespace cl = llvm::cl;
@@ -139,6 +141,12 @@ cl::opt<bool> zero1(
              "(ZeRO-1): gradients reduce-scattered, each replica updates "
              "its part, weights all-gathered"),
     cl::init(false), cl::cat(category));
+cl::opt<double> dpBucketMib(
+    "dp-bucket-mib",
+    cl::desc("With --dp: f32 gradient bytes per rank summed over dp in one "
+             "all-reduce, started during the backward pass as soon as the "
+             "bucket's gradients are complete (default 25, as PyTorch DDP)"),
+    cl::value_desc("MiB"), cl::init(25.0), cl::cat(category));
 cl::opt<std::string> weightsPath(
     "weights",
     cl::desc("Check the graph against this safetensors file or directory"),
@@ -213,6 +221,7 @@ LogicalResult plan(ModuleOp module, int64_t degree, bool partition) {
   options.tp = degree;
   options.sequenceParallel = sequenceParallel && degree > 1;
   options.partition = partition;
+  options.bucketMib = dpBucketMib;
   buildTpPipeline(pm, options);
   return pm.run(module);
 }
@@ -649,6 +658,12 @@ int main(int argc, char **argv) {
   if (dp > 1 && !train)
     return fail("--dp: data parallelism replicates a training program; "
                 "give --train");
+  if (!(dpBucketMib > 0) || dpBucketMib > 1e6) {
+    std::ostringstream given;
+    given << dpBucketMib.getValue();
+    return fail("--dp-bucket-mib: expected a positive size in MiB (at most "
+                "1e6), got " + given.str());
+  }
   if (recompute && !train)
     return fail("--recompute: recomputes activations in a training step's "
                 "backward pass; give --train");
