@@ -472,6 +472,33 @@ std::string describeCollectives(
   return out.empty() ? "none" : out;
 }
 
+/// The gradient reduction over dp: buckets started in the backward pass
+/// (tpc.reduce_gradients), all-reduced or, with ZeRO-1, reduce-scattered
+/// and followed by an all-gather of the updated weights.
+std::string describeDpCollectives(const PlanReport &r) {
+  if (r.options.dp <= 1)
+    return "none (dp = 1)";
+  bool zero1 = r.options.zero1;
+  std::string reduction = zero1 ? "reduce_scatter" : "all_reduce";
+  std::string out =
+      r.gradientBuckets > 0
+          ? std::to_string(r.gradientBuckets) + " " + reduction +
+                " of gradient buckets per step, each started in the "
+                "backward pass once its gradients are complete"
+          : "1 " + reduction + " of every gradient per step";
+  // A reduce-scatter keeps only the replica's part: gradients that tp
+  // sums after the backward pass are reduce-scattered after that.
+  if (zero1 && r.gradientBuckets > 0 && r.partialGradients > 0)
+    out += " (the " + std::to_string(r.partialGradients) +
+           " partial gradients in 1 more after the tp all_reduce)";
+  if (zero1)
+    out += "; 1 all_gather of the updated weights (ZeRO-1";
+  out += std::string(zero1 ? "; " : " (") + formatBytes(r.gradientBytesMax) +
+         " per rank, " + formatBytes(r.dpGradientBytesSent()) +
+         " sent by each)";
+  return out;
+}
+
 void printTrainingSection(const PlanReport &r, raw_ostream &os) {
   os << "\ntraining step (dp = " << r.options.dp << " x tp = " << r.ranks
      << "):\n";
@@ -483,21 +510,7 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
        << " partial gradients together, " << formatBytes(r.partialGradientBytes)
        << ", after the backward pass)";
   os << "\n";
-  os << "  dp collectives:     "
-     << (r.options.dp > 1
-             ? (r.options.zero1
-                    ? "1 reduce_scatter of every gradient and 1 all_gather "
-                      "of the updated weights per step (ZeRO-1; "
-                    : r.gradientBuckets > 0
-                        ? std::to_string(r.gradientBuckets) +
-                              " all_reduce of gradient buckets per step, "
-                              "each started in the backward pass once its "
-                              "gradients are complete ("
-                        : "1 all_reduce of every gradient per step (") +
-                   formatBytes(r.gradientBytesMax) + " per rank, " +
-                   formatBytes(r.dpGradientBytesSent()) + " sent by each)"
-             : std::string("none (dp = 1)"))
-     << "\n";
+  os << "  dp collectives:     " << describeDpCollectives(r) << "\n";
   os << "  memory per rank:    weights " << formatBytes(r.weightBytesMax)
      << ", gradients " << formatBytes(r.gradientBytesMax)
      << " (f32), "

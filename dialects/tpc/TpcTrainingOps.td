@@ -262,9 +262,12 @@ def Tpc_ReduceGradientsOp : Tpc_Op<"reduce_gradients",
     a data-parallel step the runtime starts one all-reduce of the bucket
     over the dp axis (the weights' gradients packed together) on a
     thread of its own, and the backward pass goes on; the optimizer waits
-    for every bucket. At dp = 1, with ZeRO-1 (which reduce-scatters all
-    gradients after the backward pass) and in earlier micro-batches it
-    does nothing.
+    for every bucket. With ZeRO-1 it is a reduce-scatter instead: each
+    replica keeps the sum of its part of the bucket, whose weights it
+    updates (gradients that tp completes after the backward pass, partial
+    sums under sequence parallelism and KV heads several ranks share, go
+    in one more bucket after that). At dp = 1 and in earlier micro-batches
+    it does nothing.
 
     ```mlir
     tpc.reduce_gradients %w_fc, %b_fc, %w_proj : tensor<768x768xf32>, tensor<768xf32>, tensor<768x768xf32>

@@ -2,15 +2,15 @@
 #include "runtime/program/GradientReducer.h"
 
 #include "runtime/comm/Faults.h"
-#include "runtime/program/Optimizer.h"
 
+#include <optional>
 #include <utility>
 
 using namespace tpc;
 using namespace tpc::program;
 
-GradientReducer::GradientReducer(comm::Communicator &dp)
-    : dp(dp), worker([this] { run(); }) {}
+GradientReducer::GradientReducer(comm::Communicator &dp, Reduction reduction)
+    : dp(dp), how(reduction), worker([this] { run(); }) {}
 
 GradientReducer::~GradientReducer() {
   {
@@ -25,10 +25,14 @@ void GradientReducer::start(std::vector<std::string_view> names,
                             std::vector<Tensor *> grads) {
   {
     std::lock_guard<std::mutex> lock(mutex);
-    for (std::string_view name : names)
+    Bucket bucket;
+    for (std::string_view name : names) {
       started.emplace(name);
+      bucket.names.emplace_back(name);
+    }
+    bucket.grads = std::move(grads);
     phase = comm::phase();
-    queue.push_back(std::move(grads));
+    queue.push_back(std::move(bucket));
     ++inFlight;
   }
   changed.notify_all();
@@ -46,26 +50,38 @@ std::set<std::string, std::less<>> GradientReducer::takeStarted() {
   return std::exchange(started, {});
 }
 
+std::vector<ScatteredBucket> GradientReducer::takeScattered() {
+  std::lock_guard<std::mutex> lock(mutex);
+  return std::exchange(scattered, {});
+}
+
 void GradientReducer::run() {
   std::unique_lock<std::mutex> lock(mutex);
   while (true) {
     changed.wait(lock, [&] { return stopping || !queue.empty(); });
     if (stopping)
       return;
-    std::vector<Tensor *> bucket = std::move(queue.front());
+    Bucket bucket = std::move(queue.front());
     queue.pop_front();
     bool skip = failure != nullptr;
     comm::setPhase(phase + ", reducing gradients over dp");
     lock.unlock();
     std::exception_ptr error;
+    std::optional<ScatteredBucket> mine;
     if (!skip) {
       try {
-        allReduceTogether(dp, bucket);
+        if (how == Reduction::AllReduce)
+          allReduceTogether(dp, bucket.grads);
+        else
+          mine = reduceScatterTogether(dp, std::move(bucket.names),
+                                       bucket.grads);
       } catch (...) {
         error = std::current_exception();
       }
     }
     lock.lock();
+    if (mine)
+      scattered.push_back(std::move(*mine));
     if (error && !failure)
       failure = error;
     --inFlight;

@@ -3,9 +3,12 @@
 // tpc.reduce_gradients hands a bucket of complete gradients to the rank's
 // GradientReducer, which sums it over the data-parallel replicas on a
 // thread of its own while the rank's thread goes on with the backward
-// pass (PyTorch DDP's overlap). Buckets are reduced in the order they are
-// started: every replica runs the same program, so all start the same
-// buckets in the same order and their all-reduces pair up.
+// pass (PyTorch DDP's overlap): an all-reduce, or with ZeRO-1 a
+// reduce-scatter that leaves each replica the sum of its part of the
+// bucket (as PyTorch FSDP's reduce-scatter during the backward pass).
+// Buckets are reduced in the order they are started: every replica runs
+// the same program, so all start the same buckets in the same order and
+// their collectives pair up.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_PROGRAM_GRADIENTREDUCER_H
@@ -13,6 +16,7 @@
 
 #include "runtime/comm/Communicator.h"
 #include "runtime/core/Tensor.h"
+#include "runtime/program/Optimizer.h"
 
 #include <condition_variable>
 #include <deque>
@@ -28,28 +32,41 @@ namespace tpc::program {
 
 class GradientReducer {
 public:
+  enum class Reduction { AllReduce, ReduceScatter };
+
   /// Reduces over `dp`, which no other thread uses until wait() returns.
-  explicit GradientReducer(comm::Communicator &dp);
+  GradientReducer(comm::Communicator &dp, Reduction reduction);
   /// Drops buckets not started yet and joins the thread.
   ~GradientReducer();
   GradientReducer(const GradientReducer &) = delete;
   GradientReducer &operator=(const GradientReducer &) = delete;
 
+  Reduction reduction() const { return how; }
   /// Starts summing the gradients `names` (f32 host tensors that nothing
-  /// writes until wait() returns) over the replicas.
+  /// writes until wait() returns) over the replicas: in place
+  /// (AllReduce), or into a ScatteredBucket (ReduceScatter).
   void start(std::vector<std::string_view> names, std::vector<Tensor *> grads);
   /// Waits for every bucket started; rethrows the first failure.
   void wait();
   /// The names of the gradients started since the last takeStarted().
   std::set<std::string, std::less<>> takeStarted();
+  /// ReduceScatter: this replica's sums of the buckets finished since the
+  /// last takeScattered(), in the order they were started.
+  std::vector<ScatteredBucket> takeScattered();
 
 private:
+  struct Bucket {
+    std::vector<std::string> names;
+    std::vector<Tensor *> grads;
+  };
   void run();
 
   comm::Communicator &dp;
+  const Reduction how;
   std::mutex mutex;
   std::condition_variable changed;
-  std::deque<std::vector<Tensor *>> queue;
+  std::deque<Bucket> queue;
+  std::vector<ScatteredBucket> scattered;
   int inFlight = 0;
   bool stopping = false;
   std::exception_ptr failure;

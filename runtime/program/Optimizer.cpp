@@ -48,6 +48,12 @@ std::vector<double> sharesAlong(const RankContext &ctx,
   return share;
 }
 
+/// Whether another rank holds any of the elements with these shares.
+bool anyShared(const std::vector<double> &shares) {
+  return !std::all_of(shares.begin(), shares.end(),
+                      [](double share) { return share == 1.0; });
+}
+
 /// The share of every element of the rank's gradient of weight `name`.
 std::vector<double> elementShares(const RankContext &ctx,
                                   const std::string &name,
@@ -88,6 +94,38 @@ void tpc::program::allReduceTogether(comm::Communicator &comm,
   }
 }
 
+ScatteredBucket
+tpc::program::reduceScatterTogether(comm::Communicator &dp,
+                                    std::vector<std::string> names,
+                                    const std::vector<Tensor *> &grads) {
+  size_t total = 0;
+  for (Tensor *t : grads)
+    total += size_t(t->numElements());
+  size_t parts = size_t(dp.size());
+  size_t part = (total + parts - 1) / parts;
+  std::vector<float> bucket(part * parts, 0.0f);
+  size_t at = 0;
+  for (Tensor *t : grads) {
+    const float *v = static_cast<const float *>(t->data());
+    std::copy(v, v + t->numElements(), bucket.data() + at);
+    at += size_t(t->numElements());
+  }
+  ScatteredBucket scattered{std::move(names), std::vector<float>(part)};
+  dp.reduceScatterSum(bucket.data(), scattered.mine.data(),
+                      std::vector<size_t>(parts, part));
+  return scattered;
+}
+
+bool tpc::program::awaitsTpReduction(const RankContext &ctx,
+                                     std::string_view name) {
+  if (ctx.partialGrads.count(name))
+    return true;
+  auto info = ctx.weightInfo.find(name);
+  if (info == ctx.weightInfo.end() || info->second.layout.dim < 0)
+    return false;
+  return anyShared(sharesAlong(ctx, info->second));
+}
+
 void tpc::program::reducePartialGradients(RankContext &ctx) {
   if (ctx.partialGrads.empty())
     return;
@@ -102,9 +140,7 @@ void tpc::program::sumSharedShards(RankContext &ctx) {
     const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
     if (info.layout.dim < 0)
       continue;
-    std::vector<double> shares = sharesAlong(ctx, info);
-    if (std::all_of(shares.begin(), shares.end(),
-                    [](double share) { return share == 1.0; }))
+    if (!anyShared(sharesAlong(ctx, info)))
       continue; // No element of this rank's is held by another.
     // Every rank writes its part into a zero global buffer at its ranges;
     // the all-reduce sums the sharers' parts; each takes its ranges back.
@@ -257,57 +293,65 @@ void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
 }
 
 double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
-                              int dpRank, int dpSize, double lr, double clip) {
+                              int dpRank, int dpSize, double lr, double clip,
+                              const std::vector<ScatteredBucket> &buckets) {
   ++steps;
-  // The bucket: every gradient in the map's order, cut into dpSize equal
-  // parts; this replica owns part dpRank: its gradients' sum, its f32
-  // weights (16-bit programs' masters) and their moments.
-  size_t total = 0;
-  for (auto &[name, grad] : ctx.grads)
-    total += size_t(grad.numElements());
-  size_t part = (total + dpSize - 1) / dpSize;
-  size_t begin = size_t(dpRank) * part, end = std::min(begin + part, total);
-  std::vector<float> grads(part * dpSize, 0.0f);
+  // This replica owns part dpRank of every bucket: its gradients' sum
+  // (`mine`), its f32 weights (16-bit programs' masters) and their
+  // moments, laid out bucket after bucket.
+  bool firstStep = shardBuckets.empty();
+  std::vector<std::vector<std::string>> names;
+  size_t owned = 0;
+  for (const ScatteredBucket &bucket : buckets) {
+    names.push_back(bucket.names);
+    owned += bucket.mine.size();
+  }
+  if (firstStep) {
+    shardBuckets = names;
+    shardMaster.assign(owned, 0.0f);
+  } else if (names != shardBuckets || shardMaster.size() != owned) {
+    throw std::runtime_error(
+        "optimizer: the gradient buckets changed between steps");
+  }
+  std::vector<float> grads;
+  grads.reserve(owned);
   // Each owned element's share of the norm (1 / tp ranks holding it) and
   // its decay.
-  std::vector<float> share(part, 0.0f), decays(part, 0.0f);
-  bool firstStep = shardMaster.empty();
-  if (firstStep)
-    shardMaster.assign(part, 0.0f);
-  else if (shardMaster.size() != part)
-    throw std::runtime_error("optimizer: the gradients changed between steps");
-  size_t at = 0;
-  for (auto &[name, grad] : ctx.grads) {
-    const Tensor &weight = ctx.weights.at(name);
-    size_t n = size_t(grad.numElements());
-    const float *g = static_cast<const float *>(grad.data());
-    std::copy(g, g + n, grads.data() + at);
-    // The owned elements of this weight: [lo, hi) of the bucket.
-    size_t lo = std::max(at, begin), hi = std::min(at + n, end);
-    if (lo < hi) {
-      std::vector<double> shares = elementShares(ctx, name, grad);
-      float decay = weight.shape().size() >= 2
-                        ? float(lr * options.weightDecay)
-                        : 0.0f;
-      for (size_t i = lo; i < hi; ++i) {
-        share[i - begin] = float(shares[i - at]);
-        decays[i - begin] = decay;
+  std::vector<float> share(owned, 0.0f), decays(owned, 0.0f);
+  size_t offset = 0; // of the bucket's part among the owned elements
+  for (const ScatteredBucket &bucket : buckets) {
+    size_t part = bucket.mine.size();
+    size_t begin = size_t(dpRank) * part, end = begin + part;
+    grads.insert(grads.end(), bucket.mine.begin(), bucket.mine.end());
+    size_t at = 0; // of the weight in the bucket
+    for (const std::string &name : bucket.names) {
+      const Tensor &grad = ctx.grads.at(name);
+      const Tensor &weight = ctx.weights.at(name);
+      size_t n = size_t(grad.numElements());
+      // The owned elements of this weight: [lo, hi) of the bucket.
+      size_t lo = std::max(at, begin), hi = std::min(at + n, end);
+      if (lo < hi) {
+        std::vector<double> shares = elementShares(ctx, name, grad);
+        float decay = weight.shape().size() >= 2
+                          ? float(lr * options.weightDecay)
+                          : 0.0f;
+        for (size_t i = lo; i < hi; ++i) {
+          share[offset + i - begin] = float(shares[i - at]);
+          decays[offset + i - begin] = decay;
+        }
+        if (firstStep) {
+          std::vector<float> values = weight.toFloats();
+          std::copy(values.begin() + (lo - at), values.begin() + (hi - at),
+                    shardMaster.begin() + (offset + lo - begin));
+        }
       }
-      if (firstStep) {
-        std::vector<float> values = weight.toFloats();
-        std::copy(values.begin() + (lo - at), values.begin() + (hi - at),
-                  shardMaster.begin() + (lo - begin));
-      }
+      at += n;
     }
-    at += n;
+    offset += part;
   }
-  // Replica dpRank keeps the sum of its part.
-  std::vector<float> mine(part);
-  dp.reduceScatterSum(grads.data(), mine.data(),
-                      std::vector<size_t>(size_t(dpSize), part));
   double squares = 0;
-  for (size_t i = 0; i < part; ++i)
-    squares += double(share[i]) * mine[i] * mine[i];
+  for (size_t i = 0; i < owned; ++i)
+    squares += double(share[i]) * grads[i] * grads[i];
   float sums[1] = {float(squares)};
   dp.allReduceSum(sums, 1);
   if (ctx.size > 1)
@@ -321,31 +365,49 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
   }
   double scale = clipScale(clip, norm);
   if (shardM.empty()) {
-    shardM.assign(part, 0.0f);
-    shardV.assign(part, 0.0f);
+    shardM.assign(owned, 0.0f);
+    shardV.assign(owned, 0.0f);
   }
   // Decay differs by weight: update runs of equal decay.
-  for (size_t i = 0; i < part;) {
+  for (size_t i = 0; i < owned;) {
     size_t j = i;
-    while (j < part && decays[j] == decays[i])
+    while (j < owned && decays[j] == decays[i])
       ++j;
-    update(shardMaster.data() + i, mine.data() + i, shardM.data() + i,
+    update(shardMaster.data() + i, grads.data() + i, shardM.data() + i,
            shardV.data() + i, int64_t(j - i), lr, scale, decays[i]);
     i = j;
   }
-  // Every replica gets every part's updated f32 weights, and rounds them
-  // into the weights the program reads.
-  std::vector<float> updated(part * dpSize);
+  // Every replica gets every part's updated f32 weights (replica r's
+  // parts at r x owned), and rounds them into the weights the program
+  // reads.
+  std::vector<float> updated(owned * dpSize);
   dp.allGather(shardMaster.data(), updated.data(),
-               std::vector<size_t>(size_t(dpSize), part));
-  at = 0;
-  for (auto &[name, grad] : ctx.grads) {
-    Tensor &weight = ctx.weights.at(name);
-    size_t n = size_t(weight.numElements());
-    narrow(updated.data() + at, weight.dtype(), weight.data(), n);
-    std::fill(static_cast<float *>(grad.data()),
-              static_cast<float *>(grad.data()) + n, 0.0f);
-    at += n;
+               std::vector<size_t>(size_t(dpSize), owned));
+  std::vector<float> whole;
+  offset = 0;
+  for (const ScatteredBucket &bucket : buckets) {
+    size_t part = bucket.mine.size();
+    size_t at = 0;
+    for (const std::string &name : bucket.names) {
+      Tensor &weight = ctx.weights.at(name);
+      size_t n = size_t(weight.numElements());
+      whole.resize(n);
+      // Element at + i of the bucket is element (at + i) % part of
+      // replica (at + i) / part's part.
+      for (size_t i = 0; i < n;) {
+        size_t r = (at + i) / part, within = (at + i) % part;
+        size_t run = std::min(n - i, part - within);
+        const float *from = updated.data() + r * owned + offset + within;
+        std::copy(from, from + run, whole.data() + i);
+        i += run;
+      }
+      narrow(whole.data(), weight.dtype(), weight.data(), n);
+      at += n;
+    }
+    offset += part;
   }
+  for (auto &[name, grad] : ctx.grads)
+    std::fill(static_cast<float *>(grad.data()),
+              static_cast<float *>(grad.data()) + grad.numElements(), 0.0f);
   return norm;
 }

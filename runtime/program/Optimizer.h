@@ -15,6 +15,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tpc::program {
@@ -40,6 +41,26 @@ double learningRate(const OptimizerOptions &options, int64_t step);
 void allReduceTogether(comm::Communicator &comm,
                        const std::vector<Tensor *> &tensors);
 
+/// ZeRO-1's unit: a bucket of gradients packed in `names` order, cut into
+/// as many equal parts as there are dp replicas (the last padded with
+/// zeros), and `mine`, the sum over the replicas of this replica's part.
+struct ScatteredBucket {
+  std::vector<std::string> names;
+  std::vector<float> mine;
+};
+
+/// Reduce-scatters f32 host tensors `grads` (the gradients `names`) over
+/// `dp` as one bucket.
+ScatteredBucket reduceScatterTogether(comm::Communicator &dp,
+                                      std::vector<std::string> names,
+                                      const std::vector<Tensor *> &grads);
+
+/// Whether the gradient of weight `name` is completed by a tp collective
+/// after the backward pass (a partial sum under sequence parallelism, or
+/// a shard other ranks share), so that it can only be reduce-scattered
+/// over dp after that.
+bool awaitsTpReduction(const RankContext &ctx, std::string_view name);
+
 /// Sums the gradients that are partial sums over the ranks (norm scales
 /// under sequence parallelism, RankContext::partialGrads) in one
 /// all-reduce of all of them packed together.
@@ -61,16 +82,18 @@ public:
   /// `gradScale` (clipping), at learning rate `lr`; zeroes the gradients.
   void step(RankContext &ctx, double lr, double gradScale);
 
-  /// ZeRO-1 over the data-parallel replicas: reduce-scatters the
-  /// gradients (all weights packed in one bucket) so that replica `dpRank`
-  /// holds the sum of its 1/dpSize of them, computes the global gradient
-  /// norm, updates that part with f32 weights and moments held for it
-  /// alone (optimizer memory and 16-bit programs' masters / dp) and
-  /// all-gathers the updated weights. Clips to `clip`
-  /// (0: none); returns the norm before clipping. A norm that is not
-  /// finite is returned before anything is updated.
+  /// ZeRO-1 over the data-parallel replicas: `buckets` hold this
+  /// replica's 1/dpSize of every gradient, summed over the replicas
+  /// (reduceScatterTogether, every weight in one bucket exactly once).
+  /// Computes the global gradient norm, updates the owned part with f32
+  /// weights and moments held for it alone (optimizer memory and 16-bit
+  /// programs' masters / dp) and all-gathers the updated weights. Clips
+  /// to `clip` (0: none); returns the norm before clipping. A norm that is
+  /// not finite is returned before anything is updated. The buckets must
+  /// be the same every step.
   double shardedStep(RankContext &ctx, comm::Communicator &dp, int dpRank,
-                     int dpSize, double lr, double clip);
+                     int dpSize, double lr, double clip,
+                     const std::vector<ScatteredBucket> &buckets);
 
 private:
   /// The f32 values the optimizer updates for weight `name`: the weight's
@@ -89,9 +112,11 @@ private:
   std::map<std::string, std::vector<float>> m, v;
   /// f32 master weights of 16-bit programs.
   std::map<std::string, std::vector<float>> master;
-  /// ZeRO-1: this replica's part of the bucket's f32 weights (a 16-bit
-  /// program's masters: no whole master copy is kept) and their moments.
+  /// ZeRO-1: this replica's part of every bucket's f32 weights (a 16-bit
+  /// program's masters: no whole master copy is kept) and their moments,
+  /// bucket after bucket, and the buckets' weight names.
   std::vector<float> shardMaster, shardM, shardV;
+  std::vector<std::vector<std::string>> shardBuckets;
 };
 
 } // namespace tpc::program

@@ -84,11 +84,14 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
   if (backend.device() != Device::Host)
     dloss = backend.convert(dloss, DType::F32);
   bool sharded = request.zero1 && request.dp && request.dpSize > 1;
-  // Without ZeRO-1, gradient buckets (tpc.reduce_gradients) are summed over
-  // dp during the last micro-batch's backward pass.
+  // Gradient buckets (tpc.reduce_gradients) are summed over dp during the
+  // last micro-batch's backward pass: all-reduced, or reduce-scattered
+  // with ZeRO-1.
   std::optional<GradientReducer> reducer;
-  if (request.dp && request.dpSize > 1 && !sharded && overlapEnabled())
-    reducer.emplace(*request.dp);
+  if (request.dp && request.dpSize > 1 && overlapEnabled())
+    reducer.emplace(*request.dp,
+                    sharded ? GradientReducer::Reduction::ReduceScatter
+                            : GradientReducer::Reduction::AllReduce);
   std::optional<ShuffledWindows> shuffled;
   if (request.shuffle)
     shuffled.emplace((int64_t(request.tokens->size()) - 1) / request.seqLen,
@@ -113,9 +116,11 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     }
     // Before anything else uses the dp communicator.
     std::set<std::string, std::less<>> reducedDuringBackward;
+    std::vector<ScatteredBucket> scattered;
     if (reducer) {
       reducer->wait();
       reducedDuringBackward = reducer->takeStarted();
+      scattered = reducer->takeScattered();
     }
     if (request.dp && request.dpSize > 1) {
       float sum = float(loss);
@@ -145,8 +150,20 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
         gatherWhole(ctx, ctx.grads, result.firstGrads, result.shapes);
         std::swap(summed, ctx.grads);
       }
+      // The gradients no bucket took during the backward pass, in one
+      // more.
+      std::vector<std::string> rest;
+      std::vector<Tensor *> restGrads;
+      for (auto &[name, grad] : ctx.grads)
+        if (!reducedDuringBackward.count(name)) {
+          rest.push_back(name);
+          restGrads.push_back(&grad);
+        }
+      if (!rest.empty())
+        scattered.push_back(
+            reduceScatterTogether(*request.dp, std::move(rest), restGrads));
       norm = optimizer.shardedStep(ctx, *request.dp, request.dpRank,
-                                   request.dpSize, lr, o.clip);
+                                   request.dpSize, lr, o.clip, scattered);
     } else {
       if (request.dp && request.dpSize > 1)
         reduceOverReplicas(ctx, *request.dp, reducedDuringBackward);

@@ -245,10 +245,20 @@ void tpc::program::reduceGradients(
     RankContext &ctx, std::initializer_list<std::string_view> names) {
   if (!ctx.gradientReducer)
     return;
+  // Sums over dp and over tp commute, so an all-reduce may go first; a
+  // reduce-scatter keeps only this replica's part, so gradients that the
+  // tp ranks still complete after the backward pass wait for that.
+  bool scatters = ctx.gradientReducer->reduction() ==
+                  GradientReducer::Reduction::ReduceScatter;
+  std::vector<std::string_view> started;
   std::vector<Tensor *> grads;
-  for (std::string_view name : names)
-    if (auto it = ctx.grads.find(name); it != ctx.grads.end())
-      grads.push_back(&it->second);
-  ctx.gradientReducer->start(std::vector<std::string_view>(names),
-                             std::move(grads));
+  for (std::string_view name : names) {
+    auto it = ctx.grads.find(name);
+    if (it == ctx.grads.end() || (scatters && awaitsTpReduction(ctx, name)))
+      continue;
+    started.push_back(name);
+    grads.push_back(&it->second);
+  }
+  if (!started.empty())
+    ctx.gradientReducer->start(std::move(started), std::move(grads));
 }
