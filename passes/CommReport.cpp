@@ -338,7 +338,7 @@ FailureOr<PlanReport> mlir::tpc::buildPlanReport(ModuleOp module,
     report.gradientBytesMax =
         report.weightBytesMax * 4.0 / std::max(1.0, weightElementBytes);
     report.optimizerBytesMax = 2 * report.gradientBytesMax;
-    if (options.zero1 && options.dp > 1)
+    if (options.zeroStage > 0 && options.dp > 1)
       report.optimizerBytesMax /= double(options.dp);
   }
   if (!report.training)
@@ -473,12 +473,12 @@ std::string describeCollectives(
 }
 
 /// The gradient reduction over dp: buckets started in the backward pass
-/// (tpc.reduce_gradients), all-reduced or, with ZeRO-1, reduce-scattered
+/// (tpc.reduce_gradients), all-reduced or, with ZeRO, reduce-scattered
 /// and followed by an all-gather of the updated weights.
 std::string describeDpCollectives(const PlanReport &r) {
   if (r.options.dp <= 1)
     return "none (dp = 1)";
-  bool zero1 = r.options.zero1;
+  bool zero1 = r.options.zeroStage > 0;
   std::string reduction = zero1 ? "reduce_scatter" : "all_reduce";
   std::string out =
       r.gradientBuckets > 0
@@ -492,7 +492,8 @@ std::string describeDpCollectives(const PlanReport &r) {
     out += " (the " + std::to_string(r.partialGradients) +
            " partial gradients in 1 more after the tp all_reduce)";
   if (zero1)
-    out += "; 1 all_gather of the updated weights (ZeRO-1";
+    out += "; 1 all_gather of the updated weights (ZeRO-" +
+           std::to_string(r.options.zeroStage);
   out += std::string(zero1 ? "; " : " (") + formatBytes(r.gradientBytesMax) +
          " per rank, " + formatBytes(r.dpGradientBytesSent()) +
          " sent by each)";
@@ -511,20 +512,25 @@ void printTrainingSection(const PlanReport &r, raw_ostream &os) {
        << ", after the backward pass)";
   os << "\n";
   os << "  dp collectives:     " << describeDpCollectives(r) << "\n";
+  bool sharded = r.options.zeroStage > 0 && r.options.dp > 1;
   os << "  memory per rank:    weights " << formatBytes(r.weightBytesMax)
      << ", gradients " << formatBytes(r.gradientBytesMax)
-     << " (f32), "
+     << (r.options.zeroStage == 2 && sharded
+             ? " (f32 while the backward pass fills them; each bucket's "
+               "freed once reduce-scattered, " +
+                   formatBytes(r.gradientBytesMax / r.options.dp) +
+                   " kept (1/dp of them)), "
+             : std::string(" (f32), "))
      << (r.gradientBytesMax > r.weightBytesMax * 1.5
              ? "f32 master weights " +
-                   (r.options.zero1 && r.options.dp > 1
+                   (sharded
                         ? formatBytes(r.gradientBytesMax / r.options.dp) +
                               " (1/dp of them)"
                         : formatBytes(r.gradientBytesMax)) +
                    ", "
              : std::string())
      << "AdamW moments " << formatBytes(r.optimizerBytesMax)
-     << (r.options.zero1 && r.options.dp > 1 ? " (f32, 1/dp of them)"
-                                             : " (f32)")
+     << (sharded ? " (f32, 1/dp of them)" : " (f32)")
      << ", activations kept for the backward pass: peak "
      << formatBytes(r.activationPeak()) << " at " << r.options.tokens
      << " tokens\n";

@@ -45,8 +45,9 @@ struct ReportOptions {
 
   // Training steps: data-parallel replicas of the tp ranks.
   int64_t dp = 1;
-  /// Optimizer state sharded over dp (ZeRO-1).
-  bool zero1 = false;
+  /// 1: optimizer state sharded over dp (ZeRO-1); 2: gradients too once
+  /// reduced (ZeRO-2).
+  int zeroStage = 0;
 };
 
 /// Collectives of one kind.

@@ -266,8 +266,9 @@ def Tpc_ReduceGradientsOp : Tpc_Op<"reduce_gradients",
     replica keeps the sum of its part of the bucket, whose weights it
     updates (gradients that tp completes after the backward pass, partial
     sums under sequence parallelism and KV heads several ranks share, go
-    in one more bucket after that). At dp = 1 and in earlier micro-batches
-    it does nothing.
+    in one more bucket after that); with ZeRO-2 the bucket's gradient
+    buffers are then freed. At dp = 1 and in earlier micro-batches it does
+    nothing.
 
     ```mlir
     tpc.reduce_gradients %w_fc, %b_fc, %w_proj : tensor<768x768xf32>, tensor<768xf32>, tensor<768x768xf32>

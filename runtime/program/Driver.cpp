@@ -400,7 +400,10 @@ int runTraining(const Options &o, const Placement &placement,
     std::printf("model %s (%s), tp = %d, dp = %d%s, training: %lld steps "
                 "of %lld x %lld tokens from %s (%zu tokens), device %s\n",
                 tpc_program_model, tpc_program_dtype, tpSize, dpSize,
-                tpc_program_zero1 ? " (ZeRO-1)" : "", (long long)t.steps,
+                tpc_program_zero_stage == 2   ? " (ZeRO-2)"
+                : tpc_program_zero_stage == 1 ? " (ZeRO-1)"
+                                              : "",
+                (long long)t.steps,
                 (long long)t.batch, (long long)t.seqLen, t.data.c_str(),
                 tokens.size(), placement.description.c_str());
     std::printf("weights per rank: %.1f MiB; collectives per step: %lld\n",
@@ -437,7 +440,7 @@ int runTraining(const Options &o, const Placement &placement,
           mine.dp = dpComm.get();
           mine.dpRank = w / tpSize;
           mine.dpSize = dpSize;
-          mine.zero1 = tpc_program_zero1 != 0;
+          mine.zeroStage = int(tpc_program_zero_stage);
         }
         Rank rank(*tpGroup, placement, o, source);
         program::TrainingResult trained =

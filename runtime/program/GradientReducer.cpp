@@ -31,6 +31,7 @@ void GradientReducer::start(std::vector<std::string_view> names,
       bucket.names.emplace_back(name);
     }
     bucket.grads = std::move(grads);
+    bucket.release = releaseGradients;
     phase = comm::phase();
     queue.push_back(std::move(bucket));
     ++inFlight;
@@ -75,6 +76,11 @@ void GradientReducer::run() {
         else
           mine = reduceScatterTogether(dp, std::move(bucket.names),
                                        bucket.grads);
+        // No op of the step reads these gradients again; only their map
+        // nodes' values change, which the rank thread does not touch.
+        if (mine && bucket.release)
+          for (Tensor *grad : bucket.grads)
+            releaseGradient(*grad);
       } catch (...) {
         error = std::current_exception();
       }

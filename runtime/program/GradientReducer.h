@@ -42,6 +42,10 @@ public:
   GradientReducer &operator=(const GradientReducer &) = delete;
 
   Reduction reduction() const { return how; }
+  /// ReduceScatter (ZeRO-2): frees each bucket's gradient buffers once it
+  /// is reduce-scattered (tpc.accumulate_grad makes them anew next step).
+  /// Set between steps.
+  void setReleaseGradients(bool release) { releaseGradients = release; }
   /// Starts summing the gradients `names` (f32 host tensors that nothing
   /// writes until wait() returns) over the replicas: in place
   /// (AllReduce), or into a ScatteredBucket (ReduceScatter).
@@ -58,11 +62,13 @@ private:
   struct Bucket {
     std::vector<std::string> names;
     std::vector<Tensor *> grads;
+    bool release = false;
   };
   void run();
 
   comm::Communicator &dp;
   const Reduction how;
+  bool releaseGradients = false;
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<Bucket> queue;

@@ -54,18 +54,19 @@ bool anyShared(const std::vector<double> &shares) {
                       [](double share) { return share == 1.0; });
 }
 
-/// The share of every element of the rank's gradient of weight `name`.
+/// The share of every element of the rank's gradient of weight `name`
+/// (laid out like `shard`, the rank's shard of the weight).
 std::vector<double> elementShares(const RankContext &ctx,
                                   const std::string &name,
-                                  const Tensor &grad) {
+                                  const Tensor &shard) {
   const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
   std::vector<double> along = sharesAlong(ctx, info);
-  int64_t n = grad.numElements();
+  int64_t n = shard.numElements();
   if (info.layout.dim < 0)
     return std::vector<double>(size_t(n), along[0]);
   int64_t inner = 1;
-  for (size_t d = info.layout.dim + 1; d < grad.shape().size(); ++d)
-    inner *= grad.shape()[d];
+  for (size_t d = info.layout.dim + 1; d < shard.shape().size(); ++d)
+    inner *= shard.shape()[d];
   std::vector<double> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i)
     out[i] = along[(i / inner) % int64_t(along.size())];
@@ -114,6 +115,10 @@ tpc::program::reduceScatterTogether(comm::Communicator &dp,
   dp.reduceScatterSum(bucket.data(), scattered.mine.data(),
                       std::vector<size_t>(parts, part));
   return scattered;
+}
+
+void tpc::program::releaseGradient(Tensor &grad) {
+  grad = Tensor::empty({0}, DType::F32, grad.device());
 }
 
 bool tpc::program::awaitsTpReduction(const RankContext &ctx,
@@ -325,13 +330,13 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
     grads.insert(grads.end(), bucket.mine.begin(), bucket.mine.end());
     size_t at = 0; // of the weight in the bucket
     for (const std::string &name : bucket.names) {
-      const Tensor &grad = ctx.grads.at(name);
+      // The weight's gradient is laid out alike, or already freed (ZeRO-2).
       const Tensor &weight = ctx.weights.at(name);
-      size_t n = size_t(grad.numElements());
+      size_t n = size_t(weight.numElements());
       // The owned elements of this weight: [lo, hi) of the bucket.
       size_t lo = std::max(at, begin), hi = std::min(at + n, end);
       if (lo < hi) {
-        std::vector<double> shares = elementShares(ctx, name, grad);
+        std::vector<double> shares = elementShares(ctx, name, weight);
         float decay = weight.shape().size() >= 2
                           ? float(lr * options.weightDecay)
                           : 0.0f;

@@ -55,6 +55,10 @@ ScatteredBucket reduceScatterTogether(comm::Communicator &dp,
                                       std::vector<std::string> names,
                                       const std::vector<Tensor *> &grads);
 
+/// Frees a gradient's buffer (ZeRO-2): it holds zero elements until the
+/// next tpc.accumulate_grad makes it anew.
+void releaseGradient(Tensor &grad);
+
 /// Whether the gradient of weight `name` is completed by a tp collective
 /// after the backward pass (a partial sum under sequence parallelism, or
 /// a shard other ranks share), so that it can only be reduce-scattered

@@ -42,8 +42,9 @@ TPC_TRAINING_PROGRAM(train_step_tp1);
 extern const int64_t tpc_program_tp;
 /// Data-parallel replicas of the tp ranks (training; 1 otherwise).
 extern const int64_t tpc_program_dp;
-/// 1 when the optimizer state is sharded over dp (ZeRO-1).
-extern const int64_t tpc_program_zero1;
+/// 1 when the optimizer state is sharded over dp (ZeRO-1), 2 when the
+/// gradients are too (ZeRO-2), else 0.
+extern const int64_t tpc_program_zero_stage;
 extern const int64_t tpc_program_vocab;
 extern const int64_t tpc_program_max_positions;
 /// Collectives of one forward pass and of one decode step.

@@ -83,7 +83,11 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       {micro, request.seqLen}, DType::F32, Device::Host);
   if (backend.device() != Device::Host)
     dloss = backend.convert(dloss, DType::F32);
-  bool sharded = request.zero1 && request.dp && request.dpSize > 1;
+  bool sharded = request.zeroStage > 0 && request.dp && request.dpSize > 1;
+  // ZeRO-2: a gradient's buffer is freed once its bucket is
+  // reduce-scattered (but the first step's whole sums are kept for
+  // --grads and --verify).
+  bool shardGradients = sharded && request.zeroStage >= 2;
   // Gradient buckets (tpc.reduce_gradients) are summed over dp during the
   // last micro-batch's backward pass: all-reduced, or reduce-scattered
   // with ZeRO-1.
@@ -99,6 +103,10 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
   for (int64_t step = 0; step < request.steps; ++step) {
     auto start = Clock::now();
     comm::setPhase("training step " + std::to_string(step + 1));
+    bool releaseGradients =
+        shardGradients && !(step == 0 && request.keepFirstGrads);
+    if (reducer)
+      reducer->setReleaseGradients(releaseGradients);
     // Faults are injected by world rank: replica-major, tp rank within.
     comm::injectFault("pass", request.dpRank * ctx.size + ctx.rank);
     double loss = 0;
@@ -162,6 +170,9 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       if (!rest.empty())
         scattered.push_back(
             reduceScatterTogether(*request.dp, std::move(rest), restGrads));
+      if (shardGradients)
+        for (Tensor *grad : restGrads)
+          releaseGradient(*grad);
       norm = optimizer.shardedStep(ctx, *request.dp, request.dpRank,
                                    request.dpSize, lr, o.clip, scattered);
     } else {

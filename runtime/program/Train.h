@@ -31,8 +31,9 @@ struct TrainingRequest {
   int64_t steps = 1, batch = 1, seqLen = 1;
   comm::Communicator *dp = nullptr;
   int dpRank = 0, dpSize = 1;
-  /// ZeRO-1: optimizer state sharded over the dp replicas.
-  bool zero1 = false;
+  /// ZeRO's stage: 1, optimizer state sharded over the dp replicas; 2, and
+  /// each gradient bucket's buffers freed once it is reduce-scattered.
+  int zeroStage = 0;
   /// Sequences per pass of the program (gradient accumulation over the
   /// replica's part of the batch); 0: all of them in one pass.
   int64_t microBatch = 0;

@@ -141,6 +141,12 @@ cl::opt<bool> zero1(
              "(ZeRO-1): gradients reduce-scattered, each replica updates "
              "its part, weights all-gathered"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> zero2(
+    "zero2",
+    cl::desc("With --dp: ZeRO-1, and each gradient bucket's buffers freed "
+             "once it is reduce-scattered (ZeRO-2): a replica keeps only "
+             "its part of the summed gradients"),
+    cl::init(false), cl::cat(category));
 cl::opt<double> dpBucketMib(
     "dp-bucket-mib",
     cl::desc("With --dp: f32 gradient bytes per rank summed over dp in one "
@@ -202,6 +208,9 @@ std::optional<double> parseSize(StringRef text) {
   return std::nullopt;
 }
 
+/// ZeRO's stage: 0 (none), 1 (--zero1), 2 (--zero2).
+int zeroStage() { return zero2 ? 2 : zero1 ? 1 : 0; }
+
 /// The report's options from the command line.
 ReportOptions reportOptions() {
   ReportOptions options;
@@ -210,7 +219,7 @@ ReportOptions reportOptions() {
   options.contextLength = contextLength;
   options.memoryPerRank = *parseSize(memoryPerRank);
   options.dp = dp;
-  options.zero1 = zero1;
+  options.zeroStage = zeroStage();
   return options;
 }
 
@@ -323,7 +332,7 @@ void addProgramFacts(ModuleOp module, const ProgramFacts &facts) {
   };
   i64("tpc_program_tp", tp);
   i64("tpc_program_dp", dp);
-  i64("tpc_program_zero1", zero1 ? 1 : 0);
+  i64("tpc_program_zero_stage", zeroStage());
   i64("tpc_program_vocab", facts.vocab);
   i64("tpc_program_max_positions", facts.maxPositions);
   i64("tpc_program_collectives", facts.collectives);
@@ -652,8 +661,9 @@ int main(int argc, char **argv) {
     return fail("--tp: expected a positive integer, got " + llvm::Twine(tp));
   if (dp < 1)
     return fail("--dp: expected a positive integer, got " + llvm::Twine(dp));
-  if (zero1 && dp < 2)
-    return fail("--zero1: shards the optimizer state over data-parallel "
+  if ((zero1 || zero2) && dp < 2)
+    return fail(llvm::Twine(zero2 ? "--zero2" : "--zero1") +
+                ": shards the optimizer state over data-parallel "
                 "replicas; give --dp 2 or more");
   if (dp > 1 && !train)
     return fail("--dp: data parallelism replicates a training program; "
