@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 
+import blas_core
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -114,7 +116,8 @@ def main():
                        for b in range(args.batch))
         print(f"{os.path.basename(args.model)}, {args.batch} x {args.seq_len} "
               f"tokens per step, f32, {os.cpu_count()} cores")
-        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+        # OpenBLAS's kernels for this CPU, as tpc's runtime chooses them.
+        env = blas_core.peer_env(dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
         peer = None
         if json.load(open(os.path.join(args.model, "config.json")))["model_type"] == "gpt2":
             try:

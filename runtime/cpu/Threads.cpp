@@ -1,6 +1,8 @@
 //===- Threads.cpp - the threads of one rank's CPU kernels ----------------===//
 #include "runtime/cpu/Threads.h"
 
+#include "runtime/cpu/BlasCore.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -108,6 +110,7 @@ void cpu::shareCores(int ranks) {
     if (int n = std::atoi(user); n > 0)
       threads = n;
   perRank = threads;
+  chooseBlasCore();
   // BLAS runs inside the ranks' pools, one thread per call.
   openblas_set_num_threads(1);
 }

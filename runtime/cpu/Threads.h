@@ -18,7 +18,9 @@ namespace tpc::cpu {
 
 /// Sets how many threads each rank's kernels use: cores / ranks on this
 /// host (at least one), or TPC_THREADS when set. Takes effect for rank
-/// threads that have not run a kernel yet.
+/// threads that have not run a kernel yet. The first call also fixes
+/// OpenBLAS's choice of kernels (chooseBlasCore): call it before any BLAS
+/// call is in flight.
 void shareCores(int ranks);
 
 /// Threads each rank's kernels use.

@@ -6,13 +6,16 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/core/DType.h"
+#include "runtime/cpu/BlasCore.h"
 #include "runtime/cpu/DnnlLinear.h"
 #include "runtime/cpu/Kernels.h"
+#include "runtime/cpu/Threads.h"
 #include "runtime/sharding/Split.h"
 
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -78,6 +81,21 @@ Vec naiveAttention(const Vec &q, const Vec &k, const Vec &v, int64_t seq,
               float(p[j] / sum * v[(j * kvHeads + h / groups) * d + e]);
     }
   return out;
+}
+
+// OpenBLAS 0.3.21 takes some AVX-512 Xeons for a Prescott (SSE3): after
+// shareCores, a CPU with AVX2 and FMA runs OpenBLAS's AVX2 (or AVX-512)
+// kernels unless the user chose others.
+TEST(CpuKernels, BlasRunsTheCpusVectorKernels) {
+  cpu::shareCores(1);
+  __builtin_cpu_init();
+  if (std::getenv("OPENBLAS_CORETYPE") || !__builtin_cpu_supports("avx2") ||
+      !__builtin_cpu_supports("fma"))
+    GTEST_SKIP() << "OPENBLAS_CORETYPE is set, or the CPU has no AVX2";
+  std::string core = cpu::blasCoreName();
+  EXPECT_TRUE(core == "Haswell" || core == "Zen" || core == "SkylakeX" ||
+              core == "Cooperlake" || core == "SapphireRapids")
+      << "OpenBLAS runs its " << core << " kernels";
 }
 
 TEST(CpuKernels, LinearBothLayoutsAndBias) {
