@@ -79,7 +79,8 @@ def main():
     ok &= gone
     print(f"exit {result.returncode}; ended {'within' if elapsed <= bound else 'AFTER'} "
           f"{bound:g} s of the fault; orphans: {'none' if not left else left}; "
-          f"rendezvous: {'removed' if gone else 'LEFT'}")
+          f"rendezvous: {'removed' if gone else 'LEFT'}"
+          f" ({elapsed:.2f} s)")
     sys.stdout.write(result.stderr)
     sys.exit(0 if ok else 1)
 
