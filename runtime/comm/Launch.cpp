@@ -2,8 +2,8 @@
 #include "runtime/comm/Launch.h"
 #include "runtime/comm/Faults.h"
 #include "runtime/comm/GlooCommunicator.h"
+#include "runtime/comm/PunctualFileStore.h"
 
-#include <gloo/rendezvous/file_store.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -62,35 +62,6 @@ ProcessGroup tpc::comm::detectProcessGroup() {
 }
 
 namespace {
-/// Gloo's file store, with a wait that keeps its timeout to the
-/// millisecond. Gloo's own compares the elapsed time cut to whole seconds
-/// with the timeout, so a wait of 3 s gave up after 4: a job whose first
-/// process connects with the whole timeout left outlived it by a second.
-class FileStore : public gloo::rendezvous::FileStore {
-public:
-  using gloo::rendezvous::FileStore::FileStore;
-  using gloo::rendezvous::FileStore::wait;
-
-  void wait(const std::vector<std::string> &keys,
-            const std::chrono::milliseconds &timeout) override {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!check(keys)) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        throw std::runtime_error("Wait timeout for key(s): " +
-                                 describe(keys));
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-
-private:
-  static std::string describe(const std::vector<std::string> &keys) {
-    std::string text;
-    for (const std::string &key : keys)
-      text += (text.empty() ? "" : ", ") + key;
-    return text;
-  }
-};
-
 /// This host's name, to tell its processes from other hosts'.
 std::string hostName() {
   char name[256] = {};
@@ -191,7 +162,7 @@ void tpc::comm::runRanks(int threads, std::chrono::milliseconds timeout,
   std::filesystem::create_directories(dir);
   recordProcess(dir, group.rank);
   try {
-    FileStore store(dir.string());
+    PunctualFileStore store(dir.string());
     setPhase("connecting");
     injectFault("join", group.rank);
     auto comm = GlooCommunicator::connect(store, group.rank, group.size,
