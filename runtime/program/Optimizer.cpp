@@ -74,20 +74,29 @@ std::vector<double> elementShares(const RankContext &ctx,
 }
 } // namespace
 
-void tpc::program::allReduceTogether(comm::Communicator &comm,
-                                     const std::vector<Tensor *> &tensors) {
+namespace {
+/// The f32 tensors one after another in one buffer, zero-padded to a
+/// multiple of `parts` elements: what one collective over a bucket sends.
+std::vector<float> pack(const std::vector<Tensor *> &tensors, size_t parts) {
   size_t total = 0;
   for (Tensor *t : tensors)
     total += size_t(t->numElements());
-  std::vector<float> bucket(total);
+  std::vector<float> buffer((total + parts - 1) / parts * parts, 0.0f);
   size_t at = 0;
   for (Tensor *t : tensors) {
     const float *v = static_cast<const float *>(t->data());
-    std::copy(v, v + t->numElements(), bucket.data() + at);
+    std::copy(v, v + t->numElements(), buffer.data() + at);
     at += size_t(t->numElements());
   }
+  return buffer;
+}
+} // namespace
+
+void tpc::program::allReduceTogether(comm::Communicator &comm,
+                                     const std::vector<Tensor *> &tensors) {
+  std::vector<float> bucket = pack(tensors, 1);
   comm.allReduceSum(bucket.data(), bucket.size());
-  at = 0;
+  size_t at = 0;
   for (Tensor *t : tensors) {
     std::copy(bucket.data() + at, bucket.data() + at + t->numElements(),
               static_cast<float *>(t->data()));
@@ -99,18 +108,9 @@ ScatteredBucket
 tpc::program::reduceScatterTogether(comm::Communicator &dp,
                                     std::vector<std::string> names,
                                     const std::vector<Tensor *> &grads) {
-  size_t total = 0;
-  for (Tensor *t : grads)
-    total += size_t(t->numElements());
   size_t parts = size_t(dp.size());
-  size_t part = (total + parts - 1) / parts;
-  std::vector<float> bucket(part * parts, 0.0f);
-  size_t at = 0;
-  for (Tensor *t : grads) {
-    const float *v = static_cast<const float *>(t->data());
-    std::copy(v, v + t->numElements(), bucket.data() + at);
-    at += size_t(t->numElements());
-  }
+  std::vector<float> bucket = pack(grads, parts);
+  size_t part = bucket.size() / parts;
   ScatteredBucket scattered{std::move(names), std::vector<float>(part)};
   dp.reduceScatterSum(bucket.data(), scattered.mine.data(),
                       std::vector<size_t>(parts, part));
