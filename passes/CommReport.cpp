@@ -491,9 +491,19 @@ std::string describeDpCollectives(const PlanReport &r) {
   if (zero1 && r.gradientBuckets > 0 && r.partialGradients > 0)
     out += " (the " + std::to_string(r.partialGradients) +
            " partial gradients in 1 more after the tp all_reduce)";
+  // The updated weights come back by the same buckets, gathered during
+  // the next forward pass in the order it reads them.
+  int64_t gathers = r.gradientBuckets > 0
+                        ? r.gradientBuckets + (r.partialGradients > 0)
+                        : 1;
   if (zero1)
-    out += "; 1 all_gather of the updated weights (ZeRO-" +
-           std::to_string(r.options.zeroStage);
+    out += "; " + std::to_string(gathers) +
+           " all_gather of the updated weights" +
+           (r.gradientBuckets > 0
+                ? ", a bucket each, during the next forward pass in the "
+                  "order it reads them"
+                : "") +
+           " (ZeRO-" + std::to_string(r.options.zeroStage);
   out += std::string(zero1 ? "; " : " (") + formatBytes(r.gradientBytesMax) +
          " per rank, " + formatBytes(r.dpGradientBytesSent()) +
          " sent by each)";

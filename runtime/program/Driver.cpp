@@ -411,15 +411,22 @@ int runTraining(const Options &o, const Placement &placement,
                 (long long)tpc_program_train_collectives);
   }
   request.onStep = [&](int64_t step, double loss, double norm, double lr,
-                       double seconds, double optimizerSeconds) {
+                       double seconds, double optimizerSeconds,
+                       double gatherWaitSeconds) {
     if (group.rank != 0)
       return;
+    std::string waited =
+        gatherWaitSeconds >= 0
+            ? " (" + std::to_string(std::lround(gatherWaitSeconds * 1e3)) +
+                  " waiting for gathered weights)"
+            : "";
     std::printf("step %lld/%lld: loss %.6f, grad norm %.4g, lr %.3g, %.0f "
-                "tokens/s (%.0f ms: forward and backward %.0f, optimizer "
+                "tokens/s (%.0f ms: forward and backward %.0f%s, optimizer "
                 "%.0f)\n",
                 (long long)step + 1, (long long)t.steps, loss, norm, lr,
                 double(t.batch * t.seqLen) / seconds, seconds * 1e3,
-                (seconds - optimizerSeconds) * 1e3, optimizerSeconds * 1e3);
+                (seconds - optimizerSeconds) * 1e3, waited.c_str(),
+                optimizerSeconds * 1e3);
     std::fflush(stdout);
   };
   program::TrainingResult result;

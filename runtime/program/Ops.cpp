@@ -9,6 +9,7 @@
 #include "runtime/program/Ops.h"
 
 #include "runtime/comm/Faults.h"
+#include "runtime/program/DataParallelQueue.h"
 #include "runtime/weights/Safetensors.h"
 #include "runtime/weights/Slice.h"
 
@@ -135,9 +136,12 @@ std::optional<Tensor> inPlace(const weights::WeightStore::Entry &entry,
 Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
                             std::initializer_list<int64_t> globalShapeList,
                             const Layout &layout, DType dtype) {
+  if (ctx.weightQueue)
+    ctx.weightQueue->awaitWeight(nameView);
   if (auto it = ctx.weights.find(nameView); it != ctx.weights.end())
     return it->second;
   std::string name(nameView);
+  ctx.loadOrder.push_back(name);
   std::vector<int64_t> globalShape(globalShapeList);
   ctx.weightInfo[name] = {layout, globalShape};
   // Weights live across passes: not a pass's activations.

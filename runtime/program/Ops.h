@@ -40,7 +40,7 @@ struct Layout {
   int64_t unit = 1, sections = 1, groups = 1;
 };
 
-class GradientReducer;
+class DataParallelQueue;
 
 /// One rank's view of the run.
 struct RankContext {
@@ -81,7 +81,14 @@ struct RankContext {
   std::set<std::string, std::less<>> partialGrads;
   /// Set by the training loop during the last micro-batch of a
   /// data-parallel step: tpc.reduce_gradients starts its buckets here.
-  GradientReducer *gradientReducer = nullptr;
+  DataParallelQueue *gradientQueue = nullptr;
+  /// Set by the training loop of a ZeRO-1 run: the updated weights are
+  /// all-gathered here during the next pass, which waits for each weight
+  /// before reading it.
+  DataParallelQueue *weightQueue = nullptr;
+  /// The weights in the order they were first loaded: a pass reads them
+  /// in this order (the order to gather updated weights in).
+  std::vector<std::string> loadOrder;
 };
 
 /// The context's backend.
@@ -232,8 +239,9 @@ Tensor concat(RankContext &ctx, const Parts &...parts) {
 void accumulateGrad(RankContext &ctx, std::string_view name,
                     const Tensor &grad, bool partial = false);
 /// The gradients `names` are complete: starts summing them over the
-/// data-parallel replicas (ctx.gradientReducer), or does nothing when the
-/// step has no reducer (dp = 1, ZeRO-1, an earlier micro-batch).
+/// data-parallel replicas (ctx.gradientQueue): all-reduced, or with ZeRO-1
+/// reduce-scattered; does nothing when the pass has no queue (dp = 1,
+/// TPC_DP_OVERLAP=0, an earlier micro-batch).
 void reduceGradients(RankContext &ctx,
                      std::initializer_list<std::string_view> names);
 

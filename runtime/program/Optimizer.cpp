@@ -298,8 +298,9 @@ void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
 }
 
 double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
-                              int dpRank, int dpSize, double lr, double clip,
-                              const std::vector<ScatteredBucket> &buckets) {
+                              int dpRank, double lr, double clip,
+                              const std::vector<ScatteredBucket> &buckets,
+                              std::vector<WeightGather> &gathers) {
   ++steps;
   // This replica owns part dpRank of every bucket: its gradients' sum
   // (`mine`), its f32 weights (16-bit programs' masters) and their
@@ -382,33 +383,29 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
            shardV.data() + i, int64_t(j - i), lr, scale, decays[i]);
     i = j;
   }
-  // Every replica gets every part's updated f32 weights (replica r's
-  // parts at r x owned), and rounds them into the weights the program
-  // reads.
-  std::vector<float> updated(owned * dpSize);
-  dp.allGather(shardMaster.data(), updated.data(),
-               std::vector<size_t>(size_t(dpSize), owned));
-  std::vector<float> whole;
+  // Each bucket's gather gives every replica the bucket's updated f32
+  // weights (replica r's part at r x part, the bucket's packed order), to
+  // round into the weights the program reads. The owned parts it sends
+  // stay as they are until the next step.
   offset = 0;
   for (const ScatteredBucket &bucket : buckets) {
     size_t part = bucket.mine.size();
-    size_t at = 0;
-    for (const std::string &name : bucket.names) {
-      Tensor &weight = ctx.weights.at(name);
-      size_t n = size_t(weight.numElements());
-      whole.resize(n);
-      // Element at + i of the bucket is element (at + i) % part of
-      // replica (at + i) / part's part.
-      for (size_t i = 0; i < n;) {
-        size_t r = (at + i) / part, within = (at + i) % part;
-        size_t run = std::min(n - i, part - within);
-        const float *from = updated.data() + r * owned + offset + within;
-        std::copy(from, from + run, whole.data() + i);
-        i += run;
-      }
-      narrow(whole.data(), weight.dtype(), weight.data(), n);
-      at += n;
-    }
+    std::vector<Tensor *> weights;
+    for (const std::string &name : bucket.names)
+      weights.push_back(&ctx.weights.at(name));
+    const float *mine = shardMaster.data() + offset;
+    gathers.push_back(
+        {bucket.names, [mine, part, weights](comm::Communicator &dp) {
+           std::vector<float> packed(part * size_t(dp.size()));
+           dp.allGather(mine, packed.data(),
+                        std::vector<size_t>(size_t(dp.size()), part));
+           size_t at = 0;
+           for (Tensor *weight : weights) {
+             size_t n = size_t(weight->numElements());
+             narrow(packed.data() + at, weight->dtype(), weight->data(), n);
+             at += n;
+           }
+         }});
     offset += part;
   }
   for (auto &[name, grad] : ctx.grads)

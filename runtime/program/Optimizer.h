@@ -13,6 +13,7 @@
 
 #include "runtime/program/Ops.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -55,6 +56,13 @@ ScatteredBucket reduceScatterTogether(comm::Communicator &dp,
                                       std::vector<std::string> names,
                                       const std::vector<Tensor *> &grads);
 
+/// ZeRO-1: the all-gather over dp of one bucket's updated weights, which
+/// writes them (`weights`, by name) into the weights the program reads.
+struct WeightGather {
+  std::vector<std::string> weights;
+  std::function<void(comm::Communicator &dp)> run;
+};
+
 /// Frees a gradient's buffer (ZeRO-2): it holds zero elements until the
 /// next tpc.accumulate_grad makes it anew.
 void releaseGradient(Tensor &grad);
@@ -87,17 +95,20 @@ public:
   void step(RankContext &ctx, double lr, double gradScale);
 
   /// ZeRO-1 over the data-parallel replicas: `buckets` hold this
-  /// replica's 1/dpSize of every gradient, summed over the replicas
+  /// replica's part of every gradient, summed over the replicas
   /// (reduceScatterTogether, every weight in one bucket exactly once).
-  /// Computes the global gradient norm, updates the owned part with f32
+  /// Computes the global gradient norm and updates the owned part with f32
   /// weights and moments held for it alone (optimizer memory and 16-bit
-  /// programs' masters / dp) and all-gathers the updated weights. Clips
-  /// to `clip` (0: none); returns the norm before clipping. A norm that is
-  /// not finite is returned before anything is updated. The buckets must
-  /// be the same every step.
+  /// programs' masters / dp). Clips to `clip` (0: none); returns the norm
+  /// before clipping. A norm that is not finite is returned before
+  /// anything is updated. The buckets must be the same every step.
+  /// `gathers` receives the all-gathers of the updated weights, a bucket
+  /// each: every replica runs them in the same order before the program
+  /// reads those weights again (and before the next shardedStep).
   double shardedStep(RankContext &ctx, comm::Communicator &dp, int dpRank,
-                     int dpSize, double lr, double clip,
-                     const std::vector<ScatteredBucket> &buckets);
+                     double lr, double clip,
+                     const std::vector<ScatteredBucket> &buckets,
+                     std::vector<WeightGather> &gathers);
 
 private:
   /// The f32 values the optimizer updates for weight `name`: the weight's

@@ -2,7 +2,7 @@
 #include "runtime/program/Train.h"
 
 #include "runtime/comm/Faults.h"
-#include "runtime/program/GradientReducer.h"
+#include "runtime/program/DataParallelQueue.h"
 
 #include <chrono>
 #include <cmath>
@@ -35,14 +35,38 @@ bool overlapEnabled() {
   return !value || std::strcmp(value, "0") != 0;
 }
 
-/// Points ctx at a step's reducer for the duration of one pass.
-struct AttachedReducer {
-  AttachedReducer(RankContext &ctx, GradientReducer *reducer) : ctx(ctx) {
-    ctx.gradientReducer = reducer;
+/// Points ctx's `field` at a queue while in scope.
+struct Attached {
+  Attached(RankContext &ctx, DataParallelQueue *RankContext::*field,
+           DataParallelQueue *queue)
+      : ctx(ctx), field(field) {
+    ctx.*field = queue;
   }
-  ~AttachedReducer() { ctx.gradientReducer = nullptr; }
+  ~Attached() { ctx.*field = nullptr; }
   RankContext &ctx;
+  DataParallelQueue *RankContext::*field;
 };
+
+/// Puts ZeRO-1's weight gathers in the order a pass first reads their
+/// weights (ctx.loadOrder, the same on every replica), so that the next
+/// forward pass waits on the first bucket only, not the whole model.
+void orderByFirstUse(const RankContext &ctx,
+                     std::vector<WeightGather> &gathers) {
+  std::map<std::string_view, size_t> position;
+  for (size_t i = 0; i < ctx.loadOrder.size(); ++i)
+    position.emplace(ctx.loadOrder[i], i);
+  auto first = [&](const WeightGather &gather) {
+    size_t earliest = ctx.loadOrder.size();
+    for (const std::string &name : gather.weights)
+      if (auto it = position.find(name); it != position.end())
+        earliest = std::min(earliest, it->second);
+    return earliest;
+  };
+  std::stable_sort(gathers.begin(), gathers.end(),
+                   [&](const WeightGather &a, const WeightGather &b) {
+                     return first(a) < first(b);
+                   });
+}
 
 /// Whole tensors from every rank's shards laid out as the weights are.
 void gatherWhole(RankContext &ctx, const std::map<std::string, Tensor, std::less<>> &shards,
@@ -91,11 +115,15 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
   // Gradient buckets (tpc.reduce_gradients) are summed over dp during the
   // last micro-batch's backward pass: all-reduced, or reduce-scattered
   // with ZeRO-1.
-  std::optional<GradientReducer> reducer;
+  // With ZeRO-1 the updated weights are all-gathered on the same queue,
+  // bucket by bucket, during the next step's forward pass.
+  std::optional<DataParallelQueue> queue;
   if (request.dp && request.dpSize > 1 && overlapEnabled())
-    reducer.emplace(*request.dp,
-                    sharded ? GradientReducer::Reduction::ReduceScatter
-                            : GradientReducer::Reduction::AllReduce);
+    queue.emplace(*request.dp,
+                  sharded ? DataParallelQueue::Reduction::ReduceScatter
+                          : DataParallelQueue::Reduction::AllReduce);
+  Attached gathering(ctx, &RankContext::weightQueue,
+                     sharded && queue ? &*queue : nullptr);
   std::optional<ShuffledWindows> shuffled;
   if (request.shuffle)
     shuffled.emplace((int64_t(request.tokens->size()) - 1) / request.seqLen,
@@ -105,8 +133,8 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     comm::setPhase("training step " + std::to_string(step + 1));
     bool releaseGradients =
         shardGradients && !(step == 0 && request.keepFirstGrads);
-    if (reducer)
-      reducer->setReleaseGradients(releaseGradients);
+    if (queue)
+      queue->setReleaseGradients(releaseGradients);
     // Faults are injected by world rank: replica-major, tp rank within.
     comm::injectFault("pass", request.dpRank * ctx.size + ctx.rank);
     double loss = 0;
@@ -116,8 +144,8 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
                     targets, firstSequence + first, micro,
                     shuffled ? &*shuffled : nullptr);
       bool lastMicroBatch = first + micro >= replicaBatch;
-      AttachedReducer attached(ctx, lastMicroBatch && reducer ? &*reducer
-                                                              : nullptr);
+      Attached reducing(ctx, &RankContext::gradientQueue,
+                        lastMicroBatch && queue ? &*queue : nullptr);
       Tensor losses = program(ctx, ids, targets, dloss);
       for (float l : losses.toFloats())
         loss += l;
@@ -125,10 +153,10 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     // Before anything else uses the dp communicator.
     std::set<std::string, std::less<>> reducedDuringBackward;
     std::vector<ScatteredBucket> scattered;
-    if (reducer) {
-      reducer->wait();
-      reducedDuringBackward = reducer->takeStarted();
-      scattered = reducer->takeScattered();
+    if (queue) {
+      queue->wait();
+      reducedDuringBackward = queue->takeStarted();
+      scattered = queue->takeScattered();
     }
     if (request.dp && request.dpSize > 1) {
       float sum = float(loss);
@@ -173,8 +201,16 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       if (shardGradients)
         for (Tensor *grad : restGrads)
           releaseGradient(*grad);
-      norm = optimizer.shardedStep(ctx, *request.dp, request.dpRank,
-                                   request.dpSize, lr, o.clip, scattered);
+      std::vector<WeightGather> gathers;
+      norm = optimizer.shardedStep(ctx, *request.dp, request.dpRank, lr,
+                                   o.clip, scattered, gathers);
+      orderByFirstUse(ctx, gathers);
+      for (WeightGather &gather : gathers) {
+        if (queue)
+          queue->startWeightGather(std::move(gather));
+        else
+          gather.run(*request.dp);
+      }
     } else {
       if (request.dp && request.dpSize > 1)
         reduceOverReplicas(ctx, *request.dp, reducedDuringBackward);
@@ -196,8 +232,12 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
     };
     if (ctx.rank == 0 && request.dpRank == 0 && request.onStep)
       request.onStep(step, loss, norm, lr, since(start),
-                     since(optimizerStart));
+                     since(optimizerStart),
+                     sharded && queue ? queue->takeWeightWaitSeconds() : -1);
   }
+  // The last step's weight gathers.
+  if (queue)
+    queue->wait();
   if (request.keepWeights)
     gatherWhole(ctx, ctx.weights, result.weights, result.shapes);
   return result;

@@ -43,10 +43,12 @@ struct TrainingRequest {
   OptimizerOptions optimizer;
   /// Keep the first step's gradients and the final weights, gathered whole.
   bool keepFirstGrads = false, keepWeights = false;
-  /// Called on rank 0 after each step: its seconds in all and in the
-  /// optimizer (gradient norm and update).
+  /// Called on rank 0 after each step: its seconds in all, in the
+  /// optimizer (gradient norm and update), and spent by its passes waiting
+  /// for ZeRO-1's weight all-gathers (-1 when they do not overlap them).
   std::function<void(int64_t step, double loss, double gradNorm, double lr,
-                     double seconds, double optimizerSeconds)>
+                     double seconds, double optimizerSeconds,
+                     double gatherWaitSeconds)>
       onStep;
 };
 

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/program/Ops.h"
-#include "runtime/program/GradientReducer.h"
+#include "runtime/program/DataParallelQueue.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -243,13 +243,13 @@ void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
 
 void tpc::program::reduceGradients(
     RankContext &ctx, std::initializer_list<std::string_view> names) {
-  if (!ctx.gradientReducer)
+  if (!ctx.gradientQueue)
     return;
   // Sums over dp and over tp commute, so an all-reduce may go first; a
   // reduce-scatter keeps only this replica's part, so gradients that the
   // tp ranks still complete after the backward pass wait for that.
-  bool scatters = ctx.gradientReducer->reduction() ==
-                  GradientReducer::Reduction::ReduceScatter;
+  bool scatters = ctx.gradientQueue->reduction() ==
+                  DataParallelQueue::Reduction::ReduceScatter;
   std::vector<std::string_view> started;
   std::vector<Tensor *> grads;
   for (std::string_view name : names) {
@@ -260,5 +260,5 @@ void tpc::program::reduceGradients(
     grads.push_back(&it->second);
   }
   if (!started.empty())
-    ctx.gradientReducer->start(std::move(started), std::move(grads));
+    ctx.gradientQueue->start(std::move(started), std::move(grads));
 }

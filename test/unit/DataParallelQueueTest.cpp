@@ -1,20 +1,23 @@
-//===- GradientReducerTest.cpp - dp gradient buckets on thread ranks ------===//
-#include "runtime/program/GradientReducer.h"
+//===- DataParallelQueueTest.cpp - dp collectives on thread ranks ---------===//
+#include "runtime/program/DataParallelQueue.h"
 
 #include "runtime/comm/GlooCommunicator.h"
 
 #include "gtest/gtest.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 using namespace tpc;
 using namespace tpc::program;
 using namespace std::chrono_literals;
 
 namespace {
-class Reducer : public ::testing::TestWithParam<int> {};
+class Queue : public ::testing::TestWithParam<int> {};
 
 /// Replica r's gradient value at element i of tensor t: distinct everywhere.
 float value(int replica, int tensor, int64_t i) {
@@ -41,16 +44,16 @@ void expect(bool ok, const std::string &what) {
     throw std::runtime_error(what);
 }
 
-TEST_P(Reducer, AllReduceSumsBucketsInPlace) {
+TEST_P(Queue, AllReduceSumsBucketsInPlace) {
   int replicas = GetParam();
   comm::runThreadRanks(replicas, 10s, [&](comm::Communicator &dp) {
     Tensor a = gradient(dp.rank(), 0, 5), b = gradient(dp.rank(), 1, 7);
-    GradientReducer reducer(dp, GradientReducer::Reduction::AllReduce);
-    reducer.start({"a"}, {&a});
-    reducer.start({"b"}, {&b});
-    reducer.wait();
-    expect(reducer.takeStarted().size() == 2, "two names started");
-    expect(reducer.takeScattered().empty(), "an all-reduce scatters nothing");
+    DataParallelQueue queue(dp, DataParallelQueue::Reduction::AllReduce);
+    queue.start({"a"}, {&a});
+    queue.start({"b"}, {&b});
+    queue.wait();
+    expect(queue.takeStarted().size() == 2, "two names started");
+    expect(queue.takeScattered().empty(), "an all-reduce scatters nothing");
     std::vector<float> av = a.toFloats(), bv = b.toFloats();
     for (int64_t i = 0; i < 5; ++i)
       expect(av[i] == summed(replicas, 0, i), "a not summed");
@@ -59,7 +62,7 @@ TEST_P(Reducer, AllReduceSumsBucketsInPlace) {
   });
 }
 
-TEST_P(Reducer, ReduceScatterKeepsEachReplicasPartOfEveryBucket) {
+TEST_P(Queue, ReduceScatterKeepsEachReplicasPartOfEveryBucket) {
   int replicas = GetParam();
   comm::runThreadRanks(replicas, 10s, [&](comm::Communicator &dp) {
     int me = dp.rank();
@@ -67,11 +70,11 @@ TEST_P(Reducer, ReduceScatterKeepsEachReplicasPartOfEveryBucket) {
     // fewer elements than some replicas' parts hold (padding).
     Tensor a = gradient(me, 0, 5), b = gradient(me, 1, 7),
            c = gradient(me, 2, 3);
-    GradientReducer reducer(dp, GradientReducer::Reduction::ReduceScatter);
-    reducer.start({"a", "b"}, {&a, &b});
-    reducer.start({"c"}, {&c});
-    reducer.wait();
-    std::vector<ScatteredBucket> buckets = reducer.takeScattered();
+    DataParallelQueue queue(dp, DataParallelQueue::Reduction::ReduceScatter);
+    queue.start({"a", "b"}, {&a, &b});
+    queue.start({"c"}, {&c});
+    queue.wait();
+    std::vector<ScatteredBucket> buckets = queue.takeScattered();
     expect(buckets.size() == 2, "two buckets");
     expect(buckets[0].names == std::vector<std::string>{"a", "b"} &&
                buckets[1].names == std::vector<std::string>{"c"},
@@ -104,5 +107,55 @@ TEST_P(Reducer, ReduceScatterKeepsEachReplicasPartOfEveryBucket) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Replicas, Reducer, ::testing::Values(1, 2, 3));
+// ZeRO-1's all-gather of updated weights: a weight's reader waits for the
+// gather that writes it, and only for that one.
+TEST_P(Queue, WeightGatherBlocksOnlyTheWeightsItWrites) {
+  int replicas = GetParam();
+  comm::runThreadRanks(replicas, 10s, [&](comm::Communicator &dp) {
+    int me = dp.rank();
+    std::vector<float> gathered(size_t(replicas), -1.0f);
+    std::mutex mutex;
+    std::condition_variable released;
+    bool release = false;
+    DataParallelQueue queue(dp, DataParallelQueue::Reduction::ReduceScatter);
+    // The first gather holds the queue until the test releases it.
+    queue.startWeightGather(
+        {{"w"}, [&](comm::Communicator &comm) {
+           std::unique_lock<std::mutex> lock(mutex);
+           released.wait(lock, [&] { return release; });
+           float mine = float(me + 1);
+           comm.allGather(&mine, gathered.data(),
+                          std::vector<size_t>(size_t(replicas), 1));
+         }});
+    // Not gathered: returns at once.
+    queue.awaitWeight("other");
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(50ms);
+      std::lock_guard<std::mutex> lock(mutex);
+      release = true;
+      released.notify_all();
+    });
+    queue.awaitWeight("w");
+    releaser.join();
+    for (int r = 0; r < replicas; ++r)
+      expect(gathered[size_t(r)] == float(r + 1),
+             "w read before its gather wrote it");
+    queue.wait();
+  });
+}
+
+// A failed gather does not leave a reader waiting: it sees the failure.
+TEST(QueueFailure, AwaitingAWeightWhoseGatherFailedThrows) {
+  comm::runThreadRanks(1, 10s, [&](comm::Communicator &dp) {
+    DataParallelQueue queue(dp, DataParallelQueue::Reduction::ReduceScatter);
+    queue.startWeightGather({{"w"}, [](comm::Communicator &) {
+                               throw std::runtime_error("link down");
+                             }});
+    queue.startWeightGather({{"v"}, [](comm::Communicator &) {}});
+    EXPECT_THROW(queue.awaitWeight("v"), std::runtime_error);
+    EXPECT_THROW(queue.wait(), std::runtime_error);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Replicas, Queue, ::testing::Values(1, 2, 3));
 } // namespace
