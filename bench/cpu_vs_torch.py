@@ -10,8 +10,10 @@ Face definitions, weights memory-mapped like tpc's, torch.inference_mode,
 torch.set_num_threads(cores),
 OMP_WAIT_POLICY=PASSIVE so that its OpenMP pool does not spin against
 other threads), each in its own process. Prints the time per pass of
-each, their ratio (tpc / torch: below 1 is tpc faster), each process's
-peak RSS and their ratio, and the largest logit difference between them.
+each (the median of --passes timed passes after a warm-up: a pass that
+another process on this shared host slowed does not move it), their
+ratio (tpc / torch: below 1 is tpc faster), each process's peak RSS and
+their ratio, and the largest logit difference between them.
 With --openblas, f32 rows also time tpc with its linear layers on OpenBLAS
 (TPC_DNNL=0) instead of oneDNN, and print that time's ratio to PyTorch's.
 
@@ -154,12 +156,14 @@ forward = gpt2 if cfg["model_type"] == "gpt2" else llama
 with torch.inference_mode():
     logits = forward()
     passes = int(sys.argv[7])
-    start = time.perf_counter()
+    times = []
     for _ in range(passes):
+        start = time.perf_counter()
         logits = forward()
-    per = (time.perf_counter() - start) / passes
+        times.append(time.perf_counter() - start)
+    per = sum(times) / passes
 np.save(sys.argv[8], logits.float().numpy())
-print(f"torch: {per:.6f} s per pass")
+print(f"torch: {per:.6f} s per pass (median {sorted(times)[(passes - 1) // 2]:.6f} s)")
 '''
 
 
@@ -199,7 +203,7 @@ def main():
     if args.length:
         lengths = args.length
     print(f"tpc tp = 1 against PyTorch {__import__('torch').__version__} eager, "
-          f"{CORES} threads each, same weights and tokens (mean of "
+          f"{CORES} threads each, same weights and tokens (median of "
           f"{args.passes} passes after a warm-up)")
     print(f"{'model':<13}{'dtype':>6}{'tokens':>7}{'tpc ms':>9}{'torch ms':>10}"
           f"{'ratio':>7}{'tpc MiB':>9}{'torch MiB':>10}{'ratio':>7}{'max |diff|':>12}"
@@ -228,7 +232,7 @@ def main():
                         [exe, "--device", "cpu", "--weights", weights,
                          "--tokens", tokens, "--bench", str(args.passes),
                          "--output", output], env)
-                    return float(re.search(r"bench: ([0-9.]+) s per pass",
+                    return float(re.search(r"median ([0-9.]+) s\)",
                                            out).group(1)) * 1e3, rss
                 tpc_ms, tpc_rss = run_tpc(out_tpc)
                 out_torch = f"{work}/torch.npy"
@@ -236,7 +240,7 @@ def main():
                     ["/usr/bin/python3", script, f"{config}/config.json",
                      weights, tokens, dtype, str(CORES), str(layers),
                      str(args.passes), out_torch], torch_env)
-                torch_ms = float(re.search(r"torch: ([0-9.]+) s per pass",
+                torch_ms = float(re.search(r"median ([0-9.]+) s\)",
                                            out).group(1)) * 1e3
                 sys.path.insert(0, f"{ROOT}/test/e2e/Inputs")
                 from reference import read_tensors

@@ -4,15 +4,40 @@
 #include "runtime/cpu/DnnlLinear.h"
 #include "runtime/cpu/GradKernels.h"
 #include "runtime/cpu/Kernels.h"
+#include "runtime/cpu/Threads.h"
+#include "runtime/cpu/Vector.h"
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <optional>
 
 using namespace tpc;
 using namespace tpc::program;
 
 namespace {
+/// `count` elements of a 16-bit or f32 tensor's storage widened to f32, and
+/// back: bf16 through the vector loops of this CPU's instruction set.
+void toF32(const Tensor &t, int64_t at, int64_t count, float *out) {
+  if (t.dtype() == DType::BF16)
+    cpu::vec::bf16ToF32(static_cast<const uint16_t *>(t.data()) + at, count,
+                        out);
+  else
+    widen(t.dtype(),
+          static_cast<const char *>(t.data()) + at * dtypeSize(t.dtype()),
+          out, size_t(count));
+}
+void fromF32(const float *values, int64_t count, Tensor &t, int64_t at) {
+  if (t.dtype() == DType::BF16)
+    cpu::vec::f32ToBf16(values, count,
+                        static_cast<uint16_t *>(t.data()) + at);
+  else
+    narrow(values, t.dtype(),
+           static_cast<char *>(t.data()) + at * dtypeSize(t.dtype()),
+           size_t(count));
+}
+
 /// The f32 values of a host tensor: its own storage when it is f32, else a
 /// widened copy.
 class Widened {
@@ -21,14 +46,15 @@ public:
     if (t.dtype() == DType::F32) {
       data_ = static_cast<const float *>(t.data());
     } else {
-      copy = t.toFloats();
-      data_ = copy.data();
+      copy.reset(new float[size_t(t.numElements())]);
+      toF32(t, 0, t.numElements(), copy.get());
+      data_ = copy.get();
     }
   }
   const float *get() const { return data_; }
 
 private:
-  std::vector<float> copy;
+  std::unique_ptr<float[]> copy;
   const float *data_ = nullptr;
 };
 
@@ -42,12 +68,14 @@ public:
       data_ = static_cast<float *>(t.data());
       return;
     }
-    buffer = load ? t.toFloats() : std::vector<float>(t.numElements());
-    data_ = buffer.data();
+    buffer.reset(new float[size_t(t.numElements())]);
+    if (load)
+      toF32(t, 0, t.numElements(), buffer.get());
+    data_ = buffer.get();
   }
   ~Narrowed() {
     if (t.dtype() != DType::F32)
-      narrow(buffer.data(), t.dtype(), t.data(), buffer.size());
+      fromF32(buffer.get(), t.numElements(), t, 0);
   }
   Narrowed(const Narrowed &) = delete;
   Narrowed &operator=(const Narrowed &) = delete;
@@ -55,9 +83,69 @@ public:
 
 private:
   Tensor &t;
-  std::vector<float> buffer;
+  std::unique_ptr<float[]> buffer;
   float *data_ = nullptr;
 };
+
+/// Runs an f32 kernel over rows of `width` elements (a norm's rows, or an
+/// elementwise op's elements with width 1) of tensors that may be 16-bit.
+/// f32 tensors go to `kernel` whole. Otherwise each of the rank's threads
+/// takes a share of the rows and goes through it a few at a time: it
+/// widens the rows of `in` into small buffers of its own (16-bit ones;
+/// f32 ones are used in place), runs `kernel` on them and rounds them into
+/// `out`. No f32 copy of a whole tensor is made, and the conversions run
+/// on every thread, not on the rank's alone. Per row the arithmetic is the
+/// same either way.
+void byRows(int64_t rows, int64_t width,
+            std::initializer_list<const Tensor *> in,
+            std::initializer_list<Tensor *> out,
+            const std::function<void(const float *const *in, float *const *out,
+                                     int64_t rows)> &kernel) {
+  std::vector<const Tensor *> inputs(in);
+  std::vector<Tensor *> outputs(out);
+  auto isF32 = [](const Tensor *t) { return t->dtype() == DType::F32; };
+  std::vector<const float *> inAt(inputs.size());
+  std::vector<float *> outAt(outputs.size());
+  if (std::all_of(inputs.begin(), inputs.end(), isF32) &&
+      std::all_of(outputs.begin(), outputs.end(), isF32)) {
+    for (size_t i = 0; i < inputs.size(); ++i)
+      inAt[i] = static_cast<const float *>(inputs[i]->data());
+    for (size_t i = 0; i < outputs.size(); ++i)
+      outAt[i] = static_cast<float *>(outputs[i]->data());
+    kernel(inAt.data(), outAt.data(), rows);
+    return;
+  }
+  // Rows per step: about 16K elements a tensor, in L2 with the others.
+  int64_t step = std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1));
+  cpu::parallelFor(rows, step, [&](int64_t begin, int64_t end) {
+    size_t tensors = inputs.size() + outputs.size();
+    std::unique_ptr<float[]> buffers(new float[tensors * step * width]);
+    std::vector<const float *> ins(inputs.size());
+    std::vector<float *> outs(outputs.size());
+    for (int64_t r = begin; r < end; r += step) {
+      int64_t n = std::min(step, end - r);
+      int64_t at = r * width, count = n * width;
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const Tensor &t = *inputs[i];
+        if (isF32(&t)) {
+          ins[i] = static_cast<const float *>(t.data()) + at;
+          continue;
+        }
+        float *buffer = buffers.get() + i * step * width;
+        toF32(t, at, count, buffer);
+        ins[i] = buffer;
+      }
+      for (size_t i = 0; i < outputs.size(); ++i)
+        outs[i] = isF32(outputs[i])
+                      ? static_cast<float *>(outputs[i]->data()) + at
+                      : buffers.get() + (inputs.size() + i) * step * width;
+      kernel(ins.data(), outs.data(), n);
+      for (size_t i = 0; i < outputs.size(); ++i)
+        if (!isF32(outputs[i]))
+          fromF32(outs[i], count, *outputs[i], at);
+    }
+  });
+}
 
 class CpuBackend final : public Backend {
 public:
@@ -139,43 +227,64 @@ public:
                           Narrowed(out).get());
   }
   void add(const Tensor &a, const Tensor &b, Tensor &out) override {
-    cpu::add(Widened(a).get(), Widened(b).get(), a.numElements(),
-             Narrowed(out).get());
+    byRows(a.numElements(), 1, {&a, &b}, {&out},
+           [](const float *const *in, float *const *out, int64_t n) {
+             cpu::add(in[0], in[1], n, out[0]);
+           });
   }
   void mul(const Tensor &a, const Tensor &b, Tensor &out) override {
-    cpu::mul(Widened(a).get(), Widened(b).get(), a.numElements(),
-             Narrowed(out).get());
+    byRows(a.numElements(), 1, {&a, &b}, {&out},
+           [](const float *const *in, float *const *out, int64_t n) {
+             cpu::mul(in[0], in[1], n, out[0]);
+           });
   }
   void geluTanh(const Tensor &x, Tensor &out) override {
-    cpu::geluTanh(Widened(x).get(), x.numElements(), Narrowed(out).get());
+    byRows(x.numElements(), 1, {&x}, {&out},
+           [](const float *const *in, float *const *out, int64_t n) {
+             cpu::geluTanh(in[0], n, out[0]);
+           });
   }
   void siluMul(const Tensor &gate, const Tensor &up, Tensor &out) override {
-    cpu::siluMul(Widened(gate).get(), Widened(up).get(), gate.numElements(),
-                 Narrowed(out).get());
+    byRows(gate.numElements(), 1, {&gate, &up}, {&out},
+           [](const float *const *in, float *const *out, int64_t n) {
+             cpu::siluMul(in[0], in[1], n, out[0]);
+           });
   }
   void silu(const Tensor &x, Tensor &out) override {
-    cpu::silu(Widened(x).get(), x.numElements(), Narrowed(out).get());
+    byRows(x.numElements(), 1, {&x}, {&out},
+           [](const float *const *in, float *const *out, int64_t n) {
+             cpu::silu(in[0], n, out[0]);
+           });
   }
   void layerNorm(const Tensor &x, int64_t rows, int64_t hidden,
                  const Tensor &scale, const Tensor &shift, float eps,
                  Tensor &y) override {
-    cpu::layerNorm(Widened(x).get(), rows, hidden, Widened(scale).get(),
-                   Widened(shift).get(), eps, Narrowed(y).get());
+    Widened g(scale), h(shift);
+    byRows(rows, hidden, {&x}, {&y},
+           [&](const float *const *in, float *const *out, int64_t n) {
+             cpu::layerNorm(in[0], n, hidden, g.get(), h.get(), eps, out[0]);
+           });
   }
   void rmsNorm(const Tensor &x, int64_t rows, int64_t hidden,
                const Tensor &scale, float eps, Tensor &y) override {
-    cpu::rmsNorm(Widened(x).get(), rows, hidden, Widened(scale).get(), eps,
-                 Narrowed(y).get());
+    Widened g(scale);
+    byRows(rows, hidden, {&x}, {&y},
+           [&](const float *const *in, float *const *out, int64_t n) {
+             cpu::rmsNorm(in[0], n, hidden, g.get(), eps, out[0]);
+           });
   }
   void addNorm(const Tensor &a, const Tensor &b, int64_t rows, int64_t hidden,
                const Tensor &scale, const Tensor *shift, float eps, Tensor &sum,
                Tensor &y) override {
-    std::optional<Widened> s;
+    Widened g(scale);
+    std::optional<Widened> h;
     if (shift)
-      s.emplace(*shift);
-    cpu::addNorm(Widened(a).get(), Widened(b).get(), rows, hidden,
-                 Widened(scale).get(), s ? s->get() : nullptr, eps,
-                 Narrowed(sum).get(), Narrowed(y).get());
+      h.emplace(*shift);
+    byRows(rows, hidden, {&a, &b}, {&sum, &y},
+           [&](const float *const *in, float *const *out, int64_t n) {
+             cpu::addNorm(in[0], in[1], n, hidden, g.get(),
+                          h ? h->get() : nullptr, eps, out[0], out[1]);
+           });
   }
   void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
             int64_t headDim, double theta,

@@ -193,12 +193,21 @@ struct Rank {
   }
 };
 
+/// The q-quantile (0..1) of `values`, by the nearest rank.
+double quantile(std::vector<double> values, double q) {
+  if (values.empty())
+    return 0;
+  std::sort(values.begin(), values.end());
+  size_t index = size_t(std::ceil(q * values.size()));
+  return values[std::min(values.size() - 1, index > 0 ? index - 1 : 0)];
+}
+
 /// What rank 0 saw.
 struct RunResult {
   std::vector<float> logits;
   DType dtype = DType::F32;
   double firstPass = 0;
-  double perPass = 0;
+  double perPass = 0, medianPass = 0;
   /// The most activation bytes any rank of this process held at once
   /// during a pass (weights and caches excluded).
   std::atomic<int64_t> activationPeak{0};
@@ -248,11 +257,19 @@ void runRank(comm::Communicator &host, const Placement &placement,
   if (benchPasses > 0) {
     host.barrier();
     auto benchStart = Clock::now();
-    for (int i = 0; i < benchPasses; ++i)
+    // Each pass's time too: its median is robust to a pass that another
+    // process on the host slowed down.
+    std::vector<double> times;
+    for (int i = 0; i < benchPasses; ++i) {
+      auto passStart = Clock::now();
       pass();
+      times.push_back(seconds(passStart));
+    }
     host.barrier();
-    if (host.rank() == 0)
+    if (host.rank() == 0) {
       result.perPass = seconds(benchStart) / benchPasses;
+      result.medianPass = quantile(times, 0.5);
+    }
   }
 }
 
@@ -331,8 +348,9 @@ int runForward(const Options &o, const Placement &placement,
   }
   if (o.bench > 0)
     std::printf("bench: %.4f s per pass, %.1f tokens/s (%d passes after "
-                "the first)\n",
-                result.perPass, ids.batch * ids.seq / result.perPass, o.bench);
+                "the first; median %.4f s)\n",
+                result.perPass, ids.batch * ids.seq / result.perPass, o.bench,
+                result.medianPass);
   if (!o.output.empty()) {
     writeFile(o.output,
               {weights::f32Tensor("logits",
@@ -499,15 +517,6 @@ int runTraining(const Options &o, const Placement &placement,
   if (!t.save.empty())
     write(t.save, result.weights, "weights");
   return 0;
-}
-
-/// The q-quantile (0..1) of `values`, by the nearest rank.
-double quantile(std::vector<double> values, double q) {
-  if (values.empty())
-    return 0;
-  std::sort(values.begin(), values.end());
-  size_t index = size_t(std::ceil(q * values.size()));
-  return values[std::min(values.size() - 1, index > 0 ? index - 1 : 0)];
 }
 
 std::string joinIds(const std::vector<int32_t> &ids) {

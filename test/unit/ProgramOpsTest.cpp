@@ -299,3 +299,60 @@ TEST(ProgramOps, VocabParallelCrossEntropyWithIgnoredTargets) {
   });
 }
 } // namespace
+
+namespace {
+/// A [rows, width] tensor of `dtype` holding values drawn from `seed`.
+Tensor randomTensor(int64_t rows, int64_t width, DType dtype, unsigned seed) {
+  std::vector<float> values(size_t(rows * width));
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = std::sin(float(i * 7 + seed * 131)) * 2.0f;
+  return Tensor::fromFloats(values, {rows, width}, dtype, Device::Host);
+}
+
+Tensor widened(const Tensor &t) {
+  return Tensor::fromFloats(t.toFloats(), t.shape(), DType::F32, Device::Host);
+}
+
+void expectRoundedEqual(const Tensor &f32, const Tensor &bf16,
+                        const char *what) {
+  std::vector<float> want = f32.toFloats(), got = bf16.toFloats();
+  ASSERT_EQ(want.size(), got.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_EQ(bf16ToFloat(floatToBf16(want[i])), got[i])
+        << what << ", element " << i;
+}
+} // namespace
+
+// 16-bit norms and elementwise ops run a few rows at a time on every thread
+// (no whole f32 copies): per element, the f32 op of the same values,
+// rounded. Sizes that make several blocks per thread and a ragged last one.
+TEST(ProgramOps, SixteenBitRowOpsEqualTheF32OpRounded) {
+  Backend &cpu = cpuBackend();
+  int64_t rows = 37, hidden = 1000;
+  Tensor a = randomTensor(rows, hidden, DType::BF16, 1),
+         b = randomTensor(rows, hidden, DType::BF16, 2),
+         scale = randomTensor(1, hidden, DType::BF16, 3),
+         shift = randomTensor(1, hidden, DType::BF16, 4);
+  Tensor a32 = widened(a), b32 = widened(b), scale32 = widened(scale),
+         shift32 = widened(shift);
+  auto like = [](const Tensor &t) {
+    return Tensor::empty(t.shape(), t.dtype(), Device::Host);
+  };
+  Tensor sum = like(a), y = like(a), sum32 = like(a32), y32 = like(a32);
+  cpu.addNorm(a, b, rows, hidden, scale, &shift, 1e-5f, sum, y);
+  cpu.addNorm(a32, b32, rows, hidden, scale32, &shift32, 1e-5f, sum32, y32);
+  expectRoundedEqual(sum32, sum, "addNorm sum");
+  expectRoundedEqual(y32, y, "addNorm");
+  cpu.rmsNorm(a, rows, hidden, scale, 1e-6f, y);
+  cpu.rmsNorm(a32, rows, hidden, scale32, 1e-6f, y32);
+  expectRoundedEqual(y32, y, "rmsNorm");
+  cpu.siluMul(a, b, y);
+  cpu.siluMul(a32, b32, y32);
+  expectRoundedEqual(y32, y, "siluMul");
+  cpu.geluTanh(a, y);
+  cpu.geluTanh(a32, y32);
+  expectRoundedEqual(y32, y, "geluTanh");
+  cpu.add(a, b, y);
+  cpu.add(a32, b32, y32);
+  expectRoundedEqual(y32, y, "add");
+}
