@@ -175,11 +175,66 @@ void cpu::rope(float *x, int64_t batch, int64_t seq, int64_t heads,
               });
 }
 
-void cpu::attention(const float *q, const float *k, const float *v,
-                    int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
-                    int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
-                    int64_t kvHeadBegin, int64_t groups, int64_t window,
-                    const int32_t *offsets, float *out) {
+namespace {
+/// The keys and values of one sequence's KV head that a task reads, as f32
+/// rows `ld` apart (row j of the head at key(j) / value(j)). f32 storage
+/// is read in place. bf16 is widened into buffers of the thread's, once per
+/// head and range: a task that reads the same head up to a later key (the
+/// next block of queries) widens only the new rows, and one that reads the
+/// same range (another query head of the group, in decode) none.
+template <typename KV> class KvRows;
+
+template <> class KvRows<float> {
+public:
+  void load(const float *k, const float *v, int64_t from, int64_t to,
+            int64_t stride, int64_t headDim) {
+    keys = k, values = v, ld = stride;
+  }
+  const float *key(int64_t j) const { return keys + j * ld; }
+  const float *value(int64_t j) const { return values + j * ld; }
+  int64_t ld = 0;
+
+private:
+  const float *keys = nullptr, *values = nullptr;
+};
+
+template <> class KvRows<uint16_t> {
+public:
+  void load(const uint16_t *k, const uint16_t *v, int64_t from, int64_t to,
+            int64_t stride, int64_t headDim) {
+    int64_t next = from; // the first row still to widen
+    if (k == head && from == first && to >= last)
+      next = last + 1;
+    keys.resize(size_t((to - from + 1) * headDim));
+    values.resize(keys.size());
+    for (int64_t j = next; j <= to; ++j) {
+      cpu::vec::bf16ToF32(k + j * stride, headDim,
+                          keys.data() + (j - from) * headDim);
+      cpu::vec::bf16ToF32(v + j * stride, headDim,
+                          values.data() + (j - from) * headDim);
+    }
+    head = k, first = from, last = to, ld = headDim;
+  }
+  const float *key(int64_t j) const {
+    return keys.data() + (j - first) * ld;
+  }
+  const float *value(int64_t j) const {
+    return values.data() + (j - first) * ld;
+  }
+  int64_t ld = 0;
+
+private:
+  std::vector<float> keys, values;
+  const uint16_t *head = nullptr;
+  int64_t first = 0, last = -1;
+};
+
+template <typename KV>
+void attentionOf(const float *q, const KV *k, const KV *v, int64_t batch,
+                 int64_t seq, int64_t kvSeq, int64_t qHeads, int64_t kvHeads,
+                 int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
+                 int64_t groups, int64_t window, const int32_t *offsets,
+                 float *out) {
   // A rank holds the KV heads of all its query heads (the planner's rule):
   // a call that breaks it would read past k and v. (The KV head grows
   // with the query head: the first and the last decide.)
@@ -199,10 +254,11 @@ void cpu::attention(const float *q, const float *k, const float *v,
   const float scale = 1.0f / std::sqrt(float(headDim));
   const int64_t qStride = qHeads * headDim, kvStride = kvHeads * headDim;
   int64_t queryBlocks = (seq + kQueries - 1) / kQueries;
-  parallelFor(batch * qHeads * queryBlocks, 1, [&](int64_t begin,
+  cpu::parallelFor(batch * qHeads * queryBlocks, 1, [&](int64_t begin,
                                                    int64_t end) {
     std::vector<float> scores(kQueries * kKeys), acc(kQueries * headDim);
     std::vector<float> maxes(kQueries), sums(kQueries);
+    KvRows<KV> kvRows;
     for (int64_t task = begin; task < end; ++task) {
       int64_t block = task % queryBlocks;
       int64_t h = (task / queryBlocks) % qHeads;
@@ -219,12 +275,14 @@ void cpu::attention(const float *q, const float *k, const float *v,
                 -std::numeric_limits<float>::infinity());
       std::fill(sums.begin(), sums.end(), 0.0f);
       std::fill(acc.begin(), acc.end(), 0.0f);
+      kvRows.load(k + b * kvSeq * kvStride + kvh * headDim,
+                  v + b * kvSeq * kvStride + kvh * headDim, keyBegin, last,
+                  kvStride, headDim);
       for (int64_t j0 = keyBegin; j0 <= last; j0 += kKeys) {
         int64_t keys = std::min(kKeys, last + 1 - j0);
-        const float *kb = k + (b * kvSeq + j0) * kvStride + kvh * headDim;
-        const float *vb = v + (b * kvSeq + j0) * kvStride + kvh * headDim;
+        const float *kb = kvRows.key(j0), *vb = kvRows.value(j0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys,
-                    headDim, scale, qb, qStride, kb, kvStride, 0.0f,
+                    headDim, scale, qb, qStride, kb, kvRows.ld, 0.0f,
                     scores.data(), kKeys);
         for (int64_t r = 0; r < rows; ++r) {
           float *row = scores.data() + r * kKeys;
@@ -243,17 +301,17 @@ void cpu::attention(const float *q, const float *k, const float *v,
             std::fill(row, row + keys, 0.0f);
             continue;
           }
-          float blockMax = vec::maxOf(row + from, to - from + 1);
+          float blockMax = cpu::vec::maxOf(row + from, to - from + 1);
           float newMax = std::max(maxes[r], blockMax);
           float correction = std::exp(maxes[r] - newMax);
-          float blockSum = vec::expShifted(row, keys, newMax);
+          float blockSum = cpu::vec::expShifted(row, keys, newMax);
           sums[r] = sums[r] * correction + blockSum;
           if (correction != 1.0f)
-            vec::scale(acc.data() + r * headDim, headDim, correction);
+            cpu::vec::scale(acc.data() + r * headDim, headDim, correction);
           maxes[r] = newMax;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, headDim,
-                    keys, 1.0f, scores.data(), kKeys, vb, kvStride, 1.0f,
+                    keys, 1.0f, scores.data(), kKeys, vb, kvRows.ld, 1.0f,
                     acc.data(), headDim);
       }
       for (int64_t r = 0; r < rows; ++r) {
@@ -264,6 +322,26 @@ void cpu::attention(const float *q, const float *k, const float *v,
       }
     }
   });
+}
+} // namespace
+
+void cpu::attention(const float *q, const float *k, const float *v,
+                    int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
+                    int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
+                    int64_t kvHeadBegin, int64_t groups, int64_t window,
+                    const int32_t *offsets, float *out) {
+  attentionOf(q, k, v, batch, seq, kvSeq, qHeads, kvHeads, headDim,
+              qHeadBegin, kvHeadBegin, groups, window, offsets, out);
+}
+
+void cpu::attentionBf16Kv(const float *q, const uint16_t *k,
+                          const uint16_t *v, int64_t batch, int64_t seq,
+                          int64_t kvSeq, int64_t qHeads, int64_t kvHeads,
+                          int64_t headDim, int64_t qHeadBegin,
+                          int64_t kvHeadBegin, int64_t groups, int64_t window,
+                          const int32_t *offsets, float *out) {
+  attentionOf(q, k, v, batch, seq, kvSeq, qHeads, kvHeads, headDim,
+              qHeadBegin, kvHeadBegin, groups, window, offsets, out);
 }
 
 namespace {

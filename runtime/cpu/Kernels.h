@@ -82,6 +82,14 @@ void attention(const float *q, const float *k, const float *v, int64_t batch,
                int64_t headDim, int64_t qHeadBegin, int64_t kvHeadBegin,
                int64_t groups, int64_t window, const int32_t *offsets,
                float *out);
+/// The same with k and v stored in bf16 (a 16-bit KV cache, or a 16-bit
+/// program's keys and values): each block of keys is widened as it is
+/// read, into a buffer of the thread's, instead of the whole of k and v.
+void attentionBf16Kv(const float *q, const uint16_t *k, const uint16_t *v,
+                     int64_t batch, int64_t seq, int64_t kvSeq,
+                     int64_t qHeads, int64_t kvHeads, int64_t headDim,
+                     int64_t qHeadBegin, int64_t kvHeadBegin, int64_t groups,
+                     int64_t window, const int32_t *offsets, float *out);
 
 /// For each row of this rank's logits [rows, localVocab] (global columns
 /// vocabBegin..), the best (value, global index): the largest finite value,

@@ -297,9 +297,22 @@ public:
                  int64_t kvHeads, int64_t headDim, int64_t qHeadBegin,
                  int64_t kvHeadBegin, int64_t groups, int64_t window,
                  const std::vector<int32_t> &offsets, Tensor &out) override {
-    if (k.dtype() != DType::F32 && !offsets.empty()) {
-      // A 16-bit KV cache: widen only the positions the queries can see
-      // (up to the furthest offset + seq), not the whole cache.
+    const int32_t *at = offsets.empty() ? nullptr : offsets.data();
+    if (k.dtype() == DType::BF16 && v.dtype() == DType::BF16) {
+      // bf16 keys and values (a KV cache included) are widened a block of
+      // keys at a time as the kernel reads them: only the positions the
+      // queries see, never a whole f32 copy.
+      cpu::attentionBf16Kv(Widened(q).get(),
+                           static_cast<const uint16_t *>(k.data()),
+                           static_cast<const uint16_t *>(v.data()), batch, seq,
+                           kvSeq, qHeads, kvHeads, headDim, qHeadBegin,
+                           kvHeadBegin, groups, window, at,
+                           Narrowed(out).get());
+      return;
+    }
+    if (k.dtype() != DType::F32 && at) {
+      // An f16 KV cache: widen only the positions the queries can see (up
+      // to the furthest offset + seq), not the whole cache.
       int64_t used = seq;
       for (int32_t offset : offsets)
         used = std::max<int64_t>(used, offset + seq);
@@ -308,23 +321,19 @@ public:
       auto seen = [&](const Tensor &cache) {
         std::vector<float> values(size_t(batch * used * features));
         for (int64_t b = 0; b < batch; ++b)
-          widen(cache.dtype(),
-                static_cast<const char *>(cache.data()) +
-                    b * kvSeq * features * dtypeSize(cache.dtype()),
-                values.data() + b * used * features, size_t(used * features));
+          toF32(cache, b * kvSeq * features, used * features,
+                values.data() + b * used * features);
         return values;
       };
       std::vector<float> keys = seen(k), values = seen(v);
       cpu::attention(Widened(q).get(), keys.data(), values.data(), batch, seq,
                      used, qHeads, kvHeads, headDim, qHeadBegin, kvHeadBegin,
-                     groups, window, offsets.data(), Narrowed(out).get());
+                     groups, window, at, Narrowed(out).get());
       return;
     }
     cpu::attention(Widened(q).get(), Widened(k).get(), Widened(v).get(), batch,
                    seq, kvSeq, qHeads, kvHeads, headDim, qHeadBegin,
-                   kvHeadBegin, groups, window,
-                   offsets.empty() ? nullptr : offsets.data(),
-                   Narrowed(out).get());
+                   kvHeadBegin, groups, window, at, Narrowed(out).get());
   }
 
   void linearWeightGrad(const Tensor &x, const Tensor &dy, int64_t rows,

@@ -455,4 +455,57 @@ TEST(CpuKernels, AttentionOverACacheEqualsTheWholeSequence) {
     expectNear(out, Vec(full.begin() + 5 * heads * d, full.end()));
   }
 }
+TEST(CpuKernels, AttentionOverBf16KeysEqualsTheWidenedOnes) {
+  // bf16 keys and values widened block by block as the kernel reads them:
+  // the same result, bit for bit, as attention over their f32 copies. Two
+  // sequences over a 300-position cache (two blocks of keys, NaN past the
+  // filled part, which must not be read), GQA, with and without a window,
+  // and a prefill with no cache.
+  int64_t batch = 2, seq = 3, cache = 300, heads = 4, kvHeads = 2, d = 8;
+  int64_t features = kvHeads * d;
+  Vec q = random(batch * seq * heads * d, 41);
+  std::vector<uint16_t> k(batch * cache * features, 0x7fc0),
+      v(batch * cache * features, 0x7fc0); // bf16 NaN
+  Vec kw(k.size(), std::nanf("")), vw(v.size(), std::nanf(""));
+  std::vector<int32_t> offsets = {280, 17};
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t filled = (offsets[b] + seq) * features;
+    Vec kr = random(filled, 42 + b), vr = random(filled, 44 + b);
+    for (int64_t i = 0; i < filled; ++i) {
+      int64_t at = b * cache * features + i;
+      k[at] = floatToBf16(kr[i]);
+      v[at] = floatToBf16(vr[i]);
+      kw[at] = bf16ToFloat(k[at]);
+      vw[at] = bf16ToFloat(v[at]);
+    }
+  }
+  for (int64_t window : {0, 100}) {
+    Vec want(q.size()), got(q.size());
+    cpu::attention(q.data(), kw.data(), vw.data(), batch, seq, cache, heads,
+                   kvHeads, d, 0, 0, 2, window, offsets.data(), want.data());
+    cpu::attentionBf16Kv(q.data(), k.data(), v.data(), batch, seq, cache,
+                         heads, kvHeads, d, 0, 0, 2, window, offsets.data(),
+                         got.data());
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_EQ(want[i], got[i]) << "window " << window << ", element " << i;
+  }
+  // Prefill: keys at positions 0..seq-1 of a [batch, seq] tensor.
+  int64_t prefill = 260;
+  Vec qp = random(prefill * heads * d, 46), kp = random(prefill * features, 47),
+      vp = random(prefill * features, 48);
+  std::vector<uint16_t> k16(kp.size()), v16(vp.size());
+  for (size_t i = 0; i < kp.size(); ++i) {
+    k16[i] = floatToBf16(kp[i]);
+    v16[i] = floatToBf16(vp[i]);
+    kp[i] = bf16ToFloat(k16[i]);
+    vp[i] = bf16ToFloat(v16[i]);
+  }
+  Vec want(qp.size()), got(qp.size());
+  cpu::attention(qp.data(), kp.data(), vp.data(), 1, prefill, prefill, heads,
+                 kvHeads, d, 0, 0, 2, 0, nullptr, want.data());
+  cpu::attentionBf16Kv(qp.data(), k16.data(), v16.data(), 1, prefill, prefill,
+                       heads, kvHeads, d, 0, 0, 2, 0, nullptr, got.data());
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_EQ(want[i], got[i]) << "prefill, element " << i;
+}
 } // namespace
