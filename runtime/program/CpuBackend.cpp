@@ -93,14 +93,15 @@ private:
 /// takes a share of the rows and goes through it a few at a time: it
 /// widens the rows of `in` into small buffers of its own (16-bit ones;
 /// f32 ones are used in place), runs `kernel` on them and rounds them into
-/// `out`. No f32 copy of a whole tensor is made, and the conversions run
+/// `out`. `kernel` gets the rows' pointers, the index of the first row and
+/// their count. No f32 copy of a whole tensor is made, and the conversions run
 /// on every thread, not on the rank's alone. Per row the arithmetic is the
 /// same either way.
 void byRows(int64_t rows, int64_t width,
             std::initializer_list<const Tensor *> in,
             std::initializer_list<Tensor *> out,
             const std::function<void(const float *const *in, float *const *out,
-                                     int64_t rows)> &kernel) {
+                                     int64_t first, int64_t rows)> &kernel) {
   std::vector<const Tensor *> inputs(in);
   std::vector<Tensor *> outputs(out);
   auto isF32 = [](const Tensor *t) { return t->dtype() == DType::F32; };
@@ -112,7 +113,7 @@ void byRows(int64_t rows, int64_t width,
       inAt[i] = static_cast<const float *>(inputs[i]->data());
     for (size_t i = 0; i < outputs.size(); ++i)
       outAt[i] = static_cast<float *>(outputs[i]->data());
-    kernel(inAt.data(), outAt.data(), rows);
+    kernel(inAt.data(), outAt.data(), 0, rows);
     return;
   }
   // Rows per step: about 16K elements a tensor, in L2 with the others.
@@ -139,7 +140,7 @@ void byRows(int64_t rows, int64_t width,
         outs[i] = isF32(outputs[i])
                       ? static_cast<float *>(outputs[i]->data()) + at
                       : buffers.get() + (inputs.size() + i) * step * width;
-      kernel(ins.data(), outs.data(), n);
+      kernel(ins.data(), outs.data(), r, n);
       for (size_t i = 0; i < outputs.size(); ++i)
         if (!isF32(outputs[i]))
           fromF32(outs[i], count, *outputs[i], at);
@@ -148,6 +149,27 @@ void byRows(int64_t rows, int64_t width,
 }
 
 class CpuBackend final : public Backend {
+  /// RoPE in place, by rows of tokens (byRows): each block of rows goes to
+  /// the kernel a sequence at a time, from its tokens' first position.
+  static void ropeByRows(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
+                         int64_t headDim, double theta,
+                         const int32_t *offsets, bool inverse) {
+    int64_t width = heads * headDim;
+    byRows(batch * seq, width, {&x}, {&x},
+           [&](const float *const *in, float *const *out, int64_t first,
+               int64_t n) {
+             if (in[0] != out[0])
+               std::memcpy(out[0], in[0], size_t(n * width) * sizeof(float));
+             for (int64_t t = first; t < first + n;) {
+               int64_t b = t / seq, end = std::min(first + n, (b + 1) * seq);
+               int32_t position = (offsets ? offsets[b] : 0) + int32_t(t % seq);
+               cpu::rope(out[0] + (t - first) * width, 1, end - t, heads,
+                         headDim, theta, &position, inverse);
+               t = end;
+             }
+           });
+  }
+
 public:
   Device device() const override { return Device::Host; }
   std::string name() const override { return "cpu"; }
@@ -228,31 +250,31 @@ public:
   }
   void add(const Tensor &a, const Tensor &b, Tensor &out) override {
     byRows(a.numElements(), 1, {&a, &b}, {&out},
-           [](const float *const *in, float *const *out, int64_t n) {
+           [](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::add(in[0], in[1], n, out[0]);
            });
   }
   void mul(const Tensor &a, const Tensor &b, Tensor &out) override {
     byRows(a.numElements(), 1, {&a, &b}, {&out},
-           [](const float *const *in, float *const *out, int64_t n) {
+           [](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::mul(in[0], in[1], n, out[0]);
            });
   }
   void geluTanh(const Tensor &x, Tensor &out) override {
     byRows(x.numElements(), 1, {&x}, {&out},
-           [](const float *const *in, float *const *out, int64_t n) {
+           [](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::geluTanh(in[0], n, out[0]);
            });
   }
   void siluMul(const Tensor &gate, const Tensor &up, Tensor &out) override {
     byRows(gate.numElements(), 1, {&gate, &up}, {&out},
-           [](const float *const *in, float *const *out, int64_t n) {
+           [](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::siluMul(in[0], in[1], n, out[0]);
            });
   }
   void silu(const Tensor &x, Tensor &out) override {
     byRows(x.numElements(), 1, {&x}, {&out},
-           [](const float *const *in, float *const *out, int64_t n) {
+           [](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::silu(in[0], n, out[0]);
            });
   }
@@ -261,7 +283,7 @@ public:
                  Tensor &y) override {
     Widened g(scale), h(shift);
     byRows(rows, hidden, {&x}, {&y},
-           [&](const float *const *in, float *const *out, int64_t n) {
+           [&](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::layerNorm(in[0], n, hidden, g.get(), h.get(), eps, out[0]);
            });
   }
@@ -269,7 +291,7 @@ public:
                const Tensor &scale, float eps, Tensor &y) override {
     Widened g(scale);
     byRows(rows, hidden, {&x}, {&y},
-           [&](const float *const *in, float *const *out, int64_t n) {
+           [&](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::rmsNorm(in[0], n, hidden, g.get(), eps, out[0]);
            });
   }
@@ -281,7 +303,7 @@ public:
     if (shift)
       h.emplace(*shift);
     byRows(rows, hidden, {&a, &b}, {&sum, &y},
-           [&](const float *const *in, float *const *out, int64_t n) {
+           [&](const float *const *in, float *const *out, int64_t, int64_t n) {
              cpu::addNorm(in[0], in[1], n, hidden, g.get(),
                           h ? h->get() : nullptr, eps, out[0], out[1]);
            });
@@ -289,8 +311,8 @@ public:
   void rope(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
             int64_t headDim, double theta,
             const std::vector<int32_t> &offsets) override {
-    cpu::rope(Narrowed(x, /*load=*/true).get(), batch, seq, heads, headDim,
-              theta, offsets.empty() ? nullptr : offsets.data());
+    ropeByRows(x, batch, seq, heads, headDim, theta,
+               offsets.empty() ? nullptr : offsets.data(), /*inverse=*/false);
   }
   void attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  int64_t batch, int64_t seq, int64_t kvSeq, int64_t qHeads,
@@ -374,8 +396,8 @@ public:
   }
   void ropeInverse(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
                    int64_t headDim, double theta) override {
-    cpu::rope(Narrowed(x, /*load=*/true).get(), batch, seq, heads, headDim,
-              theta, nullptr, /*inverse=*/true);
+    ropeByRows(x, batch, seq, heads, headDim, theta, nullptr,
+               /*inverse=*/true);
   }
   void attentionGrad(const Tensor &q, const Tensor &k, const Tensor &v,
                      const Tensor &dout, int64_t batch, int64_t seq,

@@ -11,6 +11,7 @@
 #if TPC_HAS_CUDA
 #include "runtime/comm/NcclCommunicator.h"
 #endif
+#include "runtime/cpu/Kernels.h"
 #include "runtime/program/Ops.h"
 
 #include "gtest/gtest.h"
@@ -355,4 +356,20 @@ TEST(ProgramOps, SixteenBitRowOpsEqualTheF32OpRounded) {
   cpu.add(a, b, y);
   cpu.add(a32, b32, y32);
   expectRoundedEqual(y32, y, "add");
+  // RoPE: blocks of rows that straddle the two sequences, each from its
+  // own offset; and its inverse (positions from 0).
+  int64_t seq = rows / 2 + 1, heads = 4, headDim = 250;
+  Tensor x = randomTensor(2 * seq, heads * headDim, DType::BF16, 5);
+  // The reference: the kernel over the whole batch at once.
+  Tensor x32 = widened(x);
+  std::vector<int32_t> offsets = {5, 100};
+  cpu.rope(x, 2, seq, heads, headDim, 10000.0, offsets);
+  cpu::rope(static_cast<float *>(x32.data()), 2, seq, heads, headDim, 10000.0,
+            offsets.data());
+  expectRoundedEqual(x32, x, "rope");
+  x32 = widened(x);
+  cpu.ropeInverse(x, 2, seq, heads, headDim, 10000.0);
+  cpu::rope(static_cast<float *>(x32.data()), 2, seq, heads, headDim, 10000.0,
+            nullptr, /*inverse=*/true);
+  expectRoundedEqual(x32, x, "rope inverse");
 }
