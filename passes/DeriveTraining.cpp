@@ -50,8 +50,6 @@ private:
   int64_t ignoreIndex;
   bool recompute;
   DenseMap<Value, Value> grads;
-  /// Every contribution to each weight's gradient.
-  DenseMap<Value, SmallVector<Value>> weightGrads;
   DenseMap<Operation *, int64_t> layerOf;
   /// Each recomputed forward op's clone, in the order they were made.
   DenseMap<Operation *, Operation *> clones;
@@ -114,9 +112,11 @@ void Differentiator::recomputeLayer(int64_t layer,
 
 void Differentiator::accumulate(Value v, Value grad, OpBuilder &b) {
   // A weight's contributions each go into its gradient buffer (the
-  // runtime adds in place): no summed copy of a tied embedding table.
+  // runtime adds in place) where they are made: no summed copy of a tied
+  // embedding table, and none kept until the backward pass reaches the
+  // weight (the LM head's gradient would live through all of it).
   if (v.getDefiningOp<WeightOp>()) {
-    weightGrads[v].push_back(grad);
+    AccumulateGradOp::create(b, grad.getLoc(), v, grad);
     return;
   }
   Value &total = grads[v];
@@ -169,11 +169,8 @@ LogicalResult Differentiator::run() {
   if (recompute)
     assignLayers(forwardOps);
   for (Operation *op : llvm::reverse(forwardOps)) {
-    if (auto weight = dyn_cast<WeightOp>(op)) {
-      for (Value grad : weightGrads.lookup(weight.getResult()))
-        AccumulateGradOp::create(b, weight.getLoc(), weight, grad);
-      continue;
-    }
+    if (isa<WeightOp>(op))
+      continue; // Its gradients were accumulated as they were made.
     SmallVector<Value> resultGrads;
     for (Value result : op->getResults())
       resultGrads.push_back(grads.lookup(result));
