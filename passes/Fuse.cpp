@@ -11,7 +11,12 @@
 //     linear's epilogue (`activation = gelu`);
 //   - tpc.add whose sum feeds a tpc.layer_norm / tpc.rms_norm:
 //     tpc.add_layer_norm / tpc.add_rms_norm, which return the sum (the
-//     residual stream) and its normalization.
+//     residual stream) and its normalization;
+//   - tpc.embedding_grad (cut to the rank's rows by a tpc.all_slice or
+//     not) whose table only a tpc.accumulate_grad reads:
+//     tpc.accumulate_embedding_grad, the rows scatter-added into the
+//     gradient buffer (a step's tokens name a few rows of a 50K-row
+//     table: no dense table is zero-filled and added).
 // Runs after tpc-partition: only then is it known which results are
 // partial sums, and the fused ops have no sharding rules of their own.
 //
@@ -132,6 +137,34 @@ bool fuseAddNorm(Operation *norm) {
   return true;
 }
 
+/// accumulate_grad(table, embedding_grad(grad, ids)), the table's rows
+/// possibly cut to the rank's by an all_slice: the rows are added into the
+/// gradient buffer where they belong, with no dense table in between.
+bool fuseEmbeddingGrad(Operation *op) {
+  auto accumulate = dyn_cast<AccumulateGradOp>(op);
+  if (!accumulate)
+    return false;
+  Value table = accumulate.getGrad();
+  auto slice = table.getDefiningOp<AllSliceOp>();
+  if (slice) {
+    if (slice.getDim() != 0 || !slice->hasOneUse())
+      return false;
+    table = slice.getInput();
+  }
+  auto grad = table.getDefiningOp<EmbeddingGradOp>();
+  if (!grad || !grad->hasOneUse() || (slice && isPartial(grad)))
+    return false;
+  OpBuilder b(accumulate);
+  AccumulateEmbeddingGradOp::create(
+      b, accumulate.getLoc(), accumulate.getWeight(), grad.getGrad(),
+      grad.getIds(), grad.getVocabAttr(), accumulate.getPartialAttr());
+  accumulate->erase();
+  if (slice)
+    slice->erase();
+  grad->erase();
+  return true;
+}
+
 struct FusePass : public mlir::tpc::impl::FuseBase<FusePass> {
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
@@ -140,8 +173,8 @@ struct FusePass : public mlir::tpc::impl::FuseBase<FusePass> {
         continue;
       for (Operation &op :
            llvm::make_early_inc_range(func.getBody().front()))
-        if (!fuseSiluMul(&op) && !fuseActivation(&op))
-          fuseAddNorm(&op);
+        if (!fuseSiluMul(&op) && !fuseActivation(&op) && !fuseAddNorm(&op))
+          fuseEmbeddingGrad(&op);
     }
   }
 };

@@ -250,6 +250,27 @@ struct AccumulateGradPattern : public OpConversionPattern<AccumulateGradOp> {
   }
 };
 
+/// tpc.accumulate_embedding_grad: a void call naming the table.
+struct AccumulateEmbeddingGradPattern
+    : public OpConversionPattern<AccumulateEmbeddingGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccumulateEmbeddingGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto weight = op.getWeight().getDefiningOp<WeightOp>();
+    Call call(op->getContext());
+    call.operand(contextOf(op))
+        .string(weight.getName())
+        .operand(adaptor.getGrad())
+        .operand(adaptor.getIds())
+        .integer(op.getVocab())
+        .boolean(op.getPartial())
+        .buildVoid(rewriter, op.getLoc(), "accumulateEmbeddingGrad");
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// tpc.reduce_gradients: a void call with the bucket's weight names as a
 /// braced list.
 struct ReduceGradientsPattern
@@ -621,7 +642,8 @@ struct LowerToEmitCPass
         });
     patterns.add<SplitPattern, ReleasePattern, AddNormPattern<AddLayerNormOp>,
                  AddNormPattern<AddRmsNormOp>, AccumulateGradPattern,
-                 ReduceGradientsPattern>(converter, ctx);
+                 AccumulateEmbeddingGradPattern, ReduceGradientsPattern>(
+      converter, ctx);
     populateReturnOpTypeConversionPattern(patterns, converter);
 
     // The mesh has done its work: layouts are literals now.

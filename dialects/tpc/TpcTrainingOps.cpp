@@ -195,6 +195,21 @@ LogicalResult AccumulateGradOp::verify() {
   return success();
 }
 
+LogicalResult AccumulateEmbeddingGradOp::verify() {
+  if (!getWeight().getDefiningOp<WeightOp>())
+    return emitOpError() << "weight must be a tpc.weight";
+  auto table = cast<RankedTensorType>(getWeight().getType());
+  auto grad = cast<RankedTensorType>(getGrad().getType());
+  if (table.getRank() != 2 ||
+      (!ShapedType::isDynamic(grad.getShape().back()) &&
+       !table.isDynamicDim(1) &&
+       grad.getShape().back() != table.getDimSize(1)))
+    return emitOpError() << "expects a [rows, hidden] table and a gradient "
+                            "of hidden features, got "
+                         << table << " and " << grad;
+  return success();
+}
+
 LogicalResult ReduceGradientsOp::verify() {
   if (getWeights().empty())
     return emitOpError() << "expects at least one weight";

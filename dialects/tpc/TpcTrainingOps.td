@@ -251,6 +251,30 @@ def Tpc_AccumulateGradOp : Tpc_Op<"accumulate_grad",
   let hasVerifier = 1;
 }
 
+def Tpc_AccumulateEmbeddingGradOp : Tpc_Op<"accumulate_embedding_grad",
+    [MemoryEffects<[MemWrite<Tpc_GradientResource>]>]> {
+  let summary = "Scatter-add an embedding's gradient rows into its gradient buffer";
+  let description = [{
+    `tpc.accumulate_grad %table, (tpc.embedding_grad %grad, %ids)` in one
+    op, made by tpc-fuse after partitioning: `grad[i, :]` is added into
+    row `ids[i]` of the table's gradient buffer, for the rows this rank
+    holds (the table's layout; `vocab` is its global number of rows). No
+    dense `[vocab, hidden]` table is made, zero-filled and added: only the
+    rows the tokens name are touched. `partial` as in tpc.accumulate_grad.
+
+    ```mlir
+    tpc.accumulate_embedding_grad %wte, %dx, %ids vocab = 50257 : tensor<?x768xf32>, tensor<?x?x768xf32>, tensor<?x?xi32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$weight, Tpc_FloatTensor:$grad,
+                       Tpc_IdTensor:$ids, I64Attr:$vocab, UnitAttr:$partial);
+  let assemblyFormat = [{
+    $weight `,` $grad `,` $ids `vocab` `=` $vocab (`partial` $partial^)?
+    attr-dict `:` type($weight) `,` type($grad) `,` type($ids)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tpc_ReduceGradientsOp : Tpc_Op<"reduce_gradients",
     [MemoryEffects<[MemRead<Tpc_GradientResource>,
                     MemWrite<Tpc_GradientResource>]>]> {

@@ -65,10 +65,10 @@ void cpu::sumRows(const float *x, int64_t rows, int64_t n, float *out) {
 
 void cpu::embeddingGrad(const float *grad, const int32_t *ids, int64_t count,
                         int64_t hidden, int64_t rowBegin, int64_t localRows,
-                        float *table) {
+                        float *table, bool addInto) {
   // Threads own column blocks, so two tokens with one id never race.
   parallelFor(hidden, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t r = 0; r < localRows; ++r)
+    for (int64_t r = 0; r < localRows && !addInto; ++r)
       std::fill(table + r * hidden + begin, table + r * hidden + end, 0.0f);
     for (int64_t i = 0; i < count; ++i) {
       int64_t row = int64_t(ids[i]) - rowBegin;

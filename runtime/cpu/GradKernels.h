@@ -18,11 +18,12 @@ void linearWeightGrad(const float *x, const float *dy, int64_t rows,
                       int64_t in, int64_t out, bool inOut, float *dw);
 /// out[j] = sum over rows of x[r, j].
 void sumRows(const float *x, int64_t rows, int64_t n, float *out);
-/// table [localRows, hidden] = 0, then row ids[i] - rowBegin += grad[i] for
-/// the ids this rank holds.
+/// table [localRows, hidden] = 0 (unless `addInto`: the table keeps its
+/// values), then row ids[i] - rowBegin += grad[i] for the ids this rank
+/// holds.
 void embeddingGrad(const float *grad, const int32_t *ids, int64_t count,
                    int64_t hidden, int64_t rowBegin, int64_t localRows,
-                   float *table);
+                   float *table, bool addInto = false);
 void geluTanhGrad(const float *x, const float *dy, int64_t n, float *dx);
 void siluGrad(const float *x, const float *dy, int64_t n, float *dx);
 /// Input gradient of LayerNorm (`centered`) or RMSNorm over rows of

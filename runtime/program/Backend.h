@@ -127,10 +127,12 @@ public:
                                 bool inOut, Tensor &dw) = 0;
   virtual void sumRows(const Tensor &x, int64_t rows, int64_t n,
                        Tensor &out) = 0;
+  /// `addInto`: adds the rows into `table` (an f32 gradient buffer)
+  /// instead of writing a fresh table.
   virtual void embeddingGrad(const Tensor &grad,
                              const std::vector<int32_t> &ids, int64_t hidden,
                              int64_t rowBegin, int64_t localRows,
-                             Tensor &table) = 0;
+                             Tensor &table, bool addInto = false) = 0;
   /// dx = dy * act'(x), act GeLU (tanh form) or SiLU.
   virtual void activationGrad(Activation act, const Tensor &x,
                               const Tensor &dy, Tensor &dx) = 0;

@@ -369,9 +369,10 @@ public:
   }
   void embeddingGrad(const Tensor &grad, const std::vector<int32_t> &ids,
                      int64_t hidden, int64_t rowBegin, int64_t localRows,
-                     Tensor &table) override {
+                     Tensor &table, bool addInto) override {
     cpu::embeddingGrad(Widened(grad).get(), ids.data(), int64_t(ids.size()),
-                       hidden, rowBegin, localRows, Narrowed(table).get());
+                       hidden, rowBegin, localRows,
+                       Narrowed(table, /*load=*/addInto).get(), addInto);
   }
   void activationGrad(Activation act, const Tensor &x, const Tensor &dy,
                       Tensor &dx) override {

@@ -181,7 +181,7 @@ public:
     noTrainingKernels("bias gradient");
   }
   void embeddingGrad(const Tensor &, const std::vector<int32_t> &, int64_t,
-                     int64_t, int64_t, Tensor &) override {
+                     int64_t, int64_t, Tensor &, bool) override {
     noTrainingKernels("embedding gradient");
   }
   void activationGrad(Activation, const Tensor &, const Tensor &,

@@ -238,6 +238,12 @@ Tensor concat(RankContext &ctx, const Parts &...parts) {
 /// (reducePartialGradients, one all-reduce for all such weights).
 void accumulateGrad(RankContext &ctx, std::string_view name,
                     const Tensor &grad, bool partial = false);
+/// accumulateGrad(name, embeddingGrad(grad, ids)) without the table:
+/// row ids[i] of the gradient of table `name` (`vocab` rows, laid out as
+/// the weight was loaded) += grad[i], for the rows this rank holds.
+void accumulateEmbeddingGrad(RankContext &ctx, std::string_view name,
+                             const Tensor &grad, const Ids &ids,
+                             int64_t vocab, bool partial = false);
 /// The gradients `names` are complete: starts summing them over the
 /// data-parallel replicas (ctx.gradientQueue): all-reduced, or with ZeRO-1
 /// reduce-scattered; does nothing when the pass has no queue (dp = 1,

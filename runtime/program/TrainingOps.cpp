@@ -9,6 +9,7 @@
 #include "runtime/program/DataParallelQueue.h"
 
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 using namespace tpc;
@@ -239,6 +240,43 @@ void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
   Tensor widened =
       grad.dtype() == DType::F32 ? grad : backend.convert(grad, DType::F32);
   backend.add(it->second, widened, it->second);
+}
+
+void tpc::program::accumulateEmbeddingGrad(RankContext &ctx,
+                                           std::string_view name,
+                                           const Tensor &grad, const Ids &ids,
+                                           int64_t vocab, bool partial) {
+  Backend &backend = backendOf(ctx);
+  if (partial && ctx.size > 1 && !ctx.partialGrads.count(name))
+    ctx.partialGrads.emplace(name);
+  auto info = ctx.weightInfo.find(name);
+  if (info == ctx.weightInfo.end())
+    throw std::runtime_error("accumulate_embedding_grad: '" +
+                             std::string(name) + "' is not a loaded weight");
+  const Layout &layout = info->second.layout;
+  int64_t hidden = lastDim(grad);
+  int64_t localRows =
+      layout.dim == 0
+          ? sharding::localSize(splitOf(ctx, layout, vocab), ctx.rank)
+          : vocab;
+  auto it = ctx.grads.find(name);
+  if (it == ctx.grads.end() || it->second.numElements() == 0) {
+    // The first contribution (or the first after ZeRO-2 freed the buffer).
+    Tensor buffer = Tensor::empty({localRows, hidden}, DType::F32,
+                                  Device::Host);
+    std::memset(buffer.data(), 0, size_t(buffer.bytes()));
+    if (backend.device() != Device::Host)
+      buffer = backend.convert(buffer, DType::F32);
+    it = ctx.grads.insert_or_assign(std::string(name), buffer).first;
+  }
+  Tensor &buffer = it->second;
+  if (buffer.shape() != std::vector<int64_t>{localRows, hidden})
+    throw std::runtime_error("accumulate_embedding_grad: the gradient of '" +
+                             std::string(name) +
+                             "' is not laid out like the weight");
+  backend.embeddingGrad(grad, ids.values, hidden,
+                        firstIndex(ctx, layout, 0, vocab), localRows, buffer,
+                        /*addInto=*/true);
 }
 
 void tpc::program::reduceGradients(
