@@ -232,21 +232,32 @@ struct MultiResultPattern : public OpConversionPattern<OpT> {
   Builder build;
 };
 
+/// A void call to `callee` with the context, the name of the weight whose
+/// gradient `op` adds into, and what `rest` appends (the gradient's
+/// operands and flags).
+template <typename Rest>
+LogicalResult lowerAccumulation(Operation *op, Value weight, StringRef callee,
+                                ConversionPatternRewriter &rewriter,
+                                Rest rest) {
+  Call call(op->getContext());
+  call.operand(contextOf(op)).string(weight.getDefiningOp<WeightOp>().getName());
+  rest(call);
+  call.buildVoid(rewriter, op->getLoc(), callee);
+  rewriter.eraseOp(op);
+  return success();
+}
+
 /// tpc.accumulate_grad: a void call naming the weight.
 struct AccumulateGradPattern : public OpConversionPattern<AccumulateGradOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(AccumulateGradOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    auto weight = op.getWeight().getDefiningOp<WeightOp>();
-    Call call(op->getContext());
-    call.operand(contextOf(op))
-        .string(weight.getName())
-        .operand(adaptor.getGrad())
-        .boolean(op.getPartial())
-        .buildVoid(rewriter, op.getLoc(), "accumulateGrad");
-    rewriter.eraseOp(op);
-    return success();
+    return lowerAccumulation(op, op.getWeight(), "accumulateGrad", rewriter,
+                             [&](Call &call) {
+                               call.operand(adaptor.getGrad())
+                                   .boolean(op.getPartial());
+                             });
   }
 };
 
@@ -257,17 +268,13 @@ struct AccumulateEmbeddingGradPattern
   LogicalResult
   matchAndRewrite(AccumulateEmbeddingGradOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    auto weight = op.getWeight().getDefiningOp<WeightOp>();
-    Call call(op->getContext());
-    call.operand(contextOf(op))
-        .string(weight.getName())
-        .operand(adaptor.getGrad())
-        .operand(adaptor.getIds())
-        .integer(op.getVocab())
-        .boolean(op.getPartial())
-        .buildVoid(rewriter, op.getLoc(), "accumulateEmbeddingGrad");
-    rewriter.eraseOp(op);
-    return success();
+    return lowerAccumulation(op, op.getWeight(), "accumulateEmbeddingGrad",
+                             rewriter, [&](Call &call) {
+                               call.operand(adaptor.getGrad())
+                                   .operand(adaptor.getIds())
+                                   .integer(op.getVocab())
+                                   .boolean(op.getPartial());
+                             });
   }
 };
 
