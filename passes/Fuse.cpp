@@ -16,7 +16,10 @@
 //     not) whose table only a tpc.accumulate_grad reads:
 //     tpc.accumulate_embedding_grad, the rows scatter-added into the
 //     gradient buffer (a step's tokens name a few rows of a 50K-row
-//     table: no dense table is zero-filled and added).
+//     table: no dense table is zero-filled and added);
+//   - tpc.linear_weight_grad that only a tpc.accumulate_grad reads:
+//     tpc.accumulate_linear_weight_grad, whose GEMM adds into the
+//     gradient buffer (no dW written and added in another pass).
 // Runs after tpc-partition: only then is it known which results are
 // partial sums, and the fused ops have no sharding rules of their own.
 //
@@ -165,6 +168,24 @@ bool fuseEmbeddingGrad(Operation *op) {
   return true;
 }
 
+/// accumulate_grad(w, linear_weight_grad(x, dy)): the GEMM adds into the
+/// gradient buffer.
+bool fuseLinearWeightGrad(Operation *op) {
+  auto accumulate = dyn_cast<AccumulateGradOp>(op);
+  if (!accumulate)
+    return false;
+  auto grad = accumulate.getGrad().getDefiningOp<LinearWeightGradOp>();
+  if (!grad || !grad->hasOneUse())
+    return false;
+  OpBuilder b(accumulate);
+  AccumulateLinearWeightGradOp::create(
+      b, accumulate.getLoc(), accumulate.getWeight(), grad.getInput(),
+      grad.getGrad(), grad.getLayoutAttr(), accumulate.getPartialAttr());
+  accumulate->erase();
+  grad->erase();
+  return true;
+}
+
 struct FusePass : public mlir::tpc::impl::FuseBase<FusePass> {
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
@@ -173,8 +194,9 @@ struct FusePass : public mlir::tpc::impl::FuseBase<FusePass> {
         continue;
       for (Operation &op :
            llvm::make_early_inc_range(func.getBody().front()))
-        if (!fuseSiluMul(&op) && !fuseActivation(&op) && !fuseAddNorm(&op))
-          fuseEmbeddingGrad(&op);
+        if (!fuseSiluMul(&op) && !fuseActivation(&op) && !fuseAddNorm(&op) &&
+            !fuseEmbeddingGrad(&op))
+          fuseLinearWeightGrad(&op);
     }
   }
 };

@@ -278,6 +278,24 @@ struct AccumulateEmbeddingGradPattern
   }
 };
 
+/// tpc.accumulate_linear_weight_grad: a void call naming the weight.
+struct AccumulateLinearWeightGradPattern
+    : public OpConversionPattern<AccumulateLinearWeightGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccumulateLinearWeightGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    return lowerAccumulation(op, op.getWeight(), "accumulateLinearWeightGrad",
+                             rewriter, [&](Call &call) {
+                               call.operand(adaptor.getInput())
+                                   .operand(adaptor.getGrad())
+                                   .boolean(op.getLayout() ==
+                                            WeightLayout::InOut)
+                                   .boolean(op.getPartial());
+                             });
+  }
+};
+
 /// tpc.reduce_gradients: a void call with the bucket's weight names as a
 /// braced list.
 struct ReduceGradientsPattern
@@ -649,7 +667,8 @@ struct LowerToEmitCPass
         });
     patterns.add<SplitPattern, ReleasePattern, AddNormPattern<AddLayerNormOp>,
                  AddNormPattern<AddRmsNormOp>, AccumulateGradPattern,
-                 AccumulateEmbeddingGradPattern, ReduceGradientsPattern>(
+                 AccumulateEmbeddingGradPattern,
+                 AccumulateLinearWeightGradPattern, ReduceGradientsPattern>(
       converter, ctx);
     populateReturnOpTypeConversionPattern(patterns, converter);
 

@@ -210,6 +210,15 @@ LogicalResult AccumulateEmbeddingGradOp::verify() {
   return success();
 }
 
+LogicalResult AccumulateLinearWeightGradOp::verify() {
+  if (!getWeight().getDefiningOp<WeightOp>())
+    return emitOpError() << "weight must be a tpc.weight";
+  if (cast<RankedTensorType>(getWeight().getType()).getRank() != 2)
+    return emitOpError() << "expects a 2-D weight, got "
+                         << getWeight().getType();
+  return success();
+}
+
 LogicalResult ReduceGradientsOp::verify() {
   if (getWeights().empty())
     return emitOpError() << "expects at least one weight";

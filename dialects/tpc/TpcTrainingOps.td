@@ -275,6 +275,32 @@ def Tpc_AccumulateEmbeddingGradOp : Tpc_Op<"accumulate_embedding_grad",
   let hasVerifier = 1;
 }
 
+def Tpc_AccumulateLinearWeightGradOp
+    : Tpc_Op<"accumulate_linear_weight_grad",
+             [MemoryEffects<[MemWrite<Tpc_GradientResource>]>]> {
+  let summary = "Add a linear's weight gradient x^T dy into the weight's gradient buffer";
+  let description = [{
+    `tpc.accumulate_grad %w, (tpc.linear_weight_grad %input, %grad)` in
+    one op, made by tpc-fuse after partitioning: the GEMM adds its
+    product into the weight's gradient buffer (C += x^T dy) instead of
+    writing a fresh `dW` that is then added in another pass. `layout` and
+    `partial` as in those two ops.
+
+    ```mlir
+    tpc.accumulate_linear_weight_grad %w, %x, %dy layout = in_out : tensor<768x2304xf32>, tensor<?x?x768xf32>, tensor<?x?x2304xf32>
+    ```
+  }];
+  let arguments = (ins Tpc_FloatTensor:$weight, Tpc_FloatTensor:$input,
+                       Tpc_FloatTensor:$grad, Tpc_WeightLayoutAttr:$layout,
+                       UnitAttr:$partial);
+  let assemblyFormat = [{
+    $weight `,` $input `,` $grad `layout` `=` `` $layout
+    (`partial` $partial^)? attr-dict `:` type($weight) `,` type($input) `,`
+    type($grad)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tpc_ReduceGradientsOp : Tpc_Op<"reduce_gradients",
     [MemoryEffects<[MemRead<Tpc_GradientResource>,
                     MemWrite<Tpc_GradientResource>]>]> {

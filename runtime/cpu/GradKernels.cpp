@@ -40,15 +40,16 @@ void rowStats(const float *x, int64_t rows, int64_t hidden, float eps,
 } // namespace
 
 void cpu::linearWeightGrad(const float *x, const float *dy, int64_t rows,
-                           int64_t in, int64_t out, bool inOut, float *dw) {
+                           int64_t in, int64_t out, bool inOut, float *dw,
+                           bool addInto) {
   // Each thread computes a block of dW's rows: a block of x's columns
   // (in_out) or of dy's (out_in), against all of the other operand.
   int64_t dwRows = inOut ? in : out, dwCols = inOut ? out : in;
   const float *a = inOut ? x : dy, *b = inOut ? dy : x;
   parallelFor(dwRows, 32, [&](int64_t begin, int64_t end) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, end - begin, dwCols,
-                rows, 1.0f, a + begin, dwRows, b, dwCols, 0.0f,
-                dw + begin * dwCols, dwCols);
+                rows, 1.0f, a + begin, dwRows, b, dwCols,
+                addInto ? 1.0f : 0.0f, dw + begin * dwCols, dwCols);
   });
 }
 

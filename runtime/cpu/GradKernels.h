@@ -13,9 +13,11 @@
 namespace tpc::cpu {
 
 /// Weight gradient of linear over `rows` tokens: dW = x^T dy, [in, out]
-/// when `inOut`, else dy^T x, [out, in].
+/// when `inOut`, else dy^T x, [out, in]; `addInto`: dW += that (a
+/// gradient buffer).
 void linearWeightGrad(const float *x, const float *dy, int64_t rows,
-                      int64_t in, int64_t out, bool inOut, float *dw);
+                      int64_t in, int64_t out, bool inOut, float *dw,
+                      bool addInto = false);
 /// out[j] = sum over rows of x[r, j].
 void sumRows(const float *x, int64_t rows, int64_t n, float *out);
 /// table [localRows, hidden] = 0 (unless `addInto`: the table keeps its

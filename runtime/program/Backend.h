@@ -122,9 +122,11 @@ public:
   /// The loss and the backward pass (tpc-derive-training), with the shapes
   /// and conventions of runtime/cpu/GradKernels.h. Loss statistics
   /// (`max`, `sumExp`, `target`, `lse`, `dloss`) are f32 [rows].
+  /// `addInto`: adds into `dw` (an f32 gradient buffer).
   virtual void linearWeightGrad(const Tensor &x, const Tensor &dy,
                                 int64_t rows, int64_t in, int64_t out,
-                                bool inOut, Tensor &dw) = 0;
+                                bool inOut, Tensor &dw,
+                                bool addInto = false) = 0;
   virtual void sumRows(const Tensor &x, int64_t rows, int64_t n,
                        Tensor &out) = 0;
   /// `addInto`: adds the rows into `table` (an f32 gradient buffer)

@@ -359,10 +359,11 @@ public:
   }
 
   void linearWeightGrad(const Tensor &x, const Tensor &dy, int64_t rows,
-                        int64_t in, int64_t out, bool inOut,
-                        Tensor &dw) override {
+                        int64_t in, int64_t out, bool inOut, Tensor &dw,
+                        bool addInto) override {
     cpu::linearWeightGrad(Widened(x).get(), Widened(dy).get(), rows, in, out,
-                          inOut, Narrowed(dw).get());
+                          inOut, Narrowed(dw, /*load=*/addInto).get(),
+                          addInto);
   }
   void sumRows(const Tensor &x, int64_t rows, int64_t n, Tensor &out) override {
     cpu::sumRows(Widened(x).get(), rows, n, Narrowed(out).get());

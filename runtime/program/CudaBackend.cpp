@@ -174,7 +174,7 @@ public:
                              " kernel yet: train on the CPU (--device cpu)");
   }
   void linearWeightGrad(const Tensor &, const Tensor &, int64_t, int64_t,
-                        int64_t, bool, Tensor &) override {
+                        int64_t, bool, Tensor &, bool) override {
     noTrainingKernels("linear weight gradient");
   }
   void sumRows(const Tensor &, int64_t, int64_t, Tensor &) override {

@@ -238,6 +238,11 @@ Tensor concat(RankContext &ctx, const Parts &...parts) {
 /// (reducePartialGradients, one all-reduce for all such weights).
 void accumulateGrad(RankContext &ctx, std::string_view name,
                     const Tensor &grad, bool partial = false);
+/// accumulateGrad(name, linearWeightGrad(x, dy, inOut)) in one GEMM that
+/// adds into the gradient buffer.
+void accumulateLinearWeightGrad(RankContext &ctx, std::string_view name,
+                                const Tensor &x, const Tensor &dy, bool inOut,
+                                bool partial = false);
 /// accumulateGrad(name, embeddingGrad(grad, ids)) without the table:
 /// row ids[i] of the gradient of table `name` (`vocab` rows, laid out as
 /// the weight was loaded) += grad[i], for the rows this rank holds.

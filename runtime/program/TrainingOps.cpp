@@ -242,13 +242,51 @@ void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
   backend.add(it->second, widened, it->second);
 }
 
+namespace {
+/// The f32 gradient buffer of weight `name`, of `shape` (the weight's on
+/// this rank): the one the step has, or a zero one for its first
+/// contribution (or the first after ZeRO-2 freed it). Registers a partial
+/// gradient as accumulateGrad does.
+Tensor &gradientBuffer(RankContext &ctx, std::string_view name,
+                       std::vector<int64_t> shape, bool partial,
+                       const char *op) {
+  if (partial && ctx.size > 1 && !ctx.partialGrads.count(name))
+    ctx.partialGrads.emplace(name);
+  auto it = ctx.grads.find(name);
+  if (it == ctx.grads.end() || it->second.numElements() == 0) {
+    Tensor buffer = Tensor::empty(shape, DType::F32, Device::Host);
+    std::memset(buffer.data(), 0, size_t(buffer.bytes()));
+    Backend &backend = backendOf(ctx);
+    if (backend.device() != Device::Host)
+      buffer = backend.convert(buffer, DType::F32);
+    it = ctx.grads.insert_or_assign(std::string(name), buffer).first;
+  }
+  if (it->second.shape() != shape)
+    throw std::runtime_error(std::string(op) + ": the gradient of '" +
+                             std::string(name) +
+                             "' is not laid out like the weight");
+  return it->second;
+}
+} // namespace
+
+void tpc::program::accumulateLinearWeightGrad(RankContext &ctx,
+                                              std::string_view name,
+                                              const Tensor &x,
+                                              const Tensor &dy, bool inOut,
+                                              bool partial) {
+  int64_t in = lastDim(x), out = lastDim(dy);
+  Tensor &buffer = gradientBuffer(
+      ctx, name,
+      inOut ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in},
+      partial, "accumulate_linear_weight_grad");
+  backendOf(ctx).linearWeightGrad(x, dy, rowsOf(x), in, out, inOut, buffer,
+                                  /*addInto=*/true);
+}
+
 void tpc::program::accumulateEmbeddingGrad(RankContext &ctx,
                                            std::string_view name,
                                            const Tensor &grad, const Ids &ids,
                                            int64_t vocab, bool partial) {
-  Backend &backend = backendOf(ctx);
-  if (partial && ctx.size > 1 && !ctx.partialGrads.count(name))
-    ctx.partialGrads.emplace(name);
   auto info = ctx.weightInfo.find(name);
   if (info == ctx.weightInfo.end())
     throw std::runtime_error("accumulate_embedding_grad: '" +
@@ -259,21 +297,9 @@ void tpc::program::accumulateEmbeddingGrad(RankContext &ctx,
       layout.dim == 0
           ? sharding::localSize(splitOf(ctx, layout, vocab), ctx.rank)
           : vocab;
-  auto it = ctx.grads.find(name);
-  if (it == ctx.grads.end() || it->second.numElements() == 0) {
-    // The first contribution (or the first after ZeRO-2 freed the buffer).
-    Tensor buffer = Tensor::empty({localRows, hidden}, DType::F32,
-                                  Device::Host);
-    std::memset(buffer.data(), 0, size_t(buffer.bytes()));
-    if (backend.device() != Device::Host)
-      buffer = backend.convert(buffer, DType::F32);
-    it = ctx.grads.insert_or_assign(std::string(name), buffer).first;
-  }
-  Tensor &buffer = it->second;
-  if (buffer.shape() != std::vector<int64_t>{localRows, hidden})
-    throw std::runtime_error("accumulate_embedding_grad: the gradient of '" +
-                             std::string(name) +
-                             "' is not laid out like the weight");
+  Tensor &buffer = gradientBuffer(ctx, name, {localRows, hidden}, partial,
+                                  "accumulate_embedding_grad");
+  Backend &backend = backendOf(ctx);
   backend.embeddingGrad(grad, ids.values, hidden,
                         firstIndex(ctx, layout, 0, vocab), localRows, buffer,
                         /*addInto=*/true);
