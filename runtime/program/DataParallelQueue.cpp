@@ -29,6 +29,8 @@ void DataParallelQueue::push(Job job) {
     job.phase = comm::phase();
     if (job.gather)
       gathering.insert(job.names.begin(), job.names.end());
+    else
+      started.insert(job.names.begin(), job.names.end());
     queue.push_back(std::move(job));
     ++inFlight;
   }
@@ -38,11 +40,6 @@ void DataParallelQueue::push(Job job) {
 void DataParallelQueue::start(std::vector<std::string_view> names,
                               std::vector<Tensor *> grads) {
   Job job;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (std::string_view name : names)
-      started.emplace(name);
-  }
   job.names.assign(names.begin(), names.end());
   job.grads = std::move(grads);
   job.release = releaseGradients;

@@ -222,36 +222,22 @@ Tensor tpc::program::concatParts(RankContext &ctx,
   return out;
 }
 
-void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
-                                  const Tensor &grad, bool partial) {
-  Backend &backend = backendOf(ctx);
+namespace {
+/// Records that weight `name`'s gradient is a partial sum over the ranks
+/// (summed after the backward pass, reducePartialGradients).
+void notePartial(RankContext &ctx, std::string_view name, bool partial) {
   if (partial && ctx.size > 1 && !ctx.partialGrads.count(name))
     ctx.partialGrads.emplace(name);
-  auto it = ctx.grads.find(name);
-  if (it == ctx.grads.end() || it->second.numElements() == 0) {
-    // A copy: the program may still read `grad` as an activation.
-    ctx.grads[std::string(name)] = backend.convert(grad, DType::F32);
-    return;
-  }
-  if (it->second.shape() != grad.shape())
-    throw std::runtime_error("accumulate_grad: the gradient of '" +
-                             std::string(name) +
-                             "' is not laid out like the weight");
-  Tensor widened =
-      grad.dtype() == DType::F32 ? grad : backend.convert(grad, DType::F32);
-  backend.add(it->second, widened, it->second);
 }
 
-namespace {
 /// The f32 gradient buffer of weight `name`, of `shape` (the weight's on
 /// this rank): the one the step has, or a zero one for its first
-/// contribution (or the first after ZeRO-2 freed it). Registers a partial
-/// gradient as accumulateGrad does.
+/// contribution (or the first after ZeRO-2 freed it). `op` names the
+/// caller in the error for a buffer of another shape.
 Tensor &gradientBuffer(RankContext &ctx, std::string_view name,
-                       std::vector<int64_t> shape, bool partial,
+                       const std::vector<int64_t> &shape, bool partial,
                        const char *op) {
-  if (partial && ctx.size > 1 && !ctx.partialGrads.count(name))
-    ctx.partialGrads.emplace(name);
+  notePartial(ctx, name, partial);
   auto it = ctx.grads.find(name);
   if (it == ctx.grads.end() || it->second.numElements() == 0) {
     Tensor buffer = Tensor::empty(shape, DType::F32, Device::Host);
@@ -268,6 +254,24 @@ Tensor &gradientBuffer(RankContext &ctx, std::string_view name,
   return it->second;
 }
 } // namespace
+
+void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
+                                  const Tensor &grad, bool partial) {
+  Backend &backend = backendOf(ctx);
+  auto it = ctx.grads.find(name);
+  if (it == ctx.grads.end() || it->second.numElements() == 0) {
+    // A copy: the program may still read `grad` as an activation.
+    notePartial(ctx, name, partial);
+    ctx.grads[std::string(name)] = backend.convert(grad, DType::F32);
+    return;
+  }
+  Tensor &buffer = gradientBuffer(ctx, name, grad.shape(), partial,
+                                  "accumulate_grad");
+  Tensor widened =
+      grad.dtype() == DType::F32 ? grad : backend.convert(grad, DType::F32);
+  backend.add(buffer, widened, buffer);
+}
+
 
 void tpc::program::accumulateLinearWeightGrad(RankContext &ctx,
                                               std::string_view name,
