@@ -679,3 +679,37 @@ func.func @concat_nothing() {
   %c = tpc.concat : () -> tensor<?x?x8xf32>
   return
 }
+
+// -----
+
+func.func @accumulate_embedding_not_weight(%t: tensor<11x8xf32>, %g: tensor<?x?x8xf32>, %ids: tensor<?x?xi32>) {
+  // expected-error @+1 {{'tpc.accumulate_embedding_grad' op weight must be a tpc.weight}}
+  tpc.accumulate_embedding_grad %t, %g, %ids vocab = 11 : tensor<11x8xf32>, tensor<?x?x8xf32>, tensor<?x?xi32>
+  return
+}
+
+// -----
+
+func.func @accumulate_embedding_hidden(%g: tensor<?x?x4xf32>, %ids: tensor<?x?xi32>) {
+  %t = tpc.weight "wte" : tensor<11x8xf32>
+  // expected-error @+1 {{'tpc.accumulate_embedding_grad' op expects a [rows, hidden] table and a gradient of hidden features, got 'tensor<11x8xf32>' and 'tensor<?x?x4xf32>'}}
+  tpc.accumulate_embedding_grad %t, %g, %ids vocab = 11 : tensor<11x8xf32>, tensor<?x?x4xf32>, tensor<?x?xi32>
+  return
+}
+
+// -----
+
+func.func @accumulate_linear_not_weight(%w: tensor<8x8xf32>, %x: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'tpc.accumulate_linear_weight_grad' op weight must be a tpc.weight}}
+  tpc.accumulate_linear_weight_grad %w, %x, %x layout = in_out : tensor<8x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @accumulate_linear_not_matrix(%x: tensor<?x?x8xf32>) {
+  %w = tpc.weight "scale" : tensor<8xf32>
+  // expected-error @+1 {{'tpc.accumulate_linear_weight_grad' op expects a 2-D weight, got 'tensor<8xf32>'}}
+  tpc.accumulate_linear_weight_grad %w, %x, %x layout = in_out : tensor<8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>
+  return
+}

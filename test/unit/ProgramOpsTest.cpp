@@ -373,3 +373,55 @@ TEST(ProgramOps, SixteenBitRowOpsEqualTheF32OpRounded) {
             nullptr, /*inverse=*/true);
   expectRoundedEqual(x32, x, "rope inverse");
 }
+
+// The fused gradient accumulations (tpc-fuse) add what the unfused pairs
+// add, and say which weight's buffer does not fit.
+TEST(ProgramOps, FusedGradientAccumulationsEqualTheUnfusedPairs) {
+  auto run = [](bool fused) {
+    RankContext ctx;
+    ctx.trainable = true;
+    Layout whole;
+    weight(ctx, "w", {5, 3}, whole, DType::F32);
+    weight(ctx, "wte", {7, 3}, whole, DType::F32);
+    Tensor x = randomTensor(4, 5, DType::F32, 11),
+           dy = randomTensor(4, 3, DType::F32, 12);
+    Ids ids{{6, 0, 6, 2}, 1, 4};
+    for (int contribution = 0; contribution < 2; ++contribution) {
+      if (fused) {
+        accumulateLinearWeightGrad(ctx, "w", x, dy, /*inOut=*/true);
+        accumulateEmbeddingGrad(ctx, "wte", dy, ids, 7);
+      } else {
+        accumulateGrad(ctx, "w", linearWeightGrad(ctx, x, dy, true));
+        accumulateGrad(ctx, "wte", embeddingGrad(ctx, dy, ids, whole, 7));
+      }
+    }
+    return std::pair{ctx.grads.at("w").toFloats(),
+                     ctx.grads.at("wte").toFloats()};
+  };
+  auto [w, wte] = run(true);
+  auto [wantW, wantWte] = run(false);
+  EXPECT_EQ(w, wantW);
+  ASSERT_EQ(wte.size(), wantWte.size());
+  for (size_t i = 0; i < wte.size(); ++i)
+    EXPECT_NEAR(wte[i], wantWte[i], 1e-6) << "table element " << i;
+
+  RankContext ctx;
+  Tensor x = randomTensor(4, 5, DType::F32, 11),
+         dy = randomTensor(4, 3, DType::F32, 12);
+  Ids ids{{0, 1, 2, 3}, 1, 4};
+  try {
+    accumulateEmbeddingGrad(ctx, "wte", dy, ids, 7);
+    FAIL() << "an unloaded table was accumulated into";
+  } catch (const std::runtime_error &e) {
+    EXPECT_STREQ(e.what(),
+                 "accumulate_embedding_grad: 'wte' is not a loaded weight");
+  }
+  accumulateGrad(ctx, "w", randomTensor(2, 3, DType::F32, 13));
+  try {
+    accumulateLinearWeightGrad(ctx, "w", x, dy, /*inOut=*/true);
+    FAIL() << "a [5, 3] gradient went into a [2, 3] buffer";
+  } catch (const std::runtime_error &e) {
+    EXPECT_STREQ(e.what(), "accumulate_linear_weight_grad: the gradient of "
+                           "'w' is not laid out like the weight");
+  }
+}
