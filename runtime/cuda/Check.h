@@ -7,7 +7,8 @@
 #ifndef TPC_RUNTIME_CUDA_CHECK_H
 #define TPC_RUNTIME_CUDA_CHECK_H
 
-#include <cublas_v2.h>
+#include "runtime/cuda/Cublas.h"
+
 #include <cuda_runtime.h>
 
 #include <stdexcept>
@@ -24,7 +25,7 @@ inline void check(cudaError_t err, const char *what) {
 inline void check(cublasStatus_t status, const char *what) {
   if (status != CUBLAS_STATUS_SUCCESS)
     throw std::runtime_error(std::string("cuBLAS ") + what + ": " +
-                             cublasGetStatusString(status));
+                             cublas().getStatusString(status));
 }
 
 } // namespace tpc::cuda

@@ -338,7 +338,7 @@ void gemm(Context &ctx, DType dtype, const void *a, int64_t m, int64_t k,
           const void *b, bool bIsKN, int64_t n, void *c, float beta) {
   float alpha = 1.0f;
   cudaDataType_t t = cudaType(dtype);
-  check(cublasGemmEx(cublasHandle_t(ctx.cublas()),
+  check(tpc::cuda::cublas().gemmEx(cublasHandle_t(ctx.cublas()),
                      bIsKN ? CUBLAS_OP_N : CUBLAS_OP_T, CUBLAS_OP_N, int(n),
                      int(m), int(k), &alpha, b, t, int(bIsKN ? n : k), a, t,
                      int(k), &beta, c, t, int(n), CUBLAS_COMPUTE_32F,
@@ -376,8 +376,8 @@ Context::Context() : impl(new Impl) {
                                 &keepAll),
         "memory pool release threshold");
   check(cudaStreamCreate(&impl->stream), "stream");
-  check(cublasCreate(&impl->cublas), "create");
-  check(cublasSetStream(impl->cublas, impl->stream), "set stream");
+  check(tpc::cuda::cublas().create(&impl->cublas), "create");
+  check(tpc::cuda::cublas().setStream(impl->cublas, impl->stream), "set stream");
 }
 
 Context::~Context() {
@@ -385,7 +385,7 @@ Context::~Context() {
     cudaFreeAsync(impl->ints, impl->stream);
   for (auto &entry : impl->ropeTables)
     cudaFreeAsync(entry.second.data, impl->stream);
-  cublasDestroy(impl->cublas);
+  tpc::cuda::cublas().destroy(impl->cublas);
   cudaStreamDestroy(impl->stream);
 }
 
@@ -949,7 +949,7 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
         const void *qh = bytes(q, (firstRow * qHeads + lo) * headDim);
         const void *kh = bytes(k, (b * kvSeq * kvHeads + kv) * headDim);
         // S^T = K Q^T in column-major terms, one matrix per query head.
-        check(cublasGemmStridedBatchedEx(
+        check(tpc::cuda::cublas().gemmStridedBatchedEx(
                   handle, CUBLAS_OP_T, CUBLAS_OP_N, int(keys), int(rows),
                   int(headDim), &one, kh, t, int(kvHeads * headDim), 0, qh, t,
                   int(qHeads * headDim), headDim, &zero,
@@ -973,7 +973,7 @@ void tpc::cuda::attention(Context &ctx, DType dtype, const void *q,
         void *oh = static_cast<char *>(out) +
                    (firstRow * qHeads + lo) * headDim * elem;
         // O^T = V^T P^T: P is row-major [rows, keys] per head.
-        check(cublasGemmStridedBatchedEx(
+        check(tpc::cuda::cublas().gemmStridedBatchedEx(
                   handle, CUBLAS_OP_N, CUBLAS_OP_N, int(headDim), int(rows),
                   int(keys), &one, vh, t, int(kvHeads * headDim), 0,
                   bytes(probs, lo * rows * keys), t, int(keys), rows * keys,
