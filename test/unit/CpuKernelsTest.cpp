@@ -214,6 +214,50 @@ TEST(CpuKernels, Bf16LinearMatchesF32OfTheSameValues) {
   }
 }
 
+// bf16 linears split over three threads: [out, in] blocks of 96 rows or
+// more and at least 512 columns a thread write y in place, up to 1024
+// columns a call (1334 a thread here: two calls); fewer rows go through
+// dense scratch blocks. Every column of every row is the f32 product of
+// the same values, with the bias and activation.
+TEST(CpuKernels, Bf16LinearBlocksCoverEveryColumn) {
+  setenv("TPC_THREADS", "3", 1);
+  cpu::shareCores(1);
+  int64_t in = 64, out = 4000;
+  auto bf16 = [](const Vec &v) {
+    std::vector<uint16_t> out(v.size());
+    narrow(v.data(), DType::BF16, out.data(), v.size());
+    return out;
+  };
+  auto f32 = [](const std::vector<uint16_t> &v) {
+    Vec out(v.size());
+    widen(DType::BF16, v.data(), out.data(), v.size());
+    return out;
+  };
+  std::vector<uint16_t> wb = bf16(random(in * out, 17)),
+                        bb = bf16(random(out, 18));
+  std::vector<uint16_t> wtb = bf16(transpose(f32(wb), in, out));
+  bool skipped = false;
+  for (int64_t rows : {16, 95, 96, 300}) {
+    std::vector<uint16_t> xb = bf16(random(rows * in, 19)), yb(rows * out);
+    Vec want(rows * out);
+    cpu::linear(f32(xb).data(), rows, in, f32(wb).data(), true, out,
+                f32(bb).data(), want.data(), Activation::Silu);
+    if (!cpu::linearBf16(xb.data(), rows, in, wtb.data(), false, out,
+                         bb.data(), yb.data(), Activation::Silu)) {
+      skipped = true;
+      break;
+    }
+    Vec got = f32(yb);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-2f * (1 + std::fabs(want[i])))
+          << "rows " << rows << " at " << i;
+  }
+  unsetenv("TPC_THREADS");
+  cpu::shareCores(1);
+  if (skipped)
+    GTEST_SKIP() << "oneDNN has no bf16 matmul on this CPU";
+}
+
 TEST(CpuKernels, ColumnThenRowSplitRecombines) {
   // An MLP up (column split) and down (row split, bias on rank 0 only) on 3
   // ranks with an uneven split of 10 columns: the partial sums add up to
