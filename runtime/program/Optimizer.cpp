@@ -48,10 +48,23 @@ std::vector<double> sharesAlong(const RankContext &ctx,
   return share;
 }
 
-/// Whether another rank holds any of the elements with these shares.
-bool anyShared(const std::vector<double> &shares) {
-  return !std::all_of(shares.begin(), shares.end(),
-                      [](double share) { return share == 1.0; });
+/// Whether two or more ranks hold some element of the weight: the same
+/// answer on every rank, as a collective over all of them needs (a rank
+/// whose own elements are its alone still takes part).
+bool sharedByRanks(const RankContext &ctx,
+                   const RankContext::WeightInfo &info) {
+  int dim = info.layout.dim;
+  if (dim < 0)
+    return false;
+  int64_t global = info.globalShape[dim];
+  sharding::DimSplit split = splitOf(ctx, info.layout, global);
+  std::vector<int> holding(size_t(global), 0);
+  for (int r = 0; r < ctx.size; ++r)
+    for (sharding::Range range : sharding::elementRanges(split, r))
+      for (int64_t i = range.begin; i < range.end; ++i)
+        if (++holding[i] > 1)
+          return true;
+  return false;
 }
 
 /// The share of every element of the rank's gradient of weight `name`
@@ -126,9 +139,7 @@ bool tpc::program::awaitsTpReduction(const RankContext &ctx,
   if (ctx.partialGrads.count(name))
     return true;
   auto info = ctx.weightInfo.find(name);
-  if (info == ctx.weightInfo.end() || info->second.layout.dim < 0)
-    return false;
-  return anyShared(sharesAlong(ctx, info->second));
+  return info != ctx.weightInfo.end() && sharedByRanks(ctx, info->second);
 }
 
 void tpc::program::reducePartialGradients(RankContext &ctx) {
@@ -143,10 +154,8 @@ void tpc::program::reducePartialGradients(RankContext &ctx) {
 void tpc::program::sumSharedShards(RankContext &ctx) {
   for (auto &[name, grad] : ctx.grads) {
     const RankContext::WeightInfo &info = ctx.weightInfo.at(name);
-    if (info.layout.dim < 0)
-      continue;
-    if (!anyShared(sharesAlong(ctx, info)))
-      continue; // No element of this rank's is held by another.
+    if (!sharedByRanks(ctx, info))
+      continue; // Every element has one holder.
     // Every rank writes its part into a zero global buffer at its ranges;
     // the all-reduce sums the sharers' parts; each takes its ranges back.
     int dim = info.layout.dim;

@@ -69,8 +69,9 @@ void releaseGradient(Tensor &grad);
 
 /// Whether the gradient of weight `name` is completed by a tp collective
 /// after the backward pass (a partial sum under sequence parallelism, or
-/// a shard other ranks share), so that it can only be reduce-scattered
-/// over dp after that.
+/// a weight some of whose elements several ranks hold; every tp rank
+/// answers alike), so that it can only be reduce-scattered over dp after
+/// that.
 bool awaitsTpReduction(const RankContext &ctx, std::string_view name);
 
 /// Sums the gradients that are partial sums over the ranks (norm scales
