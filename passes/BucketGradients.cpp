@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "passes/Strategy.h"
 
 #include "dialects/tpc/TpcOps.h"
 
@@ -30,8 +31,7 @@ namespace {
 /// type, with tpc.max_local_shape where the ranks hold uneven parts.
 int64_t gradientBytes(Value weight) {
   auto type = cast<RankedTensorType>(weight.getType());
-  auto largest = weight.getDefiningOp()->getAttrOfType<DenseI64ArrayAttr>(
-      TpcDialect::getMaxLocalShapeAttrName());
+  DenseI64ArrayAttr largest = getMaxLocalShape(weight);
   int64_t elements = 1;
   for (auto [d, size] : llvm::enumerate(type.getShape()))
     elements *= ShapedType::isDynamic(size) && largest ? largest[d]

@@ -18,8 +18,7 @@ bool mlir::tpc::isActivation(Value value) {
 LiveBytes mlir::tpc::activationBytes(Value value) {
   auto type = cast<RankedTensorType>(value.getType());
   SmallVector<int64_t> shape(type.getShape());
-  if (auto largest = value.getDefiningOp()->getAttrOfType<DenseI64ArrayAttr>(
-          TpcDialect::getMaxLocalShapeAttrName()))
+  if (DenseI64ArrayAttr largest = getMaxLocalShape(value))
     for (auto [d, size] : llvm::enumerate(largest.asArrayRef()))
       if (size >= 0)
         shape[d] = size;

@@ -188,12 +188,28 @@ void Partitioner::setLocalType(Value result, RankedTensorType global,
   result.setType(local);
   // Memory planning needs the largest rank's size of a dimension the
   // ranks hold unevenly.
+  if (local.getNumDynamicDims() <= global.getNumDynamicDims())
+    return;
   Operation *op = result.getDefiningOp();
-  if (op->getNumResults() == 1 &&
-      local.getNumDynamicDims() > global.getNumDynamicDims())
-    op->setAttr(TpcDialect::getMaxLocalShapeAttrName(),
-                DenseI64ArrayAttr::get(op->getContext(),
-                                       maxLocalShape(global, sharding)));
+  StringRef name = TpcDialect::getMaxLocalShapeAttrName();
+  auto largest = DenseI64ArrayAttr::get(op->getContext(),
+                                        maxLocalShape(global, sharding));
+  if (op->getNumResults() == 1) {
+    op->setAttr(name, largest);
+    return;
+  }
+  // One array per result; -1 (the result's own type) for the even ones.
+  SmallVector<Attribute> shapes;
+  if (auto existing = op->getAttrOfType<ArrayAttr>(name))
+    llvm::append_range(shapes, existing.getValue());
+  else
+    for (Value r : op->getResults())
+      shapes.push_back(DenseI64ArrayAttr::get(
+          op->getContext(),
+          SmallVector<int64_t>(
+              cast<RankedTensorType>(r.getType()).getRank(), -1)));
+  shapes[cast<OpResult>(result).getResultNumber()] = largest;
+  op->setAttr(name, ArrayAttr::get(op->getContext(), shapes));
 }
 
 Value Partitioner::convert(Value v, Layout to, Operation *user, OpBuilder &b) {

@@ -110,6 +110,21 @@ ShardingAttr mlir::tpc::getSharding(Value v) {
                 : ShardingAttr();
 }
 
+DenseI64ArrayAttr mlir::tpc::getMaxLocalShape(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  if (!result)
+    return {};
+  Attribute attr =
+      result.getOwner()->getAttr(TpcDialect::getMaxLocalShapeAttrName());
+  if (auto array = dyn_cast_or_null<ArrayAttr>(attr))
+    return result.getResultNumber() < array.size()
+               ? dyn_cast<DenseI64ArrayAttr>(array[result.getResultNumber()])
+               : DenseI64ArrayAttr();
+  return result.getResultNumber() == 0
+             ? dyn_cast_or_null<DenseI64ArrayAttr>(attr)
+             : DenseI64ArrayAttr();
+}
+
 void mlir::tpc::setResultShardings(Operation *op,
                                    ArrayRef<ShardingAttr> shardings) {
   StringRef name = TpcDialect::getShardingAttrName();

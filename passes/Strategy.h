@@ -77,6 +77,11 @@ ShardingAttr getSharding(Value v);
 /// Sets the sharding attribute of all of `op`'s results.
 void setResultShardings(Operation *op, ArrayRef<ShardingAttr> shardings);
 
+/// The largest rank's shape of result `v` (tpc.max_local_shape: one array
+/// for an op's single result, one per result for several), -1 where the
+/// size is the run's; null where the op has none (the ranks' shapes agree).
+DenseI64ArrayAttr getMaxLocalShape(Value v);
+
 } // namespace mlir::tpc
 
 #endif // TPC_PASSES_STRATEGY_H

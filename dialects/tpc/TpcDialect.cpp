@@ -54,17 +54,34 @@ LogicalResult TpcDialect::verifyOperationAttribute(Operation *op,
     return success();
   }
   if (name == getMaxLocalShapeAttrName()) {
-    auto shape = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
-    auto type = op->getNumResults() == 1
-                    ? dyn_cast<RankedTensorType>(op->getResult(0).getType())
-                    : RankedTensorType();
-    if (!shape || !type || shape.size() != type.getRank() ||
-        llvm::any_of(shape.asArrayRef(), [](int64_t d) { return d < -1; }))
-      return op->emitError() << "'" << name
-                             << "' must be an array<i64> with one size (or "
-                                "-1) per dimension of the op's one tensor "
-                                "result, got "
-                             << attr.getValue();
+    // One array<i64> for an op's single result, an array of them (one per
+    // result) for several.
+    auto fits = [](Attribute entry, Value result) {
+      auto shape = dyn_cast<DenseI64ArrayAttr>(entry);
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      return shape && type && shape.size() == type.getRank() &&
+             llvm::all_of(shape.asArrayRef(), [](int64_t d) { return d >= -1; });
+    };
+    if (op->getNumResults() == 1) {
+      if (!fits(attr.getValue(), op->getResult(0)))
+        return op->emitError() << "'" << name
+                               << "' must be an array<i64> with one size (or "
+                                  "-1) per dimension of the op's one tensor "
+                                  "result, got "
+                               << attr.getValue();
+      return success();
+    }
+    auto shapes = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!shapes || shapes.size() != op->getNumResults() ||
+        llvm::any_of(llvm::zip(shapes.getValue(), op->getResults()),
+                     [&](auto pair) {
+                       return !fits(std::get<0>(pair), std::get<1>(pair));
+                     }))
+      return op->emitError()
+             << "'" << name << "' of an op with " << op->getNumResults()
+             << " results must be an array of array<i64>, one per tensor "
+                "result with one size (or -1) per dimension, got "
+             << attr.getValue();
     return success();
   }
   if (name == getPartitionedAttrName() || name == getShardedResultsAttrName()) {

@@ -71,10 +71,11 @@ def Tpc_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getEosTokenIdsAttrName() {
       return ::llvm::StringLiteral("tpc.eos_token_ids");
     }
-    /// The largest rank's shape of a single result whose local type has
+    /// The largest rank's shape of a result whose local type has
     /// dimensions that differ between ranks (uneven splits; a dense i64
-    /// array, -1 where the size is the run's), set by tpc-partition for
-    /// memory planning.
+    /// array, -1 where the size is the run's; an array of them, one per
+    /// result, on an op with several), set by tpc-partition for memory
+    /// planning.
     static constexpr ::llvm::StringLiteral getMaxLocalShapeAttrName() {
       return ::llvm::StringLiteral("tpc.max_local_shape");
     }

@@ -187,3 +187,19 @@ func.func @max_local_shape_rank() {
   %w = tpc.weight "w" {tpc.max_local_shape = array<i64: 4>} : tensor<8x2xf32>
   return
 }
+
+// -----
+
+func.func @max_local_shape_of_several_results(%q: tensor<?x?x?xf32>, %kv: tensor<?x?x?xf32>) {
+  // expected-error @+1 {{'tpc.max_local_shape' of an op with 3 results must be an array of array<i64>, one per tensor result with one size (or -1) per dimension, got array<i64: -1, -1, 32>}}
+  %dq, %dk, %dv = tpc.attention_grad %q, %kv, %kv, %q heads = 4 kv_heads = 4 {tpc.max_local_shape = array<i64: -1, -1, 32>} : (tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>) -> (tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>)
+  return
+}
+
+// -----
+
+func.func @max_local_shape_one_per_result(%q: tensor<?x?x?xf32>, %kv: tensor<?x?x?xf32>) {
+  // expected-error @+1 {{'tpc.max_local_shape' of an op with 3 results must be an array of array<i64>, one per tensor result with one size (or -1) per dimension, got [array<i64: -1, -1, 32>, array<i64: -1, -1, 32>]}}
+  %dq, %dk, %dv = tpc.attention_grad %q, %kv, %kv, %q heads = 4 kv_heads = 4 {tpc.max_local_shape = [array<i64: -1, -1, 32>, array<i64: -1, -1, 32>]} : (tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>) -> (tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>)
+  return
+}
