@@ -451,6 +451,7 @@ int runTraining(const Options &o, const Placement &placement,
     std::fflush(stdout);
   };
   program::TrainingResult result;
+  std::atomic<int64_t> activationPeak{0}; // the largest rank's, this host
   comm::runRanks(
       tpSize * dpSize, std::chrono::seconds(o.timeout),
       [&](comm::Communicator &world) {
@@ -473,6 +474,11 @@ int runTraining(const Options &o, const Placement &placement,
         Rank rank(*tpGroup, placement, o, source);
         program::TrainingResult trained =
             program::train(rank.ctx, train_step, mine);
+        for (int64_t seen = activationPeak.load();
+             trained.activationPeak > seen &&
+             !activationPeak.compare_exchange_weak(seen,
+                                                   trained.activationPeak);) {
+        }
         if (w == 0)
           result = std::move(trained);
         // The groups' connections go before the world's final barrier.
@@ -480,6 +486,13 @@ int runTraining(const Options &o, const Placement &placement,
       });
   if (group.rank != 0)
     return 0;
+  double planned = plannedPeak(tpc_program_train_activation_peaks,
+                               tpc_program_train_activation_peaks_count,
+                               passBatch, t.seqLen);
+  std::printf("activation peak per rank: %.2f MiB measured, %.2f MiB planned "
+              "(%lld and %lld bytes)\n",
+              activationPeak.load() / 1048576.0, planned / 1048576.0,
+              (long long)activationPeak.load(), (long long)planned);
   auto write = [&](const std::string &path,
                    const std::map<std::string, std::vector<float>> &tensors,
                    const char *what) {

@@ -2,6 +2,7 @@
 #include "runtime/program/Train.h"
 
 #include "runtime/comm/Faults.h"
+#include "runtime/core/MemoryMeter.h"
 #include "runtime/program/DataParallelQueue.h"
 
 #include <chrono>
@@ -128,6 +129,8 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
   if (request.shuffle)
     shuffled.emplace((int64_t(request.tokens->size()) - 1) / request.seqLen,
                      request.seed);
+  // Activations of the passes (gradient buffers are made unmetered).
+  auto meter = std::make_shared<MemoryMeter>();
   for (int64_t step = 0; step < request.steps; ++step) {
     auto start = Clock::now();
     comm::setPhase("training step " + std::to_string(step + 1));
@@ -146,7 +149,11 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
       bool lastMicroBatch = first + micro >= replicaBatch;
       Attached reducing(ctx, &RankContext::gradientQueue,
                         lastMicroBatch && queue ? &*queue : nullptr);
-      Tensor losses = program(ctx, ids, targets, dloss);
+      Tensor losses;
+      {
+        MemoryMeter::Scope metered(meter);
+        losses = program(ctx, ids, targets, dloss);
+      }
       for (float l : losses.toFloats())
         loss += l;
     }
@@ -235,6 +242,7 @@ TrainingResult tpc::program::train(RankContext &ctx, TrainingProgram program,
                      since(optimizerStart),
                      sharded && queue ? queue->takeWeightWaitSeconds() : -1);
   }
+  result.activationPeak = meter->peak();
   // The last step's weight gathers.
   if (queue)
     queue->wait();

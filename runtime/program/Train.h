@@ -54,6 +54,11 @@ struct TrainingRequest {
 
 struct TrainingResult {
   std::vector<double> losses;
+  /// The most bytes of activations this rank held during a pass (forward
+  /// and backward), over every step: tensors the program allocates,
+  /// gradient buffers, weights and optimizer state excluded. The plan
+  /// report's training activation peak is the compiler's figure for it.
+  int64_t activationPeak = 0;
   /// Whole tensors by checkpoint name, with their shapes (rank 0).
   std::map<std::string, std::vector<float>> firstGrads, weights;
   std::map<std::string, std::vector<int64_t>> shapes;

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/program/Ops.h"
 #include "runtime/program/DataParallelQueue.h"
+#include "runtime/core/MemoryMeter.h"
 
 #include <cmath>
 #include <cstring>
@@ -240,6 +241,8 @@ Tensor &gradientBuffer(RankContext &ctx, std::string_view name,
   notePartial(ctx, name, partial);
   auto it = ctx.grads.find(name);
   if (it == ctx.grads.end() || it->second.numElements() == 0) {
+    // Gradients are not activations: the pass's meter does not count them.
+    MemoryMeter::Scope unmetered(nullptr);
     Tensor buffer = Tensor::empty(shape, DType::F32, Device::Host);
     std::memset(buffer.data(), 0, size_t(buffer.bytes()));
     Backend &backend = backendOf(ctx);
@@ -262,6 +265,7 @@ void tpc::program::accumulateGrad(RankContext &ctx, std::string_view name,
   if (it == ctx.grads.end() || it->second.numElements() == 0) {
     // A copy: the program may still read `grad` as an activation.
     notePartial(ctx, name, partial);
+    MemoryMeter::Scope unmetered(nullptr);
     ctx.grads[std::string(name)] = backend.convert(grad, DType::F32);
     return;
   }
