@@ -26,6 +26,19 @@ double tpc::program::clipScale(double clip, double norm) {
 }
 
 namespace {
+/// How many ranks hold each index of a split weight's split dimension.
+std::vector<int> holders(const RankContext &ctx,
+                         const RankContext::WeightInfo &info) {
+  int64_t global = info.globalShape[info.layout.dim];
+  sharding::DimSplit split = splitOf(ctx, info.layout, global);
+  std::vector<int> holding(size_t(global), 0);
+  for (int r = 0; r < ctx.size; ++r)
+    for (sharding::Range range : sharding::elementRanges(split, r))
+      for (int64_t i = range.begin; i < range.end; ++i)
+        ++holding[i];
+  return holding;
+}
+
 /// Elements several ranks hold have the same gradient on each: each holder
 /// counts its share, 1 / (ranks holding that element). The shares of the
 /// rank's indices along the split dimension (one value for a whole weight).
@@ -34,13 +47,9 @@ std::vector<double> sharesAlong(const RankContext &ctx,
   int dim = info.layout.dim;
   if (dim < 0)
     return {1.0 / ctx.size};
-  int64_t global = info.globalShape[dim];
-  sharding::DimSplit split = splitOf(ctx, info.layout, global);
-  std::vector<int> holding(size_t(global), 0);
-  for (int r = 0; r < ctx.size; ++r)
-    for (sharding::Range range : sharding::elementRanges(split, r))
-      for (int64_t i = range.begin; i < range.end; ++i)
-        ++holding[i];
+  std::vector<int> holding = holders(ctx, info);
+  sharding::DimSplit split =
+      splitOf(ctx, info.layout, info.globalShape[dim]);
   std::vector<double> share;
   for (sharding::Range range : sharding::elementRanges(split, ctx.rank))
     for (int64_t i = range.begin; i < range.end; ++i)
@@ -53,18 +62,11 @@ std::vector<double> sharesAlong(const RankContext &ctx,
 /// whose own elements are its alone still takes part).
 bool sharedByRanks(const RankContext &ctx,
                    const RankContext::WeightInfo &info) {
-  int dim = info.layout.dim;
-  if (dim < 0)
+  if (info.layout.dim < 0)
     return false;
-  int64_t global = info.globalShape[dim];
-  sharding::DimSplit split = splitOf(ctx, info.layout, global);
-  std::vector<int> holding(size_t(global), 0);
-  for (int r = 0; r < ctx.size; ++r)
-    for (sharding::Range range : sharding::elementRanges(split, r))
-      for (int64_t i = range.begin; i < range.end; ++i)
-        if (++holding[i] > 1)
-          return true;
-  return false;
+  std::vector<int> holding = holders(ctx, info);
+  return std::any_of(holding.begin(), holding.end(),
+                     [](int n) { return n > 1; });
 }
 
 /// The share of every element of the rank's gradient of weight `name`

@@ -33,6 +33,18 @@ Vec random(size_t n, unsigned seed) {
   return v;
 }
 
+/// The values rounded to bf16 (as stored), and back to f32.
+std::vector<uint16_t> bf16(const Vec &v) {
+  std::vector<uint16_t> out(v.size());
+  narrow(v.data(), DType::BF16, out.data(), v.size());
+  return out;
+}
+Vec f32(const std::vector<uint16_t> &v) {
+  Vec out(v.size());
+  widen(DType::BF16, v.data(), out.data(), v.size());
+  return out;
+}
+
 void expectNear(const Vec &a, const Vec &b, float tol = 1e-4f) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
@@ -183,16 +195,6 @@ TEST(CpuKernels, Bf16LinearMatchesF32OfTheSameValues) {
   for (int64_t rows : {1, 5, 64}) {
     Vec x = random(rows * in, 11), w = random(in * out, 12),
         b = random(out, 13);
-    auto bf16 = [](const Vec &v) {
-      std::vector<uint16_t> out(v.size());
-      narrow(v.data(), DType::BF16, out.data(), v.size());
-      return out;
-    };
-    auto f32 = [](const std::vector<uint16_t> &v) {
-      Vec out(v.size());
-      widen(DType::BF16, v.data(), out.data(), v.size());
-      return out;
-    };
     std::vector<uint16_t> xb = bf16(x), wb = bf16(w), bb = bf16(b),
                           wtb = bf16(transpose(f32(bf16(w)), in, out)),
                           yb(rows * out);
@@ -223,16 +225,6 @@ TEST(CpuKernels, Bf16LinearBlocksCoverEveryColumn) {
   setenv("TPC_THREADS", "3", 1);
   cpu::shareCores(1);
   int64_t in = 64, out = 4000;
-  auto bf16 = [](const Vec &v) {
-    std::vector<uint16_t> out(v.size());
-    narrow(v.data(), DType::BF16, out.data(), v.size());
-    return out;
-  };
-  auto f32 = [](const std::vector<uint16_t> &v) {
-    Vec out(v.size());
-    widen(DType::BF16, v.data(), out.data(), v.size());
-    return out;
-  };
   std::vector<uint16_t> wb = bf16(random(in * out, 17)),
                         bb = bf16(random(out, 18));
   std::vector<uint16_t> wtb = bf16(transpose(f32(wb), in, out));
