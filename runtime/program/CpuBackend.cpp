@@ -38,6 +38,19 @@ void fromF32(const float *values, int64_t count, Tensor &t, int64_t at) {
            size_t(count));
 }
 
+/// The whole tensor widened (or rounded) on every thread of the rank, a
+/// chunk each.
+void allToF32(const Tensor &t, float *out) {
+  cpu::parallelFor(t.numElements(), 1 << 15, [&](int64_t begin, int64_t end) {
+    toF32(t, begin, end - begin, out + begin);
+  });
+}
+void allFromF32(const float *values, Tensor &t) {
+  cpu::parallelFor(t.numElements(), 1 << 15, [&](int64_t begin, int64_t end) {
+    fromF32(values + begin, end - begin, t, begin);
+  });
+}
+
 /// The f32 values of a host tensor: its own storage when it is f32, else a
 /// widened copy.
 class Widened {
@@ -47,7 +60,7 @@ public:
       data_ = static_cast<const float *>(t.data());
     } else {
       copy.reset(new float[size_t(t.numElements())]);
-      toF32(t, 0, t.numElements(), copy.get());
+      allToF32(t, copy.get());
       data_ = copy.get();
     }
   }
@@ -70,12 +83,12 @@ public:
     }
     buffer.reset(new float[size_t(t.numElements())]);
     if (load)
-      toF32(t, 0, t.numElements(), buffer.get());
+      allToF32(t, buffer.get());
     data_ = buffer.get();
   }
   ~Narrowed() {
     if (t.dtype() != DType::F32)
-      fromF32(buffer.get(), t.numElements(), t, 0);
+      allFromF32(buffer.get(), t);
   }
   Narrowed(const Narrowed &) = delete;
   Narrowed &operator=(const Narrowed &) = delete;
