@@ -58,15 +58,22 @@ constexpr size_t kMaxPrimitives = 4096;
 /// strided GEMM is then faster than brgemm plus the copy.
 constexpr int64_t kDenseMinRows = 16;
 
-/// From this many rows on, bf16 blocks of [out, in] weights at least
-/// kBf16StridedMinWidth wide write y in place, up to kBf16StridedWidth columns a
-/// call: oneDNN then runs its AMX gemm:jit kernel, which on a Sapphire
-/// Rapids core beat brgemm plus the copy out of the scratch block by
-/// 10-25% at 128 to 2048 rows (narrower blocks, k and v of GQA, stay on
-/// brgemm).
+/// On a CPU with AMX, from this many rows on, bf16 blocks of [out, in]
+/// weights at least kBf16StridedMinWidth wide write y in place, up to
+/// kBf16StridedWidth columns a call: oneDNN then runs its AMX gemm:jit
+/// kernel, which on a Sapphire Rapids core beat brgemm plus the copy out
+/// of the scratch block by 10-25% at 128 to 2048 rows (narrower blocks, k
+/// and v of GQA, stay on brgemm). Without AMX that was not measured, and
+/// the scratch blocks stay.
 constexpr int64_t kBf16StridedMinRows = 96;
 constexpr int64_t kBf16StridedMinWidth = 512;
 constexpr int64_t kBf16StridedWidth = 1024;
+
+bool hasAmx() {
+  static const bool amx =
+      dnnl::get_effective_cpu_isa() == dnnl::cpu_isa::avx512_core_amx;
+  return amx;
+}
 
 /// Columns of a dense scratch block: at most 256K elements (1 MiB in f32,
 /// in L2), a multiple of 64, 64 to 1024 wide.
@@ -168,7 +175,7 @@ bool linearBlocks(dt type, const T *x, int64_t rows, int64_t in,
     thread_local std::vector<T> block;
     int64_t width = end - begin;
     bool whole = inOut || rows < kDenseMinRows || width == out;
-    bool strided = !whole && type == dt::bf16 &&
+    bool strided = !whole && type == dt::bf16 && hasAmx() &&
                    rows >= kBf16StridedMinRows &&
                    width >= kBf16StridedMinWidth;
     bool inPlace = whole || strided;
