@@ -33,27 +33,43 @@ std::vector<int64_t> ShardSpec::indices(size_t d) const {
 }
 
 namespace {
-/// Visits the rank's elements in local row-major order with their global
-/// flat index.
-template <typename Fn> void forEachElement(const ShardSpec &spec, Fn &&fn) {
+/// Visits the rank's elements in local row-major order as runs contiguous
+/// in the global tensor too: fn(local, global, length), with the flat
+/// index of the run's first element in the shard and in the whole tensor.
+/// A run is a range of the last dimension's indices (all of them when it
+/// is not split), so a shard is read a row piece at a time, not element
+/// by element.
+template <typename Fn> void forEachRun(const ShardSpec &spec, Fn &&fn) {
   size_t rank = spec.globalShape.size();
+  if (rank == 0) {
+    fn(0, 0, 1);
+    return;
+  }
+  size_t last = rank - 1;
+  std::vector<sharding::Range> runs =
+      spec.splits[last]
+          ? sharding::elementRanges(*spec.splits[last], spec.rank)
+          : std::vector<sharding::Range>{{0, spec.globalShape[last]}};
   std::vector<std::vector<int64_t>> indices;
-  for (size_t d = 0; d < rank; ++d)
+  for (size_t d = 0; d < last; ++d) {
     indices.push_back(spec.indices(d));
+    if (indices.back().empty())
+      return;
+  }
   std::vector<int64_t> strides(rank, 1);
   for (size_t d = rank; d-- > 1;)
     strides[d - 1] = strides[d] * spec.globalShape[d];
-  std::vector<size_t> at(rank, 0);
-  for (size_t d = 0; d < rank; ++d)
-    if (indices[d].empty())
-      return;
+  std::vector<size_t> at(last, 0);
   int64_t local = 0;
   while (true) {
-    int64_t global = 0;
-    for (size_t d = 0; d < rank; ++d)
-      global += indices[d][at[d]] * strides[d];
-    fn(local++, global);
-    size_t d = rank;
+    int64_t row = 0;
+    for (size_t d = 0; d < last; ++d)
+      row += indices[d][at[d]] * strides[d];
+    for (sharding::Range run : runs) {
+      fn(local, row + run.begin, run.length());
+      local += run.length();
+    }
+    size_t d = last;
     while (d > 0) {
       --d;
       if (++at[d] < indices[d].size())
@@ -62,7 +78,7 @@ template <typename Fn> void forEachElement(const ShardSpec &spec, Fn &&fn) {
       if (d == 0)
         return;
     }
-    if (rank == 0)
+    if (last == 0)
       return;
   }
 }
@@ -81,25 +97,17 @@ std::vector<float> tpc::weights::sliceTensor(const SafetensorsFile &file,
   for (int64_t d : shape)
     count *= d;
   std::vector<float> out(count);
-  auto load16 = [&](int64_t i) {
-    uint16_t v;
-    std::memcpy(&v, bytes.data() + 2 * i, 2);
-    return v;
-  };
   switch (tensor.dtype) {
   case DType::F32:
-    forEachElement(spec, [&](int64_t local, int64_t global) {
-      std::memcpy(&out[local], bytes.data() + 4 * global, 4);
+    forEachRun(spec, [&](int64_t local, int64_t global, int64_t n) {
+      std::memcpy(&out[local], bytes.data() + 4 * global, 4 * n);
     });
     break;
   case DType::BF16:
-    forEachElement(spec, [&](int64_t local, int64_t global) {
-      out[local] = bf16ToFloat(load16(global));
-    });
-    break;
   case DType::F16:
-    forEachElement(spec, [&](int64_t local, int64_t global) {
-      out[local] = f16ToFloat(load16(global));
+    forEachRun(spec, [&](int64_t local, int64_t global, int64_t n) {
+      widen(tensor.dtype == DType::BF16 ? tpc::DType::BF16 : tpc::DType::F16,
+            bytes.data() + 2 * global, &out[local], size_t(n));
     });
     break;
   default:
@@ -141,8 +149,9 @@ std::vector<float> tpc::weights::randomShard(uint64_t seed,
         out[i] = value(i);
     });
   else
-    forEachElement(spec, [&](int64_t local, int64_t global) {
-      out[local] = value(global);
+    forEachRun(spec, [&](int64_t local, int64_t global, int64_t n) {
+      for (int64_t i = 0; i < n; ++i)
+        out[local + i] = value(global + i);
     });
   return out;
 }
