@@ -1,5 +1,6 @@
 //===- CpuBackend.cpp - the program layer's kernels on the host -----------===//
 #include "runtime/program/Backend.h"
+#include "runtime/program/HostValues.h"
 
 #include "runtime/cpu/DnnlLinear.h"
 #include "runtime/cpu/GradKernels.h"
@@ -17,40 +18,6 @@ using namespace tpc;
 using namespace tpc::program;
 
 namespace {
-/// `count` elements of a 16-bit or f32 tensor's storage widened to f32, and
-/// back: bf16 through the vector loops of this CPU's instruction set.
-void toF32(const Tensor &t, int64_t at, int64_t count, float *out) {
-  if (t.dtype() == DType::BF16)
-    cpu::vec::bf16ToF32(static_cast<const uint16_t *>(t.data()) + at, count,
-                        out);
-  else
-    widen(t.dtype(),
-          static_cast<const char *>(t.data()) + at * dtypeSize(t.dtype()),
-          out, size_t(count));
-}
-void fromF32(const float *values, int64_t count, Tensor &t, int64_t at) {
-  if (t.dtype() == DType::BF16)
-    cpu::vec::f32ToBf16(values, count,
-                        static_cast<uint16_t *>(t.data()) + at);
-  else
-    narrow(values, t.dtype(),
-           static_cast<char *>(t.data()) + at * dtypeSize(t.dtype()),
-           size_t(count));
-}
-
-/// The whole tensor widened (or rounded) on every thread of the rank, a
-/// chunk each.
-void allToF32(const Tensor &t, float *out) {
-  cpu::parallelFor(t.numElements(), 1 << 15, [&](int64_t begin, int64_t end) {
-    toF32(t, begin, end - begin, out + begin);
-  });
-}
-void allFromF32(const float *values, Tensor &t) {
-  cpu::parallelFor(t.numElements(), 1 << 15, [&](int64_t begin, int64_t end) {
-    fromF32(values + begin, end - begin, t, begin);
-  });
-}
-
 /// The f32 values of a host tensor: its own storage when it is f32, else a
 /// widened copy.
 class Widened {

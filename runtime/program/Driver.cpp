@@ -213,6 +213,22 @@ struct RunResult {
   std::atomic<int64_t> activationPeak{0};
 };
 
+/// Raises `peak` to `bytes` when that is more (ranks of this process
+/// report their own).
+void raisePeak(std::atomic<int64_t> &peak, int64_t bytes) {
+  for (int64_t seen = peak.load();
+       bytes > seen && !peak.compare_exchange_weak(seen, bytes);) {
+  }
+}
+
+/// The line that sets the measured activation peak beside the planned one.
+void printActivationPeak(int64_t measured, double planned) {
+  std::printf("activation peak per rank: %.2f MiB measured, %.2f MiB planned "
+              "(%lld and %lld bytes)\n",
+              measured / 1048576.0, planned / 1048576.0, (long long)measured,
+              (long long)planned);
+}
+
 /// The compiler's planned activation peak (tpc_program_*_activation_peaks)
 /// at `batch` x `seq` tokens.
 double plannedPeak(const int64_t *triples, int64_t count, int64_t batch,
@@ -245,10 +261,7 @@ void runRank(comm::Communicator &host, const Placement &placement,
   };
   auto start = Clock::now();
   Tensor out = pass();
-  for (int64_t seen = result.activationPeak.load();
-       meter->peak() > seen &&
-       !result.activationPeak.compare_exchange_weak(seen, meter->peak());) {
-  }
+  raisePeak(result.activationPeak, meter->peak());
   if (host.rank() == 0)
     result.firstPass = seconds(start);
   if (benchPasses > 0) {
@@ -327,10 +340,7 @@ int runForward(const Options &o, const Placement &placement,
   double planned = plannedPeak(tpc_program_forward_activation_peaks,
                                tpc_program_forward_activation_peaks_count,
                                ids.batch, ids.seq);
-  std::printf("activation peak per rank: %.2f MiB measured, %.2f MiB planned "
-              "(%lld and %lld bytes)\n",
-              result.activationPeak.load() / 1048576.0, planned / 1048576.0,
-              (long long)result.activationPeak.load(), (long long)planned);
+  printActivationPeak(result.activationPeak.load(), planned);
 
   if (o.verify) {
     // The unsharded program, on one rank of the same device.
@@ -474,11 +484,7 @@ int runTraining(const Options &o, const Placement &placement,
         Rank rank(*tpGroup, placement, o, source);
         program::TrainingResult trained =
             program::train(rank.ctx, train_step, mine);
-        for (int64_t seen = activationPeak.load();
-             trained.activationPeak > seen &&
-             !activationPeak.compare_exchange_weak(seen,
-                                                   trained.activationPeak);) {
-        }
+        raisePeak(activationPeak, trained.activationPeak);
         if (w == 0)
           result = std::move(trained);
         // The groups' connections go before the world's final barrier.
@@ -489,10 +495,7 @@ int runTraining(const Options &o, const Placement &placement,
   double planned = plannedPeak(tpc_program_train_activation_peaks,
                                tpc_program_train_activation_peaks_count,
                                passBatch, t.seqLen);
-  std::printf("activation peak per rank: %.2f MiB measured, %.2f MiB planned "
-              "(%lld and %lld bytes)\n",
-              activationPeak.load() / 1048576.0, planned / 1048576.0,
-              (long long)activationPeak.load(), (long long)planned);
+  printActivationPeak(activationPeak.load(), planned);
   auto write = [&](const std::string &path,
                    const std::map<std::string, std::vector<float>> &tensors,
                    const char *what) {

@@ -9,9 +9,8 @@
 #include "runtime/program/Ops.h"
 
 #include "runtime/comm/Faults.h"
-#include "runtime/cpu/Threads.h"
-#include "runtime/cpu/Vector.h"
 #include "runtime/program/DataParallelQueue.h"
+#include "runtime/program/HostValues.h"
 #include "runtime/weights/Safetensors.h"
 #include "runtime/weights/Slice.h"
 
@@ -94,23 +93,6 @@ sharding::DimSplit tpc::program::splitOf(const RankContext &ctx,
 }
 
 namespace {
-/// A host shard of `dtype` holding `values`: bf16 rounded by the CPU's
-/// vector conversion on the rank's threads (the scalar one took a third of
-/// the load of an f32 checkpoint into a bf16 program).
-Tensor hostShard(const std::vector<float> &values,
-                 const std::vector<int64_t> &shape, DType dtype) {
-  if (dtype != DType::BF16)
-    return Tensor::fromFloats(values, shape, dtype, Device::Host);
-  Tensor shard = Tensor::empty(shape, DType::BF16, Device::Host);
-  auto *out = static_cast<uint16_t *>(shard.data());
-  cpu::parallelFor(int64_t(values.size()), 1 << 16,
-                   [&](int64_t begin, int64_t end) {
-                     cpu::vec::f32ToBf16(values.data() + begin, end - begin,
-                                         out + begin);
-                   });
-  return shard;
-}
-
 /// The shard as a view of the mapped checkpoint, when the file's dtype is
 /// the program's and the shard is one contiguous range of it, suitably
 /// aligned; else nullopt.
@@ -216,7 +198,10 @@ Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
       for (float &v : values)
         v += 1.0f;
   }
-  Tensor shard = hostShard(values, spec.localShape(), dtype);
+  // Rounded on the rank's threads (bf16 by the vector conversion: the
+  // scalar one took a third of loading an f32 checkpoint into bf16).
+  Tensor shard = Tensor::empty(spec.localShape(), dtype, Device::Host);
+  allFromF32(values.data(), shard);
   if (backend.device() != Device::Host)
     shard = backend.convert(shard, dtype);
   ctx.weights.emplace(name, shard);

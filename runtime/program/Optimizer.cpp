@@ -2,7 +2,7 @@
 #include "runtime/program/Optimizer.h"
 
 #include "runtime/cpu/Threads.h"
-#include "runtime/cpu/Vector.h"
+#include "runtime/program/HostValues.h"
 
 #include <algorithm>
 #include <cmath>
@@ -91,21 +91,6 @@ std::vector<double> elementShares(const RankContext &ctx,
 } // namespace
 
 namespace {
-/// Rounds `count` f32 values into a 16-bit weight from element `at` on:
-/// bf16 through the CPU's vector conversion (the same rounding as the
-/// scalar one, round to nearest even).
-void storeRounded(const float *values, Tensor &weight, int64_t at,
-                  int64_t count) {
-  if (weight.dtype() == DType::BF16) {
-    cpu::vec::f32ToBf16(values, count,
-                        static_cast<uint16_t *>(weight.data()) + at);
-    return;
-  }
-  narrow(values, weight.dtype(),
-         static_cast<char *>(weight.data()) + at * dtypeSize(weight.dtype()),
-         size_t(count));
-}
-
 /// The f32 tensors one after another in one buffer, zero-padded to a
 /// multiple of `parts` elements: what one collective over a bucket sends.
 std::vector<float> pack(const std::vector<Tensor *> &tensors, size_t parts) {
@@ -301,11 +286,7 @@ void Optimizer::publish(RankContext &ctx, const std::string &name) {
   Tensor &weight = ctx.weights.at(name);
   if (weight.dtype() == DType::F32)
     return;
-  const float *values = master.at(name).data();
-  cpu::parallelFor(weight.numElements(), 1 << 16,
-                   [&](int64_t begin, int64_t end) {
-                     storeRounded(values + begin, weight, begin, end - begin);
-                   });
+  allFromF32(master.at(name).data(), weight);
 }
 
 void Optimizer::step(RankContext &ctx, double lr, double gradScale) {
@@ -433,7 +414,7 @@ double Optimizer::shardedStep(RankContext &ctx, comm::Communicator &dp,
            size_t at = 0;
            for (Tensor *weight : weights) {
              size_t n = size_t(weight->numElements());
-             storeRounded(packed.data() + at, *weight, 0, int64_t(n));
+             fromF32(packed.data() + at, int64_t(n), *weight, 0);
              at += n;
            }
          }});
