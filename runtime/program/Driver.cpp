@@ -480,6 +480,10 @@ int runTraining(const Options &o, const Placement &placement,
           mine.dpRank = w / tpSize;
           mine.dpSize = dpSize;
           mine.zeroStage = int(tpc_program_zero_stage);
+          // Every rank's groups connected before any rank goes on: a rank
+          // that fails in its first step is then reported there, not as a
+          // connection closed during another rank's split.
+          world.barrier();
         }
         Rank rank(*tpGroup, placement, o, source);
         program::TrainingResult trained =
