@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 
-import blas_core
+import run_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = os.cpu_count() or 1
@@ -238,7 +238,8 @@ def decode_row(args, exe, config, weights, script, torch_env, name, dtype,
                       for i in range(cache - DECODE_STEPS))
     out = run([exe, "--device", "cpu", "--weights", weights, "--tokens", prompt,
                "--generate", str(DECODE_STEPS), "--ignore-eos", "--max-seq",
-               str(cache), "--bench", str(args.passes)])
+               str(cache), "--bench", str(args.passes)],
+              run_env.bench_env(dict(os.environ), args.default_malloc))
     tpc_ms = float(re.search(r"time per output token ([0-9.]+) ms \(median\)",
                              out).group(1))
     tpc_tokens = re.search(r"generated: ([0-9 ]+)", out).group(1).split()
@@ -275,6 +276,9 @@ def main():
                         help="time per output token of greedy decoding with "
                         "a KV cache instead (cache of --length positions: "
                         "128 and 1024 by default)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="glibc's default heap policy for both sides "
+                        "(bench/run_env.py)")
     args = parser.parse_args()
     ensure_torch()
     import numpy as np
@@ -282,9 +286,11 @@ def main():
     os.makedirs(work, exist_ok=True)
     script = f"{work}/torch_model.py"
     open(script, "w").write(TORCH_MODEL)
-    # OpenBLAS's kernels for this CPU, as tpc's runtime chooses them.
-    torch_env = blas_core.peer_env(dict(os.environ, OMP_WAIT_POLICY="PASSIVE",
-                                        OMP_NUM_THREADS=str(CORES)))
+    # Both sides: the same OpenBLAS kernels and heap policy (run_env.py).
+    torch_env = run_env.bench_env(dict(os.environ, OMP_WAIT_POLICY="PASSIVE",
+                                       OMP_NUM_THREADS=str(CORES)),
+                                  args.default_malloc)
+    tpc_env = run_env.bench_env(dict(os.environ), args.default_malloc)
     models = [("gpt2", "gpt2", 12), ("tinyllama-4l", "tinyllama-1.1b", 4)]
     lengths = ([128] if args.quick else [16, 128, 512]) if not args.decode \
         else [128, 1024]
@@ -306,13 +312,15 @@ def main():
               f"prompt {DECODE_STEPS} tokens short of the cache, then "
               f"{DECODE_STEPS} greedy tokens (median step of {args.passes} "
               f"runs after a warm-up); then how many of the {DECODE_STEPS} "
-              f"tokens each gives agree with PyTorch's f32 tokens")
+              f"tokens each gives agree with PyTorch's f32 tokens; "
+              f"{run_env.describe(args.default_malloc)}")
         print(f"{'model':<13}{'dtype':>6}{'cache':>6}{'tpc ms':>8}"
               f"{'torch ms':>9}{'ratio':>7}{'tpc':>5}{'torch':>7}")
     else:
         print(f"tpc tp = 1 against PyTorch {__import__('torch').__version__} eager, "
               f"{CORES} threads each, same weights and tokens (median of "
-              f"{args.passes} passes after a warm-up)")
+              f"{args.passes} passes after a warm-up; "
+              f"{run_env.describe(args.default_malloc)})")
         print(f"{'model':<13}{'dtype':>6}{'tokens':>7}{'tpc ms':>9}{'torch ms':>10}"
               f"{'ratio':>7}{'tpc MiB':>9}{'torch MiB':>10}{'ratio':>7}{'max |diff|':>12}"
               + (f"{'blas ms':>9}{'ratio':>7}{'|diff|':>10}" if args.openblas else ""))
@@ -341,7 +349,7 @@ def main():
                                   for i in range(length))
                 out_tpc = f"{work}/tpc.safetensors"
 
-                def run_tpc(output, env=None):
+                def run_tpc(output, env=tpc_env):
                     out, rss = measured(
                         [exe, "--device", "cpu", "--weights", weights,
                          "--tokens", tokens, "--bench", str(args.passes),
@@ -365,7 +373,7 @@ def main():
                 if args.openblas and dtype == "f32":
                     out_blas = f"{work}/tpc-openblas.safetensors"
                     blas_ms, _ = run_tpc(out_blas,
-                                         dict(os.environ, TPC_DNNL="0"))
+                                         dict(tpc_env, TPC_DNNL="0"))
                     blas_diff = float(np.abs(
                         read_tensors(out_blas)["logits"].astype(np.float64)
                         - want).max())

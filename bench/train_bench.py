@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-import blas_core
+import run_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -102,6 +102,8 @@ def main():
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--default-malloc", action="store_true",
+                   help="glibc's default heap policy for both sides (bench/run_env.py)")
     args = p.parse_args()
     compile_ = os.path.join(args.build, "bin/tpc-compile")
     tokens = args.batch * args.seq_len
@@ -115,9 +117,10 @@ def main():
                                 for s in range(args.seq_len))
                        for b in range(args.batch))
         print(f"{os.path.basename(args.model)}, {args.batch} x {args.seq_len} "
-              f"tokens per step, f32, {os.cpu_count()} cores")
-        # OpenBLAS's kernels for this CPU, as tpc's runtime chooses them.
-        env = blas_core.peer_env(dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+              f"tokens per step, f32, {os.cpu_count()} cores; "
+              f"{run_env.describe(args.default_malloc)}")
+        # Both sides: the same OpenBLAS kernels and heap policy (run_env.py).
+        env = run_env.bench_env(dict(os.environ, OMP_WAIT_POLICY="PASSIVE"), args.default_malloc)
         peer = None
         if json.load(open(os.path.join(args.model, "config.json")))["model_type"] == "gpt2":
             try:
@@ -140,13 +143,15 @@ def main():
             run([compile_, args.model, "--tp", str(tp), "--dtype", "f32", "-o", infer])
             out = run([train, "--random-weights", "0", "--data", data,
                        "--steps", str(args.steps), "--batch", str(args.batch),
-                       "--seq-len", str(args.seq_len), "--lr", "1e-4"])
+                       "--seq-len", str(args.seq_len), "--lr", "1e-4"],
+                      run_env.bench_env(dict(os.environ), args.default_malloc))
             steps = re.findall(r"\(([0-9.]+) ms: forward and backward ([0-9.]+), "
                                r"optimizer ([0-9.]+)\)", out)[1:]
             step = sum(float(s[0]) for s in steps) / len(steps) / 1e3
             fb = sum(float(s[1]) for s in steps) / len(steps) / 1e3
             opt = sum(float(s[2]) for s in steps) / len(steps) / 1e3
-            out = run([infer, "--random-weights", "0", "--tokens", ids, "--bench", "3"])
+            out = run([infer, "--random-weights", "0", "--tokens", ids, "--bench", "3"],
+                      run_env.bench_env(dict(os.environ), args.default_malloc))
             forward = float(re.search(r"bench: ([0-9.]+) s per pass", out).group(1))
             rows[tp] = step
             ratio = f"{step / peer['step']:17.2f}" if peer else " " * 14 + "n/a"
