@@ -11,11 +11,16 @@ torch.set_num_threads(cores),
 OMP_WAIT_POLICY=PASSIVE so that its OpenMP pool does not spin against
 other threads), each in its own process. Prints the time per pass of
 each (the median of --passes timed passes after a warm-up: a pass that
-another process on this shared host slowed does not move it), their
+another process on this shared host slowed does not move it; with
+--rounds R, tpc and PyTorch run in turn R times and each side's time is
+the median of its R medians, so that a slow spell lasting a whole run
+falls on both sides), their
 ratio (tpc / torch: below 1 is tpc faster), each process's peak RSS and
 their ratio, and the largest logit difference between them.
 With --openblas, f32 rows also time tpc with its linear layers on OpenBLAS
-(TPC_DNNL=0) instead of oneDNN, and print that time's ratio to PyTorch's.
+(TPC_DNNL=0) instead of oneDNN, and print that time's ratio to PyTorch's;
+with --unpacked, tpc with its weights as loaded instead of packed once for
+oneDNN (TPC_PACK=0): time, ratio and peak RSS.
 With --decode, the rows are greedy generation with a KV cache instead (the
 same PyTorch model with a cache of its own, extended by torch.cat each
 step as Hugging Face's DynamicCache does): a prompt 16 tokens short of a
@@ -29,6 +34,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -264,6 +270,11 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="GPT-2 at 1x128, f32 only")
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="forward rows: run tpc and PyTorch in turn this "
+                        "many times and take the median of each side's "
+                        "medians (a slow spell of this shared host then "
+                        "falls on both sides)")
     parser.add_argument("--model", action="append", choices=["gpt2", "tinyllama-4l"],
                         help="only these models (repeatable)")
     parser.add_argument("--dtype", action="append", choices=["f32", "bf16"],
@@ -272,6 +283,9 @@ def main():
                         help="only these token counts (repeatable)")
     parser.add_argument("--openblas", action="store_true",
                         help="f32: also tpc with OpenBLAS linears (TPC_DNNL=0)")
+    parser.add_argument("--unpacked", action="store_true",
+                        help="also tpc with its weights as loaded, not "
+                        "packed for oneDNN (TPC_PACK=0)")
     parser.add_argument("--decode", action="store_true",
                         help="time per output token of greedy decoding with "
                         "a KV cache instead (cache of --length positions: "
@@ -319,11 +333,14 @@ def main():
     else:
         print(f"tpc tp = 1 against PyTorch {__import__('torch').__version__} eager, "
               f"{CORES} threads each, same weights and tokens (median of "
-              f"{args.passes} passes after a warm-up; "
-              f"{run_env.describe(args.default_malloc)})")
+              f"{args.passes} passes after a warm-up"
+              + (f", median of {args.rounds} alternating runs of each"
+                 if args.rounds > 1 else "")
+              + f"; {run_env.describe(args.default_malloc)})")
         print(f"{'model':<13}{'dtype':>6}{'tokens':>7}{'tpc ms':>9}{'torch ms':>10}"
               f"{'ratio':>7}{'tpc MiB':>9}{'torch MiB':>10}{'ratio':>7}{'max |diff|':>12}"
-              + (f"{'blas ms':>9}{'ratio':>7}{'|diff|':>10}" if args.openblas else ""))
+              + (f"{'blas ms':>9}{'ratio':>7}{'|diff|':>10}" if args.openblas else "")
+              + (f"{'plain ms':>10}{'ratio':>7}{'MiB':>9}" if args.unpacked else ""))
     reference = {}  # --decode: PyTorch's f32 tokens by (model, cache)
     for name, model, layers in models:
         config = f"{ROOT}/examples/models/{model}"
@@ -356,14 +373,21 @@ def main():
                          "--output", output], env)
                     return float(re.search(r"median ([0-9.]+) s\)",
                                            out).group(1)) * 1e3, rss
-                tpc_ms, tpc_rss = run_tpc(out_tpc)
                 out_torch = f"{work}/torch.npy"
-                out, torch_rss = measured(
-                    ["/usr/bin/python3", script, f"{config}/config.json",
-                     weights, tokens, dtype, str(CORES), str(layers),
-                     str(args.passes), out_torch], torch_env)
-                torch_ms = float(re.search(r"median ([0-9.]+) s\)",
-                                           out).group(1)) * 1e3
+
+                def run_torch():
+                    out, rss = measured(
+                        ["/usr/bin/python3", script, f"{config}/config.json",
+                         weights, tokens, dtype, str(CORES), str(layers),
+                         str(args.passes), out_torch], torch_env)
+                    return float(re.search(r"median ([0-9.]+) s\)",
+                                           out).group(1)) * 1e3, rss
+                rounds = [(run_tpc(out_tpc), run_torch())
+                          for _ in range(max(1, args.rounds))]
+                tpc_ms = statistics.median(r[0][0] for r in rounds)
+                tpc_rss = max(r[0][1] for r in rounds)
+                torch_ms = statistics.median(r[1][0] for r in rounds)
+                torch_rss = max(r[1][1] for r in rounds)
                 sys.path.insert(0, f"{ROOT}/test/e2e/Inputs")
                 from reference import read_tensors
                 got = read_tensors(out_tpc)["logits"].astype(np.float64)
@@ -379,6 +403,12 @@ def main():
                         - want).max())
                     blas = (f"{blas_ms:>9.1f}{blas_ms / torch_ms:>7.2f}"
                             f"{blas_diff:>10.3g}")
+                if args.unpacked:
+                    plain_ms, plain_rss = run_tpc(
+                        f"{work}/tpc-unpacked.safetensors",
+                        dict(tpc_env, TPC_PACK="0"))
+                    blas += (f"{plain_ms:>10.1f}{plain_ms / torch_ms:>7.2f}"
+                             f"{plain_rss:>9.0f}")
                 print(f"{name:<13}{dtype:>6}{length:>7}{tpc_ms:>9.1f}"
                       f"{torch_ms:>10.1f}{tpc_ms / torch_ms:>7.2f}"
                       f"{tpc_rss:>9.0f}{torch_rss:>10.0f}"

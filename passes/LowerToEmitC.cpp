@@ -16,6 +16,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::tpc {
@@ -232,6 +234,39 @@ struct MultiResultPattern : public OpConversionPattern<OpT> {
   Builder build;
 };
 
+/// The weights (by name, over every function of the module) that only
+/// tpc.linear (as its weight) and tpc.lm_head (as its table) read, all
+/// with one layout: whether it is [in, out]. They are loaded through
+/// tpc::program::linearWeight, which lets the backend keep them in the form
+/// its GEMMs read fastest; a weight anything else reads (an embedding table
+/// tied to the LM head, a gradient, an optimizer) is left as loaded.
+llvm::StringMap<bool> linearOnlyWeights(ModuleOp module) {
+  llvm::StringMap<bool> inOutOf;
+  llvm::StringSet<> readOtherwise;
+  module.walk([&](WeightOp weight) {
+    StringRef name = weight.getName();
+    for (OpOperand &use : weight.getResult().getUses()) {
+      // Operand 1 of both is the weight (0 is the input).
+      std::optional<bool> inOut;
+      if (auto linear = dyn_cast<LinearOp>(use.getOwner());
+          linear && use.getOperandNumber() == 1)
+        inOut = linear.getLayout() == WeightLayout::InOut;
+      else if (isa<LmHeadOp>(use.getOwner()) && use.getOperandNumber() == 1)
+        inOut = false;
+      if (!inOut) {
+        readOtherwise.insert(name);
+        continue;
+      }
+      auto [it, fresh] = inOutOf.try_emplace(name, *inOut);
+      if (!fresh && it->second != *inOut)
+        readOtherwise.insert(name);
+    }
+  });
+  for (const auto &name : readOtherwise)
+    inOutOf.erase(name.getKey());
+  return inOutOf;
+}
+
 /// A void call to `callee` with the context, the name of the weight whose
 /// gradient `op` adds into, and what `rest` appends (the gradient's
 /// operands and flags).
@@ -391,24 +426,30 @@ struct LowerToEmitCPass
     });
     target.addIllegalDialect<TpcDialect>();
 
+    // Before any op is rewritten: which weights only linear layers read.
+    llvm::StringMap<bool> linearWeights = linearOnlyWeights(module);
+
     RewritePatternSet patterns(ctx);
     auto add = [&](auto op, auto build) {
       using OpT = decltype(op);
       patterns.add<CallPattern<OpT>>(converter, ctx, build);
     };
-    add(WeightOp(), [](WeightOp op, WeightOp::Adaptor, Call &c, OpBuilder &b,
-                       Type t) {
+    add(WeightOp(), [&linearWeights](WeightOp op, WeightOp::Adaptor, Call &c,
+                                     OpBuilder &b, Type t) {
       // The checkpoint shape the rank's shard is cut from.
       ArrayRef<int64_t> global =
           op.getGlobalShape() ? *op.getGlobalShape() : op.getType().getShape();
       std::string shape;
       for (int64_t d : global)
         shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-      return c.string(op.getName())
+      c.string(op.getName())
           .literal("{" + shape + "}")
           .literal(layoutOf(op.getResult()))
-          .literal(dtypeOf(op.getType().getElementType()))
-          .build(b, op.getLoc(), t, "weight");
+          .literal(dtypeOf(op.getType().getElementType()));
+      auto linear = linearWeights.find(op.getName());
+      if (linear == linearWeights.end())
+        return c.build(b, op.getLoc(), t, "weight");
+      return c.boolean(linear->second).build(b, op.getLoc(), t, "linearWeight");
     });
     add(EmbeddingOp(), [](EmbeddingOp op, EmbeddingOp::Adaptor a, Call &c,
                           OpBuilder &b, Type t) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -26,11 +27,23 @@ using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 using Dims = dnnl::memory::dims;
 
-/// One column block's matmul: (type, rows, in, width, out, inOut, inPlace,
+/// How a block's weights are laid out: [in, out] or [out, in] as loaded,
+/// or packed once (packLinearF32 / packLinearBf16).
+enum class Form { InOut, OutIn, Packed };
+
+/// One column block's matmul: (type, rows, in, width, out, form, inPlace,
 /// bias, activation). `out` is the row pitch of y and of [in, out] weights;
 /// an in-place block writes y's columns, the others a dense scratch block.
-using Key = std::tuple<dt, int64_t, int64_t, int64_t, int64_t, bool, bool,
+using Key = std::tuple<dt, int64_t, int64_t, int64_t, int64_t, Form, bool,
                        bool, Activation>;
+
+/// The packed layout: 64 output columns a block, each block whole over
+/// `in` in 16-row panels (pairs of rows interleaved in bf16), what
+/// oneDNN's brgemm kernels read without copying.
+constexpr int64_t kPackedColumns = 64;
+tag packedTag(dt type) {
+  return type == dt::bf16 ? tag::BA16a64b2a : tag::BA16a64b;
+}
 
 /// A primitive, the layouts it was made for, and the scratchpad it needs.
 struct Matmul {
@@ -90,13 +103,16 @@ std::shared_ptr<Matmul> matmulFor(const Key &key) {
     return it->second;
   if (p.matmuls.size() >= kMaxPrimitives)
     p.matmuls.clear();
-  auto [type, rows, in, width, out, inOut, inPlace, bias, act] = key;
+  auto [type, rows, in, width, out, form, inPlace, bias, act] = key;
   std::shared_ptr<Matmul> made;
   try {
     dnnl::memory::desc src({rows, in}, type, tag::ab);
     dnnl::memory::desc weights =
-        inOut ? dnnl::memory::desc({in, width}, type, Dims{out, 1})
-              : dnnl::memory::desc({in, width}, type, tag::ba);
+        form == Form::InOut
+            ? dnnl::memory::desc({in, width}, type, Dims{out, 1})
+            : dnnl::memory::desc({in, width}, type,
+                                 form == Form::Packed ? packedTag(type)
+                                                      : tag::ba);
     dnnl::memory::desc dst =
         inPlace ? dnnl::memory::desc({rows, width}, type, Dims{out, 1})
                 : dnnl::memory::desc({rows, width}, type, tag::ab);
@@ -146,10 +162,33 @@ bool f32Enabled() {
   return enabled;
 }
 
+/// The weights of one linear call: as loaded ([in, out] or [out, in]), or
+/// packed, where each block of kPackedColumns columns is `packedBlockBytes`.
+template <typename T> struct Weights {
+  const T *data;
+  Form form;
+  size_t packedBlockBytes = 0;
+
+  /// Where the block of columns from `column` on starts.
+  const T *at(int64_t column, int64_t in) const {
+    switch (form) {
+    case Form::InOut:
+      return data + column;
+    case Form::OutIn:
+      return data + column * in;
+    case Form::Packed:
+      return reinterpret_cast<const T *>(
+          reinterpret_cast<const uint8_t *>(data) +
+          column / kPackedColumns * packedBlockBytes);
+    }
+    return data;
+  }
+};
+
 template <typename T>
 bool linearBlocks(dt type, const T *x, int64_t rows, int64_t in,
-                  const T *weight, bool inOut, int64_t out, const T *bias,
-                  T *y, Activation act) {
+                  Weights<T> weights, int64_t out, const T *bias, T *y,
+                  Activation act) {
   if (rows <= 0 || out <= 0)
     return true;
   dnnl::engine &engine = primitives().engine;
@@ -167,28 +206,37 @@ bool linearBlocks(dt type, const T *x, int64_t rows, int64_t in,
     else if (from != to)
       std::memcpy(to, from, n * sizeof(float));
   };
+  bool packed = weights.form == Form::Packed;
+  // Packed weights are split on their blocks' edges; brgemm reads them
+  // only into a dense destination, so they always take scratch blocks.
+  int64_t unit = packed ? kPackedColumns : 1;
   std::atomic<bool> failed{false};
-  cpu::parallelFor(out, 64, [&](int64_t begin, int64_t end) {
+  cpu::parallelFor((out + unit - 1) / unit, packed ? 1 : 64,
+                   [&](int64_t beginUnit, int64_t endUnit) {
     singleThreaded();
     thread_local dnnl::stream stream(engine);
     thread_local std::vector<uint8_t> scratchpad;
     thread_local std::vector<T> block;
+    int64_t begin = beginUnit * unit, end = std::min(endUnit * unit, out);
     int64_t width = end - begin;
-    bool whole = inOut || rows < kDenseMinRows || width == out;
-    bool strided = !whole && type == dt::bf16 && hasAmx() &&
+    bool whole = !packed && (weights.form == Form::InOut ||
+                             rows < kDenseMinRows || width == out);
+    bool strided = !whole && !packed && type == dt::bf16 && hasAmx() &&
                    rows >= kBf16StridedMinRows &&
                    width >= kBf16StridedMinWidth;
     bool inPlace = whole || strided;
-    // Blocks of equal width, none wider than blockWidth(rows), or than
-    // kBf16StridedWidth in place.
+    // Blocks of equal width (in whole units), none wider than
+    // blockWidth(rows), or than kBf16StridedWidth in place.
     int64_t most = strided ? kBf16StridedWidth : blockWidth(rows);
-    int64_t blocks = whole ? 1 : (width + most - 1) / most;
+    int64_t units = endUnit - beginUnit;
+    int64_t blocks = whole ? 1 : std::min(units, (width + most - 1) / most);
     for (int64_t i = 0; i < blocks && !failed; ++i) {
-      int64_t b = begin + width * i / blocks;
-      int64_t columns = begin + width * (i + 1) / blocks - b;
-      std::shared_ptr<Matmul> m = matmulFor({type, rows, in, columns, out,
-                                             inOut, inPlace, bias != nullptr,
-                                             epilogue});
+      int64_t b = (beginUnit + units * i / blocks) * unit;
+      int64_t columns =
+          std::min((beginUnit + units * (i + 1) / blocks) * unit, out) - b;
+      std::shared_ptr<Matmul> m =
+          matmulFor({type, rows, in, columns, out, weights.form, inPlace,
+                     bias != nullptr, epilogue});
       if (!m) {
         failed = true;
         return;
@@ -201,8 +249,7 @@ bool linearBlocks(dt type, const T *x, int64_t rows, int64_t in,
       };
       std::unordered_map<int, dnnl::memory> args = {
           {DNNL_ARG_SRC, memory(m->src, x)},
-          {DNNL_ARG_WEIGHTS,
-           memory(m->weights, inOut ? weight + b : weight + b * in)},
+          {DNNL_ARG_WEIGHTS, memory(m->weights, weights.at(b, in))},
           {DNNL_ARG_DST, memory(m->dst, dst)}};
       if (bias)
         args.emplace(DNNL_ARG_BIAS, memory(m->bias, bias + b));
@@ -227,18 +274,189 @@ bool linearBlocks(dt type, const T *x, int64_t rows, int64_t in,
   });
   return !failed;
 }
+
+/// Row counts a packed weight is tried with before it is kept: a decode
+/// step's, a short prompt's and a long one's.
+constexpr int64_t kPackProbeRows[] = {1, 16, 512};
+
+/// Packs columns [b, b + width) of an [out, in] weight (b a multiple of
+/// kPackedColumns) into their blocks at `to`: the layout packedTag names,
+/// written by hand because oneDNN's reorder into it from [out, in] runs at
+/// a few hundred MB/s.
+template <typename T>
+void packOutIn(const T *weight, int64_t in, int64_t out, int64_t b,
+               int64_t width, T *to) {
+  constexpr int64_t pairs = sizeof(T) == 2 ? 2 : 1; // bf16: pairs of rows
+  constexpr int64_t panel = 16 * pairs;
+  int64_t panels = (in + panel - 1) / panel;
+  int64_t blockElements = panels * panel * kPackedColumns;
+  for (int64_t n0 = b; n0 < b + width; n0 += kPackedColumns) {
+    T *block = to + (n0 - b) / kPackedColumns * blockElements;
+    int64_t columns = std::min(kPackedColumns, out - n0);
+    // Padding (past `in`, or past `out` in the last block) is zero.
+    if (columns < kPackedColumns || in % panel)
+      std::fill(block, block + blockElements, T(0));
+    // 16 weight rows at a time, so that each write fills a cache line.
+    for (int64_t n = 0; n < columns; n += 16) {
+      int64_t count = std::min<int64_t>(16, columns - n);
+      const T *rows[16];
+      for (int64_t j = 0; j < count; ++j)
+        rows[j] = weight + (n0 + n + j) * in;
+      for (int64_t k = 0; k < in; ++k) {
+        T *to = block + (k / panel * panel * kPackedColumns +
+                         k % panel / pairs * kPackedColumns * pairs) +
+                n * pairs + k % pairs;
+        for (int64_t j = 0; j < count; ++j)
+          to[j * pairs] = rows[j][k];
+      }
+    }
+  }
+}
+
+/// Columns packed by one reorder: a piece of the source that can be given
+/// back before the next is read.
+constexpr int64_t kPackPieceColumns = 16 * kPackedColumns;
+
+/// TPC_PACK=0 leaves weights as loaded (for comparison).
+bool packingEnabled() {
+  static const bool enabled = [] {
+    const char *value = std::getenv("TPC_PACK");
+    return !value || std::strcmp(value, "0") != 0;
+  }();
+  return enabled;
+}
+
+template <typename T>
+std::shared_ptr<const cpu::PackedLinearWeight>
+pack(dt type, const T *weight, bool inOut, int64_t in, int64_t out,
+     const cpu::ConsumedBytes &consumed) {
+  if (in <= 0 || out <= 0 || !packingEnabled())
+    return nullptr;
+  // Only where every call will find a JIT kernel for the packed layout.
+  for (int64_t rows : kPackProbeRows)
+    if (!matmulFor({type, rows, in, std::min(out, blockWidth(rows)), out,
+                    Form::Packed, false, false, Activation::None}))
+      return nullptr;
+  dnnl::engine &engine = primitives().engine;
+  auto packed = std::make_shared<cpu::PackedLinearWeight>();
+  try {
+    dnnl::memory::desc whole({in, out}, type, packedTag(type));
+    int64_t blocks = (out + kPackedColumns - 1) / kPackedColumns;
+    packed->bf16 = type == dt::bf16;
+    packed->in = in;
+    packed->out = out;
+    packed->blockBytes = whole.get_size() / blocks;
+    // 64-byte aligned for the kernels' loads.
+    size_t bytes = (whole.get_size() + 63) / 64 * 64;
+    packed->data.reset(static_cast<uint8_t *>(std::aligned_alloc(64, bytes)),
+                       [](uint8_t *p) { std::free(p); });
+    if (!packed->data)
+      return nullptr;
+  } catch (const dnnl::error &) {
+    return nullptr;
+  }
+  // The hand-written packer's block size must be oneDNN's.
+  constexpr int64_t panel = sizeof(T) == 2 ? 32 : 16;
+  bool handPacked = packed->blockBytes == size_t((in + panel - 1) / panel *
+                                                 panel * kPackedColumns) *
+                                              sizeof(T);
+  // Pieces of columns on the rank's threads; an [out, in] piece is whole
+  // rows of the source, handed to `consumed` once packed (a mapped
+  // checkpoint's pages then leave memory as the packed copy grows).
+  int64_t pieces = (out + kPackPieceColumns - 1) / kPackPieceColumns;
+  std::atomic<bool> failed{false};
+  cpu::parallelFor(pieces, 1, [&](int64_t first, int64_t last) {
+    singleThreaded();
+    dnnl::stream stream(engine);
+    for (int64_t p = first; p < last && !failed; ++p) {
+      int64_t b = p * kPackPieceColumns,
+              width = std::min(kPackPieceColumns, out - b);
+      T *target = reinterpret_cast<T *>(
+          packed->data.get() + b / kPackedColumns * packed->blockBytes);
+      if (!inOut && handPacked) {
+        packOutIn(weight, in, out, b, width, target);
+        if (consumed)
+          consumed(weight + b * in, size_t(width * in) * sizeof(T));
+        continue;
+      }
+      try {
+        dnnl::memory::desc from =
+            inOut ? dnnl::memory::desc({in, width}, type, Dims{out, 1})
+                  : dnnl::memory::desc({in, width}, type, tag::ba);
+        dnnl::memory::desc to({in, width}, type, packedTag(type));
+        const T *source = inOut ? weight + b : weight + b * in;
+        dnnl::memory src(from, engine, const_cast<T *>(source));
+        dnnl::memory dst(to, engine, target);
+        dnnl::reorder(src, dst).execute(stream, src, dst);
+        stream.wait();
+      } catch (const dnnl::error &) {
+        failed = true;
+        return;
+      }
+      if (!inOut && consumed)
+        consumed(weight + b * in, size_t(width * in) * sizeof(T));
+    }
+  });
+  if (failed)
+    return nullptr;
+  return packed;
+}
 } // namespace
 
 bool cpu::linearDnnl(const float *x, int64_t rows, int64_t in,
                      const float *weight, bool inOut, int64_t out,
                      const float *bias, float *y, Activation act) {
-  return f32Enabled() && linearBlocks(dt::f32, x, rows, in, weight, inOut,
-                                      out, bias, y, act);
+  return f32Enabled() &&
+         linearBlocks(dt::f32, x, rows, in,
+                      Weights<float>{weight, inOut ? Form::InOut : Form::OutIn},
+                      out, bias, y, act);
 }
 
 bool cpu::linearBf16(const uint16_t *x, int64_t rows, int64_t in,
                      const uint16_t *weight, bool inOut, int64_t out,
                      const uint16_t *bias, uint16_t *y, Activation act) {
-  return linearBlocks(dt::bf16, x, rows, in, weight, inOut, out, bias, y,
-                      act);
+  return linearBlocks(
+      dt::bf16, x, rows, in,
+      Weights<uint16_t>{weight, inOut ? Form::InOut : Form::OutIn}, out, bias,
+      y, act);
+}
+
+std::shared_ptr<const cpu::PackedLinearWeight>
+cpu::packLinearF32(const float *weight, bool inOut, int64_t in, int64_t out,
+                   const ConsumedBytes &consumed) {
+  return f32Enabled() ? pack(dt::f32, weight, inOut, in, out, consumed)
+                      : nullptr;
+}
+
+std::shared_ptr<const cpu::PackedLinearWeight>
+cpu::packLinearBf16(const uint16_t *weight, bool inOut, int64_t in,
+                    int64_t out, const ConsumedBytes &consumed) {
+  return pack(dt::bf16, weight, inOut, in, out, consumed);
+}
+
+void cpu::linearPacked(const void *x, int64_t rows,
+                       const PackedLinearWeight &weight, const void *bias,
+                       void *y, Activation act) {
+  bool done =
+      weight.bf16
+          ? linearBlocks(dt::bf16, static_cast<const uint16_t *>(x), rows,
+                         weight.in,
+                         Weights<uint16_t>{reinterpret_cast<const uint16_t *>(
+                                               weight.data.get()),
+                                           Form::Packed, weight.blockBytes},
+                         weight.out, static_cast<const uint16_t *>(bias),
+                         static_cast<uint16_t *>(y), act)
+          : linearBlocks(dt::f32, static_cast<const float *>(x), rows,
+                         weight.in,
+                         Weights<float>{reinterpret_cast<const float *>(
+                                            weight.data.get()),
+                                        Form::Packed, weight.blockBytes},
+                         weight.out, static_cast<const float *>(bias),
+                         static_cast<float *>(y), act);
+  // Packing checked that kernels exist for this layout.
+  if (!done)
+    throw std::runtime_error(
+        "oneDNN has no kernel for a packed weight of " +
+        std::to_string(weight.in) + " x " + std::to_string(weight.out) +
+        " at " + std::to_string(rows) + " rows");
 }

@@ -15,6 +15,11 @@
 // in bf16; in f32 the activation is applied by the vector loop the unfused
 // op uses, so that fusing never changes an f32 result.
 //
+// Weights that never change (an inference program's) can be packed once,
+// at load, into the blocked layout brgemm reads (PackedLinearWeight): a call
+// on plain weights copies every block it reads into that layout first,
+// which at 1-16 rows costs more than the multiplication.
+//
 // One primitive per shape (row count included: oneDNN's kernels for a
 // known shape are faster) is made on first use and kept; each call brings
 // its own scratchpad, since ranks are threads that run the same primitive
@@ -26,7 +31,10 @@
 
 #include "runtime/core/Activation.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 namespace tpc::cpu {
 
@@ -43,6 +51,38 @@ bool linearDnnl(const float *x, int64_t rows, int64_t in, const float *weight,
 bool linearBf16(const uint16_t *x, int64_t rows, int64_t in,
                 const uint16_t *weight, bool inOut, int64_t out,
                 const uint16_t *bias, uint16_t *y, Activation act);
+
+/// A linear layer's weight in oneDNN's blocked layout: blocks of 64 output
+/// columns, each whole over `in` in panels of 16 rows (pairs of rows
+/// interleaved in bf16), padded with zeros to whole blocks. Made once by
+/// packLinearF32 / packLinearBf16 and only read after.
+struct PackedLinearWeight {
+  bool bf16 = false;
+  int64_t in = 0, out = 0;
+  /// Bytes of one block of 64 columns.
+  size_t blockBytes = 0;
+  std::shared_ptr<uint8_t> data;
+};
+
+/// Told of each range of the source that packing has read for the last
+/// time (only [out, in] sources are read a range at a time).
+using ConsumedBytes = std::function<void(const void *begin, size_t bytes)>;
+
+/// W ([in, out] when `inOut`, else [out, in]) packed, on the rank's
+/// threads; null where oneDNN has no JIT kernel for the packed layout on
+/// this CPU (the plain weights are then used as they are), f32 linears
+/// are on OpenBLAS (TPC_DNNL=0), or TPC_PACK=0 asks for plain weights.
+std::shared_ptr<const PackedLinearWeight>
+packLinearF32(const float *weight, bool inOut, int64_t in, int64_t out,
+              const ConsumedBytes &consumed = {});
+std::shared_ptr<const PackedLinearWeight>
+packLinearBf16(const uint16_t *weight, bool inOut, int64_t in, int64_t out,
+               const ConsumedBytes &consumed = {});
+
+/// y[rows, out] = act(x[rows, in] W + bias) with W packed; x, bias and y in
+/// W's type (bias may be null).
+void linearPacked(const void *x, int64_t rows, const PackedLinearWeight &weight,
+                  const void *bias, void *y, Activation act);
 
 } // namespace tpc::cpu
 

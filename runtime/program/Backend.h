@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,19 @@ public:
   /// Waits until every queued kernel is done (before a collective reads
   /// device memory from another stream or the host).
   virtual void synchronize() = 0;
+
+  /// A weight that only linear() and lmHead() read, and that never changes
+  /// (an inference program's), in the form those read fastest: the CPU
+  /// backend packs it for oneDNN's kernels; the weight itself where there
+  /// is nothing to gain. `consumed` is told of each range of the weight's
+  /// bytes read for the last time while the new form is made.
+  virtual Tensor
+  prepareLinearWeight(const Tensor &weight, bool inOut,
+                      const std::function<void(const void *, size_t)> &consumed) {
+    (void)inOut;
+    (void)consumed;
+    return weight;
+  }
 
   /// The kernels, with the shapes and conventions of runtime/cpu/Kernels.h.
   /// y = act(x W + bias), the activation applied in the same kernel.

@@ -12,7 +12,10 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <stdexcept>
+#include <unordered_map>
 
 using namespace tpc;
 using namespace tpc::program;
@@ -129,6 +132,32 @@ void byRows(int64_t rows, int64_t width,
 }
 
 class CpuBackend final : public Backend {
+  /// Weights packed by prepareLinearWeight, by the address of their
+  /// packed data (held by the tensors prepareLinearWeight returned).
+  std::mutex packedMutex_;
+  std::unordered_map<const void *, std::weak_ptr<const cpu::PackedLinearWeight>>
+      packed_;
+
+  std::shared_ptr<const cpu::PackedLinearWeight> packedOf(const Tensor &w) {
+    std::lock_guard<std::mutex> lock(packedMutex_);
+    auto it = packed_.find(w.data());
+    return it == packed_.end() ? nullptr : it->second.lock();
+  }
+
+  /// A linear on a packed weight: x, bias and y must be in its type (the
+  /// program's, which packed it).
+  static void linearPacked(const Tensor &x, int64_t rows, int64_t in,
+                           const cpu::PackedLinearWeight &w, int64_t out,
+                           const Tensor *bias, Activation act, Tensor &y) {
+    DType type = w.bf16 ? DType::BF16 : DType::F32;
+    if (w.in != in || w.out != out || x.dtype() != type ||
+        y.dtype() != type || (bias && bias->dtype() != type))
+      throw std::logic_error("linear: operands do not match the packed "
+                             "weight's shape and type");
+    cpu::linearPacked(x.data(), rows, w, bias ? bias->data() : nullptr,
+                      y.data(), act);
+  }
+
   /// RoPE in place, by rows of tokens (byRows): each block of rows goes to
   /// the kernel a sequence at a time, from its tokens' first position.
   static void ropeByRows(Tensor &x, int64_t batch, int64_t seq, int64_t heads,
@@ -171,9 +200,36 @@ public:
   }
   void synchronize() override {}
 
+  Tensor prepareLinearWeight(
+      const Tensor &weight, bool inOut,
+      const std::function<void(const void *, size_t)> &consumed) override {
+    const std::vector<int64_t> &shape = weight.shape();
+    if (shape.size() != 2 ||
+        (weight.dtype() != DType::F32 && weight.dtype() != DType::BF16))
+      return weight;
+    int64_t in = inOut ? shape[0] : shape[1], out = inOut ? shape[1] : shape[0];
+    std::shared_ptr<const cpu::PackedLinearWeight> packed =
+        weight.dtype() == DType::F32
+            ? cpu::packLinearF32(static_cast<const float *>(weight.data()),
+                                 inOut, in, out, consumed)
+            : cpu::packLinearBf16(
+                  static_cast<const uint16_t *>(weight.data()), inOut, in,
+                  out, consumed);
+    if (!packed)
+      return weight;
+    std::lock_guard<std::mutex> lock(packedMutex_);
+    packed_[packed->data.get()] = packed;
+    return Tensor::view(packed->data.get(), shape, weight.dtype(), packed);
+  }
+
   void linear(const Tensor &x, int64_t rows, int64_t in, const Tensor &weight,
               bool inOut, int64_t out, const Tensor *bias, Activation act,
               Tensor &y) override {
+    if (std::shared_ptr<const cpu::PackedLinearWeight> packed =
+            packedOf(weight)) {
+      linearPacked(x, rows, in, *packed, out, bias, act, y);
+      return;
+    }
     // bf16 weights are multiplied as stored (oneDNN), never widened.
     if (x.dtype() == DType::BF16 && weight.dtype() == DType::BF16 &&
         y.dtype() == DType::BF16 && (!bias || bias->dtype() == DType::BF16) &&
@@ -192,6 +248,12 @@ public:
   }
   void lmHead(const Tensor &x, int64_t rows, int64_t hidden,
               const Tensor &table, int64_t vocab, Tensor &logits) override {
+    if (std::shared_ptr<const cpu::PackedLinearWeight> packed =
+            packedOf(table)) {
+      linearPacked(x, rows, hidden, *packed, vocab, nullptr, Activation::None,
+                   logits);
+      return;
+    }
     if (x.dtype() == DType::BF16 && table.dtype() == DType::BF16 &&
         logits.dtype() == DType::BF16 &&
         cpu::linearBf16(static_cast<const uint16_t *>(x.data()), rows, hidden,

@@ -209,6 +209,36 @@ Tensor tpc::program::weight(RankContext &ctx, std::string_view nameView,
   return shard;
 }
 
+Tensor tpc::program::linearWeight(RankContext &ctx, std::string_view name,
+                                  std::initializer_list<int64_t> globalShape,
+                                  const Layout &layout, DType dtype,
+                                  bool inOut) {
+  Tensor loaded = weight(ctx, name, globalShape, layout, dtype);
+  // Training updates weights in place: they stay as loaded.
+  if (ctx.trainable || ctx.preparedWeights.count(name))
+    return loaded;
+  ctx.preparedWeights.emplace(name);
+  MemoryMeter::Scope unmetered(nullptr);
+  // Held once: a view of the mapped checkpoint gives the file's pages back
+  // as they are read (the largest weight is then never held twice), a copy
+  // is freed with its last tensor.
+  std::optional<weights::WeightStore::Entry> entry;
+  if (ctx.store)
+    entry = ctx.store->findModelTensor(std::string(name));
+  auto consumed = [&](const void *begin, size_t bytes) {
+    if (entry)
+      entry->file->dropPages(begin, bytes);
+  };
+  Tensor prepared =
+      backendOf(ctx).prepareLinearWeight(loaded, inOut, consumed);
+  if (prepared.data() == loaded.data())
+    return loaded;
+  ctx.weights.find(name)->second = prepared;
+  if (entry)
+    entry->file->dropPages(*entry->tensor);
+  return prepared;
+}
+
 Tensor tpc::program::embedding(RankContext &ctx, const Tensor &table,
                                const Layout &tableLayout, int64_t vocab,
                                const Ids &ids) {

@@ -86,6 +86,9 @@ struct RankContext {
   /// all-gathered here during the next pass, which waits for each weight
   /// before reading it.
   DataParallelQueue *weightQueue = nullptr;
+  /// The weights that linearWeight has handed to the backend's
+  /// prepareLinearWeight (inference only).
+  std::set<std::string, std::less<>> preparedWeights;
   /// The weights in the order they were first loaded: a pass reads them
   /// in this order (the order to gather updated weights in).
   std::vector<std::string> loadOrder;
@@ -105,6 +108,14 @@ sharding::DimSplit splitOf(const RankContext &ctx, const Layout &layout,
 Tensor weight(RankContext &ctx, std::string_view name,
               std::initializer_list<int64_t> globalShape,
               const Layout &layout, DType dtype);
+
+/// weight(), for a weight that only linear layers and the LM head read
+/// (`inOut`: its layout, [in, out] or [out, in]). Outside training its
+/// first use hands it to the backend's prepareLinearWeight (on the CPU:
+/// packed for oneDNN), and the prepared form replaces the loaded one.
+Tensor linearWeight(RankContext &ctx, std::string_view name,
+                    std::initializer_list<int64_t> globalShape,
+                    const Layout &layout, DType dtype, bool inOut);
 
 /// Token ids [batch, seq]; a value per sequence (offsets, lengths) is
 /// [batch, 1].

@@ -267,12 +267,21 @@ llvm::ArrayRef<uint8_t> SafetensorsFile::bytes(const TensorInfo &t) const {
 
 void SafetensorsFile::dropPages(const TensorInfo &tensor) const {
   llvm::ArrayRef<uint8_t> data = bytes(tensor);
-  uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
-  uintptr_t begin = (uintptr_t(data.data()) + page - 1) / page * page;
-  uintptr_t end = (uintptr_t(data.data()) + data.size()) / page * page;
+  dropPages(data.data(), data.size());
+}
+
+void SafetensorsFile::dropPages(const void *start, size_t size) const {
+  uintptr_t first = uintptr_t(start), last = first + size;
   // Only a file mapping can give pages back (a buffer read into memory
-  // cannot); failure just keeps them.
-  if (end > begin && buffer_->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap)
+  // cannot), and only its own; failure just keeps them.
+  if (buffer_->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap ||
+      first < uintptr_t(buffer_->getBufferStart()) ||
+      last > uintptr_t(buffer_->getBufferEnd()))
+    return;
+  uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (first + page - 1) / page * page;
+  uintptr_t end = last / page * page;
+  if (end > begin)
     ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 

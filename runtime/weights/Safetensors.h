@@ -89,6 +89,9 @@ public:
   /// not needed any more (once copied): they leave the resident set and
   /// are read again from the file only if touched again.
   void dropPages(const TensorInfo &tensor) const;
+  /// The same for the pages wholly inside [begin, begin + bytes), when
+  /// that range lies in this file's mapping (else nothing).
+  void dropPages(const void *begin, size_t bytes) const;
 
 private:
   SafetensorsFile() = default;

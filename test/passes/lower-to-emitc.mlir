@@ -1,16 +1,18 @@
 // tpc-lower-to-emitc: every op of a partitioned function becomes one call
 // into the runtime's program layer, the rank's context first, with the
-// partitioner's layouts and the element type as literals.
+// partitioner's layouts and the element type as literals. Weights that only
+// linear layers read load through linearWeight, with their layout (in_out:
+// true), so that the backend may keep them packed.
 // RUN: tpc-opt %s -split-input-file --tpc-tp-pipeline=tp=4 --tpc-lower-to-emitc | FileCheck %s
 // RUN: not tpc-opt %s -split-input-file --tpc-lower-to-emitc -o /dev/null 2>&1 | FileCheck %s --check-prefix=UNPARTITIONED
 
 // CHECK:       emitc.include "runtime/program/Ops.h"
 // CHECK-LABEL: func.func @mlp(
 // CHECK-SAME:    %[[CTX:.*]]: !emitc.opaque<"tpc::program::RankContext &">, %[[X:.*]]: !emitc.opaque<"tpc::Tensor">) -> !emitc.opaque<"tpc::Tensor">
-// CHECK:   %[[W1:.*]] = emitc.call_opaque "tpc::program::weight"(%[[CTX]]) {args = [0 : index, #emitc.opaque<"\22fc.weight\22">, #emitc.opaque<"{512, 2048}">, #emitc.opaque<"tpc::program::Layout{1, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">]}
+// CHECK:   %[[W1:.*]] = emitc.call_opaque "tpc::program::linearWeight"(%[[CTX]]) {args = [0 : index, #emitc.opaque<"\22fc.weight\22">, #emitc.opaque<"{512, 2048}">, #emitc.opaque<"tpc::program::Layout{1, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">, #emitc.opaque<"true">]}
 // CHECK:   %[[UP:.*]] = emitc.call_opaque "tpc::program::linearNoBias"(%[[CTX]], %[[X]], %[[W1]]) {args = [0 : index, 1 : index, 2 : index, #emitc.opaque<"true">]}
 // CHECK:   %[[ACT:.*]] = emitc.call_opaque "tpc::program::gelu"(%[[CTX]], %[[UP]])
-// CHECK:   %[[W2:.*]] = emitc.call_opaque "tpc::program::weight"(%[[CTX]]) {{.*}}"{2048, 512}">, #emitc.opaque<"tpc::program::Layout{0, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">]}
+// CHECK:   %[[W2:.*]] = emitc.call_opaque "tpc::program::linearWeight"(%[[CTX]]) {{.*}}"{2048, 512}">, #emitc.opaque<"tpc::program::Layout{0, false, 1, 1, 1}">, #emitc.opaque<"tpc::DType::BF16">, #emitc.opaque<"true">]}
 // CHECK:   %[[DOWN:.*]] = emitc.call_opaque "tpc::program::linearNoBias"(%[[CTX]], %[[ACT]], %[[W2]])
 // CHECK:   %[[SUM:.*]] = emitc.call_opaque "tpc::program::allReduced"(%[[CTX]], %[[DOWN]])
 // CHECK:   %[[OUT:.*]] = emitc.call_opaque "tpc::program::add"(%[[CTX]], %[[X]], %[[SUM]])

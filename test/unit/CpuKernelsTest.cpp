@@ -250,6 +250,59 @@ TEST(CpuKernels, Bf16LinearBlocksCoverEveryColumn) {
     GTEST_SKIP() << "oneDNN has no bf16 matmul on this CPU";
 }
 
+// Weights packed once (an inference program's): f32 and bf16, both source
+// layouts ([out, in] packed by hand, [in, out] by oneDNN's reorder), sizes
+// that leave partial 64-column blocks and partial 16- / 32-row panels, over
+// three threads. Every column of every row is the product of the plain
+// weights, with the bias and activation.
+TEST(CpuKernels, PackedLinearMatchesPlainWeights) {
+  setenv("TPC_THREADS", "3", 1);
+  cpu::shareCores(1);
+  int64_t in = 100, out = 1250;
+  Vec w = random(in * out, 21), wt = transpose(w, in, out),
+      b = random(out, 22);
+  std::vector<uint16_t> wb = bf16(w), bb = bf16(b);
+  std::vector<uint16_t> wtb = bf16(transpose(f32(wb), in, out));
+  bool skipped = false;
+  for (int64_t rows : {1, 15, 16, 300})
+    for (bool inOut : {true, false}) {
+      Vec x = random(rows * in, 23);
+      Vec want(rows * out);
+      cpu::linear(x.data(), rows, in, w.data(), true, out, b.data(),
+                  want.data(), Activation::Gelu);
+      auto packed = cpu::packLinearF32(inOut ? w.data() : wt.data(), inOut,
+                                       in, out);
+      ASSERT_TRUE(packed) << "oneDNN packs f32 weights on every x86-64 CPU";
+      Vec y(rows * out, NAN);
+      cpu::linearPacked(x.data(), rows, *packed, b.data(), y.data(),
+                        Activation::Gelu);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], want[i], 1e-4f * (1 + std::fabs(want[i])))
+            << "f32 rows " << rows << " in_out " << inOut << " at " << i;
+
+      std::vector<uint16_t> xb = bf16(x), yb(rows * out);
+      Vec wantBf16(rows * out);
+      cpu::linear(f32(xb).data(), rows, in, f32(wb).data(), true, out,
+                  f32(bb).data(), wantBf16.data(), Activation::Silu);
+      auto packedBf16 =
+          cpu::packLinearBf16(inOut ? wb.data() : wtb.data(), inOut, in, out);
+      if (!packedBf16) {
+        skipped = true;
+        continue;
+      }
+      cpu::linearPacked(xb.data(), rows, *packedBf16, bb.data(), yb.data(),
+                        Activation::Silu);
+      Vec got = f32(yb);
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], wantBf16[i], 1e-2f * (1 + std::fabs(wantBf16[i])))
+            << "bf16 rows " << rows << " in_out " << inOut << " at " << i;
+    }
+  unsetenv("TPC_THREADS");
+  cpu::shareCores(1);
+  if (skipped)
+    GTEST_SKIP() << "oneDNN has no bf16 matmul on this CPU (f32 checked)";
+}
+
 TEST(CpuKernels, ColumnThenRowSplitRecombines) {
   // An MLP up (column split) and down (row split, bias on rank 0 only) on 3
   // ranks with an uneven split of 10 columns: the partial sums add up to
