@@ -5,6 +5,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -317,6 +318,33 @@ void packOutIn(const T *weight, int64_t in, int64_t out, int64_t b,
 /// back before the next is read.
 constexpr int64_t kPackPieceColumns = 16 * kPackedColumns;
 
+/// Packed weights from this size on are mapped on their own, in 2 MiB
+/// pages where the kernel allows (transparent huge pages on madvise):
+/// writing the packed copy then faults once per 2 MiB instead of once per
+/// 4 KiB, which made packing 4-7x faster on a virtualised host where a
+/// fault is expensive. Smaller ones come from the heap.
+constexpr size_t kHugePage = size_t(2) << 20;
+
+std::shared_ptr<uint8_t> allocatePacked(size_t bytes) {
+  if (bytes < kHugePage) {
+    auto *data = static_cast<uint8_t *>(
+        std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    return data ? std::shared_ptr<uint8_t>(data, [](uint8_t *p) { std::free(p); })
+                : nullptr;
+  }
+  size_t mapped = bytes + kHugePage;
+  void *region = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED)
+    return nullptr;
+  auto *aligned = reinterpret_cast<uint8_t *>(
+      (uintptr_t(region) + kHugePage - 1) / kHugePage * kHugePage);
+  // Failure (no THP support) only leaves 4 KiB pages.
+  ::madvise(aligned, bytes, MADV_HUGEPAGE);
+  return std::shared_ptr<uint8_t>(
+      aligned, [region, mapped](uint8_t *) { ::munmap(region, mapped); });
+}
+
 /// TPC_PACK=0 leaves weights as loaded (for comparison).
 bool packingEnabled() {
   static const bool enabled = [] {
@@ -347,9 +375,7 @@ pack(dt type, const T *weight, bool inOut, int64_t in, int64_t out,
     packed->out = out;
     packed->blockBytes = whole.get_size() / blocks;
     // 64-byte aligned for the kernels' loads.
-    size_t bytes = (whole.get_size() + 63) / 64 * 64;
-    packed->data.reset(static_cast<uint8_t *>(std::aligned_alloc(64, bytes)),
-                       [](uint8_t *p) { std::free(p); });
+    packed->data = allocatePacked(whole.get_size());
     if (!packed->data)
       return nullptr;
   } catch (const dnnl::error &) {
