@@ -318,15 +318,16 @@ void packOutIn(const T *weight, int64_t in, int64_t out, int64_t b,
 /// back before the next is read.
 constexpr int64_t kPackPieceColumns = 16 * kPackedColumns;
 
-/// Packed weights from this size on are mapped on their own, in 2 MiB
-/// pages where the kernel allows (transparent huge pages on madvise):
-/// writing the packed copy then faults once per 2 MiB instead of once per
+/// Packed copies of mapped weights from this size on are mapped on their
+/// own, in 2 MiB pages where the kernel allows (transparent huge pages on
+/// madvise): writing them then faults once per 2 MiB instead of once per
 /// 4 KiB, which made packing 4-7x faster on a virtualised host where a
-/// fault is expensive. Smaller ones come from the heap.
+/// fault is expensive. Smaller ones, and copies of heap copies (whose
+/// freed memory the heap hands to the next one), come from the heap.
 constexpr size_t kHugePage = size_t(2) << 20;
 
-std::shared_ptr<uint8_t> allocatePacked(size_t bytes) {
-  if (bytes < kHugePage) {
+std::shared_ptr<uint8_t> allocatePacked(size_t bytes, bool ownMapping) {
+  if (!ownMapping || bytes < kHugePage) {
     auto *data = static_cast<uint8_t *>(
         std::aligned_alloc(64, (bytes + 63) / 64 * 64));
     return data ? std::shared_ptr<uint8_t>(data, [](uint8_t *p) { std::free(p); })
@@ -375,7 +376,7 @@ pack(dt type, const T *weight, bool inOut, int64_t in, int64_t out,
     packed->out = out;
     packed->blockBytes = whole.get_size() / blocks;
     // 64-byte aligned for the kernels' loads.
-    packed->data = allocatePacked(whole.get_size());
+    packed->data = allocatePacked(whole.get_size(), bool(consumed));
     if (!packed->data)
       return nullptr;
   } catch (const dnnl::error &) {

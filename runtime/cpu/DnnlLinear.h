@@ -64,8 +64,12 @@ struct PackedLinearWeight {
   std::shared_ptr<uint8_t> data;
 };
 
-/// Told of each range of the source that packing has read for the last
-/// time (only [out, in] sources are read a range at a time).
+/// Given when the source is a view of a mapped file: told of each range
+/// of it that packing has read for the last time ([out, in] sources are
+/// read a range at a time), and the packed copy gets a mapping of its own
+/// (in 2 MiB pages). Without it the source is a heap copy about to be
+/// freed, and the packed copy comes from the heap too, which then reuses
+/// the copies' memory from one weight to the next.
 using ConsumedBytes = std::function<void(const void *begin, size_t bytes)>;
 
 /// W ([in, out] when `inOut`, else [out, in]) packed, on the rank's

@@ -78,14 +78,17 @@ public:
   /// device memory from another stream or the host).
   virtual void synchronize() = 0;
 
+  /// Told of each range of a weight's bytes read for the last time.
+  using Consumed = std::function<void(const void *begin, size_t bytes)>;
+
   /// A weight that only linear() and lmHead() read, and that never changes
   /// (an inference program's), in the form those read fastest: the CPU
   /// backend packs it for oneDNN's kernels; the weight itself where there
-  /// is nothing to gain. `consumed` is told of each range of the weight's
-  /// bytes read for the last time while the new form is made.
-  virtual Tensor
-  prepareLinearWeight(const Tensor &weight, bool inOut,
-                      const std::function<void(const void *, size_t)> &consumed) {
+  /// is nothing to gain. `consumed` is given when the weight is a view of
+  /// a mapped checkpoint, whose pages it gives back; null when the weight
+  /// is a copy of the program's own, freed once replaced.
+  virtual Tensor prepareLinearWeight(const Tensor &weight, bool inOut,
+                                     const Consumed &consumed) {
     (void)inOut;
     (void)consumed;
     return weight;

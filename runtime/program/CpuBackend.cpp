@@ -200,9 +200,8 @@ public:
   }
   void synchronize() override {}
 
-  Tensor prepareLinearWeight(
-      const Tensor &weight, bool inOut,
-      const std::function<void(const void *, size_t)> &consumed) override {
+  Tensor prepareLinearWeight(const Tensor &weight, bool inOut,
+                             const Consumed &consumed) override {
     const std::vector<int64_t> &shape = weight.shape();
     if (shape.size() != 2 ||
         (weight.dtype() != DType::F32 && weight.dtype() != DType::BF16))

@@ -220,21 +220,28 @@ Tensor tpc::program::linearWeight(RankContext &ctx, std::string_view name,
   ctx.preparedWeights.emplace(name);
   MemoryMeter::Scope unmetered(nullptr);
   // Held once: a view of the mapped checkpoint gives the file's pages back
-  // as they are read (the largest weight is then never held twice), a copy
-  // is freed with its last tensor.
+  // as they are read (the largest weight is then never held twice); a
+  // copy (a slice, a dtype conversion) is freed with its last tensor.
   std::optional<weights::WeightStore::Entry> entry;
   if (ctx.store)
     entry = ctx.store->findModelTensor(std::string(name));
-  auto consumed = [&](const void *begin, size_t bytes) {
-    if (entry)
+  bool mapped = false;
+  if (entry) {
+    llvm::ArrayRef<uint8_t> file = entry->file->bytes(*entry->tensor);
+    auto at = static_cast<const uint8_t *>(loaded.data());
+    mapped = at >= file.data() && at < file.data() + file.size();
+  }
+  Backend::Consumed consumed;
+  if (mapped)
+    consumed = [&](const void *begin, size_t bytes) {
       entry->file->dropPages(begin, bytes);
-  };
+    };
   Tensor prepared =
       backendOf(ctx).prepareLinearWeight(loaded, inOut, consumed);
   if (prepared.data() == loaded.data())
     return loaded;
   ctx.weights.find(name)->second = prepared;
-  if (entry)
+  if (mapped)
     entry->file->dropPages(*entry->tensor);
   return prepared;
 }
