@@ -303,6 +303,38 @@ TEST(CpuKernels, PackedLinearMatchesPlainWeights) {
     GTEST_SKIP() << "oneDNN has no bf16 matmul on this CPU (f32 checked)";
 }
 
+// A weight from a mapped checkpoint (a consumed callback given) of 2 MiB
+// and more gets its own mapping in huge pages; packing hands every byte of
+// an [out, in] source to the callback exactly once, and the product is
+// the plain weights' at a decode step's and a prompt's row counts.
+TEST(CpuKernels, PackingAMappedWeightConsumesEverySourceByteOnce) {
+  int64_t in = 1000, out = 1100; // 4.4 MB in f32, a partial last block
+  Vec wt = random(in * out, 24), b = random(out, 25);
+  Vec w = transpose(wt, out, in); // wt is [out, in]; w is [in, out]
+  std::vector<int> seen(in * out, 0);
+  auto packed = cpu::packLinearF32(
+      wt.data(), /*inOut=*/false, in, out,
+      [&](const void *begin, size_t bytes) {
+        size_t first = static_cast<const float *>(begin) - wt.data();
+        for (size_t i = first; i < first + bytes / sizeof(float); ++i)
+          ++seen[i];
+      });
+  ASSERT_TRUE(packed);
+  for (size_t i = 0; i < seen.size(); ++i)
+    ASSERT_EQ(seen[i], 1) << "source element " << i;
+  for (int64_t rows : {1, 40}) {
+    Vec x = random(rows * in, 26), y(rows * out, NAN);
+    Vec want(rows * out);
+    cpu::linear(x.data(), rows, in, w.data(), true, out, b.data(),
+                want.data(), Activation::None);
+    cpu::linearPacked(x.data(), rows, *packed, b.data(), y.data(),
+                      Activation::None);
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(y[i], want[i], 1e-4f * (1 + std::fabs(want[i])))
+          << "rows " << rows << " at " << i;
+  }
+}
+
 TEST(CpuKernels, ColumnThenRowSplitRecombines) {
   // An MLP up (column split) and down (row split, bias on rank 0 only) on 3
   // ranks with an uneven split of 10 columns: the partial sums add up to
