@@ -350,7 +350,8 @@ int runForward(const Options &o, const Placement &placement,
       cpu::shareCores(1);
     comm::runThreadRanks(
         1, std::chrono::seconds(o.timeout), [&](comm::Communicator &host) {
-          runRank(host, one, ids, o, source, 0, forward_tp1, single);
+          runRank(host, one, ids, o, source, 0,
+                  referenceOf(forward_tp1, forward), single);
         });
     // Relative to the largest logit: per-element ratios explode on logits
     // near zero and say nothing.
@@ -522,7 +523,8 @@ int runTraining(const Options &o, const Placement &placement,
     comm::runThreadRanks(1, std::chrono::seconds(o.timeout),
                          [&](comm::Communicator &host) {
                            Rank rank(host, one, o, source);
-                           single = program::train(rank.ctx, train_step_tp1,
+                           single = program::train(rank.ctx,
+                                                   referenceOf(train_step_tp1, train_step),
                                                    first);
                          });
     double maxDiff = 0, scale = 0;
@@ -782,7 +784,8 @@ int runGeneration(const Options &o, const Placement &placement,
     replay.forcedTokens = &result.tokens;
     replay.onStep = nullptr;
     replay.keepLogits = true;
-    program::GenerationPrograms single{prefill_tp1, decode_tp1,
+    program::GenerationPrograms single{referenceOf(prefill_tp1, prefill),
+                                       referenceOf(decode_tp1, decode),
                                        program::Layout{}, tpc_program_vocab};
     program::GenerationResult reference;
     Placement one = place(o.device, 1, group);

@@ -5,7 +5,9 @@
 // the tp = 1 programs for --verify, and facts about the plan); the driver
 // (Driver.cpp, the executable's main) uses them. The generation programs
 // exist when the model has an attention to cache: they are weak here, and
-// null when the generated code does not define them.
+// null when the generated code does not define them. So are the tp = 1
+// programs, which a tp = 1 (dp = 1) executable does not define: its own
+// programs are the reference (referenceOf).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TPC_RUNTIME_PROGRAM_PROGRAM_H
@@ -14,7 +16,8 @@
 #include "runtime/program/Ops.h"
 
 tpc::Tensor forward(tpc::program::RankContext &ctx, tpc::program::Ids ids);
-tpc::Tensor forward_tp1(tpc::program::RankContext &ctx, tpc::program::Ids ids);
+__attribute__((weak)) tpc::Tensor forward_tp1(tpc::program::RankContext &ctx,
+                                              tpc::program::Ids ids);
 
 /// ids [batch, seq], offsets and lengths [batch, 1] -> last-token logits.
 #define TPC_GENERATION_PROGRAM(name)                                           \
@@ -38,6 +41,12 @@ TPC_GENERATION_PROGRAM(decode_tp1);
 TPC_TRAINING_PROGRAM(train_step);
 TPC_TRAINING_PROGRAM(train_step_tp1);
 #undef TPC_TRAINING_PROGRAM
+
+/// The tp = 1 program --verify compares `program` with: `tp1`, or the
+/// program itself where the executable has no separate tp = 1 copy.
+template <typename F> F *referenceOf(F *tp1, F *program) {
+  return tp1 ? tp1 : program;
+}
 
 extern const int64_t tpc_program_tp;
 /// Data-parallel replicas of the tp ranks (training; 1 otherwise).

@@ -77,7 +77,8 @@ cl::opt<bool> saveTemps(
     "save-temps",
     cl::desc("Keep the intermediates beside the executable: OUT.tpc.mlir "
              "(imported), OUT.partitioned.mlir, OUT.report.txt, OUT.cpp and "
-             "OUT.tp1.cpp (the tp = 1 programs --verify runs)"),
+             "OUT.tp1.cpp (the tp = 1 programs --verify runs; none at tp = "
+             "1, where the programs are their own reference)"),
     cl::init(false), cl::cat(category));
 cl::opt<ReportFormat> reportFormat(
     "report-format", cl::desc("Format of --emit=report"),
@@ -610,17 +611,24 @@ int emitExecutable(ModuleOp module) {
     Value logits = decode.front().getTerminator()->getOperand(0);
     facts.logitsLayout = runtimeLayoutLiteral(getSharding(logits));
   }
-  if (failed(lower(module, "")) || failed(plan(*single, 1, /*partition=*/true)) ||
-      failed(lower(*single, "_tp1")))
+  // At tp = 1 (and dp = 1) the programs are their own tp = 1 reference:
+  // the driver runs them for --verify (Program.h), and the C++ compiler,
+  // most of this tool's time, runs once.
+  bool reference = tp > 1 || dp > 1;
+  if (failed(lower(module, "")) ||
+      (reference && (failed(plan(*single, 1, /*partition=*/true)) ||
+                     failed(lower(*single, "_tp1")))))
     return 1;
   addProgramFacts(module, facts);
 
   // The tp = N programs and the tp = 1 ones in two files, compiled side
-  // by side.
+  // by side. (At tp = 1, one file per program was slower than one file:
+  // each compile loads the runtime's precompiled header.)
+  SmallVector<std::pair<ModuleOp, StringRef>> programs = {{module, ".cpp"}};
+  if (reference)
+    programs.push_back({*single, ".tp1.cpp"});
   SmallVector<std::string> sources;
-  for (auto [program, suffix] :
-       {std::pair<ModuleOp, StringRef>{module, ".cpp"},
-        std::pair<ModuleOp, StringRef>{*single, ".tp1.cpp"}}) {
+  for (auto [program, suffix] : programs) {
     SmallString<256> path;
     if (saveTemps) {
       path = outputPath + suffix.str();
