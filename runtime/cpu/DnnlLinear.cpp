@@ -280,41 +280,56 @@ bool linearBlocks(dt type, const T *x, int64_t rows, int64_t in,
 /// step's, a short prompt's and a long one's.
 constexpr int64_t kPackProbeRows[] = {1, 16, 512};
 
-/// Packs columns [b, b + width) of an [out, in] weight (b a multiple of
-/// kPackedColumns) into their blocks at `to`: the layout packedTag names,
-/// written by hand because oneDNN's reorder into it from [out, in] runs at
-/// a few hundred MB/s.
+/// Packs columns [b, b + width) of a weight (b a multiple of
+/// kPackedColumns) into their blocks at `to`, in the layout packedTag
+/// names: per block of 64 columns, panels of 16 rows (pairs of rows
+/// interleaved in bf16), each row of a panel 64 columns wide. Written by
+/// hand: oneDNN's reorder from [out, in] ran at about 270 MB/s.
 template <typename T>
-void packOutIn(const T *weight, int64_t in, int64_t out, int64_t b,
-               int64_t width, T *to) {
+void packColumns(const T *weight, bool inOut, int64_t in, int64_t out,
+                 int64_t b, int64_t width, T *to) {
   constexpr int64_t pairs = sizeof(T) == 2 ? 2 : 1; // bf16: pairs of rows
   constexpr int64_t panel = 16 * pairs;
   int64_t panels = (in + panel - 1) / panel;
   int64_t blockElements = panels * panel * kPackedColumns;
+  // Where row k of the source's columns lands in a block.
+  auto rowAt = [&](T *block, int64_t k) {
+    return block + k / panel * panel * kPackedColumns +
+           k % panel / pairs * kPackedColumns * pairs + k % pairs;
+  };
   for (int64_t n0 = b; n0 < b + width; n0 += kPackedColumns) {
     T *block = to + (n0 - b) / kPackedColumns * blockElements;
     int64_t columns = std::min(kPackedColumns, out - n0);
     // Padding (past `in`, or past `out` in the last block) is zero.
     if (columns < kPackedColumns || in % panel)
       std::fill(block, block + blockElements, T(0));
-    // 16 weight rows at a time, so that each write fills a cache line.
+    if (inOut) {
+      // [in, out]: each source row's 64 columns are one panel row.
+      for (int64_t k = 0; k < in; ++k) {
+        const T *row = weight + k * out + n0;
+        T *at = rowAt(block, k);
+        for (int64_t n = 0; n < columns; ++n)
+          at[n * pairs] = row[n];
+      }
+      continue;
+    }
+    // [out, in]: a transpose, 16 source rows at a time so that each write
+    // fills a cache line.
     for (int64_t n = 0; n < columns; n += 16) {
       int64_t count = std::min<int64_t>(16, columns - n);
       const T *rows[16];
       for (int64_t j = 0; j < count; ++j)
         rows[j] = weight + (n0 + n + j) * in;
       for (int64_t k = 0; k < in; ++k) {
-        T *to = block + (k / panel * panel * kPackedColumns +
-                         k % panel / pairs * kPackedColumns * pairs) +
-                n * pairs + k % pairs;
+        T *at = rowAt(block, k) + n * pairs;
         for (int64_t j = 0; j < count; ++j)
-          to[j * pairs] = rows[j][k];
+          at[j * pairs] = rows[j][k];
       }
     }
   }
 }
 
-/// Columns packed by one reorder: a piece of the source that can be given
+/// Columns packed by one task: a piece of the source that can be given
 /// back before the next is read.
 constexpr int64_t kPackPieceColumns = 16 * kPackedColumns;
 
@@ -366,7 +381,6 @@ pack(dt type, const T *weight, bool inOut, int64_t in, int64_t out,
     if (!matmulFor({type, rows, in, std::min(out, blockWidth(rows)), out,
                     Form::Packed, false, false, Activation::None}))
       return nullptr;
-  dnnl::engine &engine = primitives().engine;
   auto packed = std::make_shared<cpu::PackedLinearWeight>();
   try {
     dnnl::memory::desc whole({in, out}, type, packedTag(type));
@@ -384,48 +398,25 @@ pack(dt type, const T *weight, bool inOut, int64_t in, int64_t out,
   }
   // The hand-written packer's block size must be oneDNN's.
   constexpr int64_t panel = sizeof(T) == 2 ? 32 : 16;
-  bool handPacked = packed->blockBytes == size_t((in + panel - 1) / panel *
-                                                 panel * kPackedColumns) *
-                                              sizeof(T);
+  if (packed->blockBytes !=
+      size_t((in + panel - 1) / panel * panel * kPackedColumns) * sizeof(T))
+    return nullptr;
   // Pieces of columns on the rank's threads; an [out, in] piece is whole
   // rows of the source, handed to `consumed` once packed (a mapped
   // checkpoint's pages then leave memory as the packed copy grows).
   int64_t pieces = (out + kPackPieceColumns - 1) / kPackPieceColumns;
-  std::atomic<bool> failed{false};
   cpu::parallelFor(pieces, 1, [&](int64_t first, int64_t last) {
-    singleThreaded();
-    dnnl::stream stream(engine);
-    for (int64_t p = first; p < last && !failed; ++p) {
+    for (int64_t p = first; p < last; ++p) {
       int64_t b = p * kPackPieceColumns,
               width = std::min(kPackPieceColumns, out - b);
-      T *target = reinterpret_cast<T *>(
-          packed->data.get() + b / kPackedColumns * packed->blockBytes);
-      if (!inOut && handPacked) {
-        packOutIn(weight, in, out, b, width, target);
-        if (consumed)
-          consumed(weight + b * in, size_t(width * in) * sizeof(T));
-        continue;
-      }
-      try {
-        dnnl::memory::desc from =
-            inOut ? dnnl::memory::desc({in, width}, type, Dims{out, 1})
-                  : dnnl::memory::desc({in, width}, type, tag::ba);
-        dnnl::memory::desc to({in, width}, type, packedTag(type));
-        const T *source = inOut ? weight + b : weight + b * in;
-        dnnl::memory src(from, engine, const_cast<T *>(source));
-        dnnl::memory dst(to, engine, target);
-        dnnl::reorder(src, dst).execute(stream, src, dst);
-        stream.wait();
-      } catch (const dnnl::error &) {
-        failed = true;
-        return;
-      }
+      packColumns(weight, inOut, in, out, b, width,
+                  reinterpret_cast<T *>(packed->data.get() +
+                                        b / kPackedColumns *
+                                            packed->blockBytes));
       if (!inOut && consumed)
         consumed(weight + b * in, size_t(width * in) * sizeof(T));
     }
   });
-  if (failed)
-    return nullptr;
   return packed;
 }
 } // namespace
