@@ -389,6 +389,11 @@ pack(dt type, const T *weight, bool inOut, int64_t in, int64_t out,
     packed->in = in;
     packed->out = out;
     packed->blockBytes = whole.get_size() / blocks;
+    // The hand-written packer's block size must be oneDNN's.
+    constexpr int64_t panel = sizeof(T) == 2 ? 32 : 16;
+    if (packed->blockBytes !=
+        size_t((in + panel - 1) / panel * panel * kPackedColumns) * sizeof(T))
+      return nullptr;
     // 64-byte aligned for the kernels' loads.
     packed->data = allocatePacked(whole.get_size(), bool(consumed));
     if (!packed->data)
@@ -396,11 +401,6 @@ pack(dt type, const T *weight, bool inOut, int64_t in, int64_t out,
   } catch (const dnnl::error &) {
     return nullptr;
   }
-  // The hand-written packer's block size must be oneDNN's.
-  constexpr int64_t panel = sizeof(T) == 2 ? 32 : 16;
-  if (packed->blockBytes !=
-      size_t((in + panel - 1) / panel * panel * kPackedColumns) * sizeof(T))
-    return nullptr;
   // Pieces of columns on the rank's threads; an [out, in] piece is whole
   // rows of the source, handed to `consumed` once packed (a mapped
   // checkpoint's pages then leave memory as the packed copy grows).
@@ -455,24 +455,16 @@ cpu::packLinearBf16(const uint16_t *weight, bool inOut, int64_t in,
 void cpu::linearPacked(const void *x, int64_t rows,
                        const PackedLinearWeight &weight, const void *bias,
                        void *y, Activation act) {
-  bool done =
-      weight.bf16
-          ? linearBlocks(dt::bf16, static_cast<const uint16_t *>(x), rows,
-                         weight.in,
-                         Weights<uint16_t>{reinterpret_cast<const uint16_t *>(
-                                               weight.data.get()),
-                                           Form::Packed, weight.blockBytes},
-                         weight.out, static_cast<const uint16_t *>(bias),
-                         static_cast<uint16_t *>(y), act)
-          : linearBlocks(dt::f32, static_cast<const float *>(x), rows,
-                         weight.in,
-                         Weights<float>{reinterpret_cast<const float *>(
-                                            weight.data.get()),
-                                        Form::Packed, weight.blockBytes},
-                         weight.out, static_cast<const float *>(bias),
-                         static_cast<float *>(y), act);
+  auto run = [&](dt type, auto element) {
+    using T = decltype(element);
+    return linearBlocks(
+        type, static_cast<const T *>(x), rows, weight.in,
+        Weights<T>{reinterpret_cast<const T *>(weight.data.get()),
+                   Form::Packed, weight.blockBytes},
+        weight.out, static_cast<const T *>(bias), static_cast<T *>(y), act);
+  };
   // Packing checked that kernels exist for this layout.
-  if (!done)
+  if (!(weight.bf16 ? run(dt::bf16, uint16_t()) : run(dt::f32, float())))
     throw std::runtime_error(
         "oneDNN has no kernel for a packed weight of " +
         std::to_string(weight.in) + " x " + std::to_string(weight.out) +

@@ -23,8 +23,8 @@
 #include "runtime/cpu/Kernels.h"
 
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 

@@ -523,9 +523,9 @@ int runTraining(const Options &o, const Placement &placement,
     comm::runThreadRanks(1, std::chrono::seconds(o.timeout),
                          [&](comm::Communicator &host) {
                            Rank rank(host, one, o, source);
-                           single = program::train(rank.ctx,
-                                                   referenceOf(train_step_tp1, train_step),
-                                                   first);
+                           single = program::train(
+                               rank.ctx,
+                               referenceOf(train_step_tp1, train_step), first);
                          });
     double maxDiff = 0, scale = 0;
     for (auto &[name, values] : single.firstGrads) {

@@ -45,6 +45,19 @@ Vec f32(const std::vector<uint16_t> &v) {
   return out;
 }
 
+/// Kernels split over three threads for the scope (TPC_THREADS), back to
+/// the host's share when it ends, an ASSERT's early return included.
+struct ThreeThreads {
+  ThreeThreads() {
+    setenv("TPC_THREADS", "3", 1);
+    cpu::shareCores(1);
+  }
+  ~ThreeThreads() {
+    unsetenv("TPC_THREADS");
+    cpu::shareCores(1);
+  }
+};
+
 void expectNear(const Vec &a, const Vec &b, float tol = 1e-4f) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
@@ -160,8 +173,7 @@ TEST(CpuKernels, FusedActivationAndResidualNorm) {
 // blocks (several per thread at 300 rows) for [out, in] weights. Every
 // column of every row is the plain product, with the bias and activation.
 TEST(CpuKernels, F32LinearBlocksCoverEveryColumn) {
-  setenv("TPC_THREADS", "3", 1);
-  cpu::shareCores(1);
+  ThreeThreads threads;
   int64_t in = 64, out = 2500;
   Vec w = random(in * out, 14), wt = transpose(w, in, out),
       b = random(out, 15);
@@ -183,8 +195,6 @@ TEST(CpuKernels, F32LinearBlocksCoverEveryColumn) {
             << "rows " << rows << " in_out " << inOut << " at " << i;
     }
   }
-  unsetenv("TPC_THREADS");
-  cpu::shareCores(1);
 }
 
 // bf16 GEMMs through oneDNN: the f32 GEMM of the same (bf16-exact) values,
@@ -222,8 +232,7 @@ TEST(CpuKernels, Bf16LinearMatchesF32OfTheSameValues) {
 // dense scratch blocks. Every column of every row is the f32 product of
 // the same values, with the bias and activation.
 TEST(CpuKernels, Bf16LinearBlocksCoverEveryColumn) {
-  setenv("TPC_THREADS", "3", 1);
-  cpu::shareCores(1);
+  ThreeThreads threads;
   int64_t in = 64, out = 4000;
   std::vector<uint16_t> wb = bf16(random(in * out, 17)),
                         bb = bf16(random(out, 18));
@@ -244,20 +253,17 @@ TEST(CpuKernels, Bf16LinearBlocksCoverEveryColumn) {
       ASSERT_NEAR(got[i], want[i], 1e-2f * (1 + std::fabs(want[i])))
           << "rows " << rows << " at " << i;
   }
-  unsetenv("TPC_THREADS");
-  cpu::shareCores(1);
   if (skipped)
     GTEST_SKIP() << "oneDNN has no bf16 matmul on this CPU";
 }
 
 // Weights packed once (an inference program's): f32 and bf16, both source
-// layouts ([out, in] packed by hand, [in, out] by oneDNN's reorder), sizes
+// layouts ([out, in] and [in, out], both packed by hand), sizes
 // that leave partial 64-column blocks and partial 16- / 32-row panels, over
 // three threads. Every column of every row is the product of the plain
 // weights, with the bias and activation.
 TEST(CpuKernels, PackedLinearMatchesPlainWeights) {
-  setenv("TPC_THREADS", "3", 1);
-  cpu::shareCores(1);
+  ThreeThreads threads;
   int64_t in = 100, out = 1250;
   Vec w = random(in * out, 21), wt = transpose(w, in, out),
       b = random(out, 22);
@@ -297,8 +303,6 @@ TEST(CpuKernels, PackedLinearMatchesPlainWeights) {
         ASSERT_NEAR(got[i], wantBf16[i], 1e-2f * (1 + std::fabs(wantBf16[i])))
             << "bf16 rows " << rows << " in_out " << inOut << " at " << i;
     }
-  unsetenv("TPC_THREADS");
-  cpu::shareCores(1);
   if (skipped)
     GTEST_SKIP() << "oneDNN has no bf16 matmul on this CPU (f32 checked)";
 }
