@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 using namespace tpc;
 using namespace tpc::program;
@@ -424,4 +426,39 @@ TEST(ProgramOps, FusedGradientAccumulationsEqualTheUnfusedPairs) {
     EXPECT_STREQ(e.what(), "accumulate_linear_weight_grad: the gradient of "
                            "'w' is not laid out like the weight");
   }
+}
+
+// The CPU backend's packed weights: linear() on one gives the product of
+// the weight as loaded, and operands of another shape or type (which no
+// program passes: it packs its own weights in its own type) are rejected
+// with a message instead of being read as the wrong layout.
+TEST(ProgramOps, PackedWeightMultipliesAndRejectsMismatchedOperands) {
+  Backend &cpu = cpuBackend();
+  int64_t in = 64, out = 32, rows = 2;
+  Tensor w = Tensor::fromFloats(std::vector<float>(in * out, 0.5f), {out, in},
+                                DType::F32, Device::Host);
+  Tensor packed = cpu.prepareLinearWeight(w, /*inOut=*/false, {});
+  if (packed.data() == w.data())
+    GTEST_SKIP() << "oneDNN packs no weights on this CPU";
+  Tensor x = Tensor::fromFloats(std::vector<float>(rows * in, 1.0f),
+                                {rows, in}, DType::F32, Device::Host);
+  Tensor y = cpu.empty({rows, out}, DType::F32);
+  cpu.linear(x, rows, in, packed, false, out, nullptr, Activation::None, y);
+  for (float v : y.toFloats())
+    ASSERT_EQ(v, 32.0f);
+
+  auto rejected = [&](const Tensor &input, int64_t width) {
+    Tensor result = cpu.empty({rows, out}, input.dtype());
+    try {
+      cpu.linear(input, rows, width, packed, false, out, nullptr,
+                 Activation::None, result);
+    } catch (const std::logic_error &e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string message =
+      "linear: operands do not match the packed weight's shape and type";
+  EXPECT_EQ(rejected(x.to(Device::Host, DType::BF16), in), message);
+  EXPECT_EQ(rejected(x, in - 1), message);
 }
